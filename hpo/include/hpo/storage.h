@@ -1,0 +1,79 @@
+// Storage: where studies and trials live. Implementations: in-memory and SQLite (the default).
+//
+// Every call is one atomic, durable state change (for SQLite: one transaction). A study is
+// identified by name; `OpenStudy` creates it or checks that the stored definition matches.
+//
+// Thread safety: all methods may be called from many threads at once.
+// Errors: I/O and database failures throw hpo::StorageError naming the path and what failed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "hpo/trial.h"
+
+namespace hpo {
+
+class StorageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The stored identity of a study. Reopening with a different `space_json`, `sampler` or
+// `direction` is an error unless OpenStudy is called with `allow_extend`.
+struct StudyDefinition {
+  std::string name;
+  Direction direction = Direction::kMinimize;
+  std::string metric;      // name of the objective, e.g. "val_accuracy"
+  std::string space_json;  // SearchSpace::ToJson()
+  std::string sampler;     // Sampler::name()
+  std::string scheduler;   // Scheduler::name()
+  std::string config;      // the resolved study file, for the record
+};
+
+class Storage {
+ public:
+  // `url`: "memory" (in-process, lost on exit), "sqlite:PATH" or a path ending in .db/.sqlite.
+  // Throws StorageError on an unknown scheme or an unopenable database.
+  static std::unique_ptr<Storage> Open(const std::string& url);
+
+  virtual ~Storage() = default;
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  virtual std::string url() const = 0;
+
+  // Creates the study or opens the stored one (returns its id). A mismatching stored definition
+  // throws StorageError unless `allow_extend`.
+  virtual int64_t OpenStudy(const StudyDefinition& def, bool allow_extend = false) = 0;
+  virtual StudyDefinition GetStudy(int64_t study_id) = 0;
+
+  // Creates a trial in `state` (kRunning or kQueued) with the given parameters; assigns `id`
+  // and `number`; returns the stored record.
+  virtual FrozenTrial CreateTrial(int64_t study_id, const ParamMap& params, TrialState state) = 0;
+  // Sets state (and the final value for kComplete, the reason for kFailed).
+  virtual void SetTrialState(int64_t trial_id, TrialState state, std::optional<double> value,
+                             const std::string& fail_reason = "") = 0;
+  virtual void SetIntermediate(int64_t trial_id, int64_t step, double value) = 0;
+  virtual void SetUserAttr(int64_t trial_id, const std::string& key,
+                           const std::string& value) = 0;
+  virtual FrozenTrial GetTrial(int64_t trial_id) = 0;
+  virtual std::vector<FrozenTrial> GetAllTrials(int64_t study_id) = 0;
+
+  // Marks trials left kRunning by a dead process as kFailed ("interrupted"); returns them.
+  virtual std::vector<FrozenTrial> FailStaleRunningTrials(int64_t study_id) = 0;
+
+ protected:
+  Storage() = default;
+};
+
+std::unique_ptr<Storage> MakeInMemoryStorage();
+// Opens (creating if absent) a SQLite database. A file that is not a SQLite database, or one
+// holding another application's schema, throws StorageError and is left untouched.
+std::unique_ptr<Storage> MakeSqliteStorage(const std::string& path);
+
+}  // namespace hpo

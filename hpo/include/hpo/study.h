@@ -1,0 +1,128 @@
+// Study: the thread-safe front door of the optimizer (ask / report / tell).
+//
+// Two ways to use it:
+//   Declarative: the study has a SearchSpace; Ask() returns a trial whose parameters are all
+//   sampled already.
+//     hpo::Study study(def, space, hpo::Storage::Open("runs/s.db"), sampler, scheduler);
+//     while (auto t = study.Ask()) {
+//       for (int epoch = 1; ...; ++epoch) {
+//         if (study.Report(*t, epoch, acc) != hpo::Decision::kContinue) { ...; break; }
+//       }
+//       study.Tell(*t, acc);
+//     }
+//   Define-by-run: an empty SearchSpace; the objective calls t.SuggestFloat("lr", 1e-5, 1e-1,
+//   /*log=*/true) and friends. Asking one name with two different distributions in one study
+//   throws std::invalid_argument.
+//
+// Thread safety: every method may be called from many threads at once; a Trial handle is used by
+// one thread at a time. Each state change is written to storage before the call returns.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hpo/sampler.h"
+#include "hpo/scheduler.h"
+#include "hpo/space.h"
+#include "hpo/storage.h"
+#include "hpo/trial.h"
+
+namespace hpo {
+
+class Study;
+
+// A handle on one running trial.
+class Trial {
+ public:
+  int64_t id() const { return id_; }
+  int64_t number() const { return number_; }
+  // True when this job resumes a paused trial (its checkpoint should be restored).
+  bool resumed() const { return resumed_; }
+  const ParamMap& params() const { return params_; }  // internal values
+  // External value of an active parameter; nullopt when absent (inactive or never suggested).
+  std::optional<Value> Get(const std::string& name) const;
+  std::map<std::string, Value> ExternalParams() const;
+
+  // Define-by-run suggestions (sample, store, return). A repeated call with the same name and
+  // distribution returns the stored value.
+  double SuggestFloat(const std::string& name, double low, double high, bool log = false,
+                      double step = 0.0);
+  int64_t SuggestInt(const std::string& name, int64_t low, int64_t high, bool log = false,
+                     int64_t step = 1);
+  Value SuggestCategorical(const std::string& name, const std::vector<Value>& choices);
+
+ private:
+  friend class Study;
+  Study* study_ = nullptr;
+  int64_t id_ = -1;
+  int64_t number_ = -1;
+  bool resumed_ = false;
+  ParamMap params_;
+};
+
+struct StudyOptions {
+  int64_t n_trials = 0;      // new trials Ask() may create; 0 = unlimited
+  bool allow_extend = false;  // reopen even if the stored space/sampler differ
+};
+
+class Study {
+ public:
+  // Opens or creates the study `def.name` in `storage`. Trials left running by a dead process
+  // are marked failed. Throws StorageError when the stored definition differs (see Storage).
+  Study(StudyDefinition def, SearchSpace space, std::unique_ptr<Storage> storage,
+        std::unique_ptr<Sampler> sampler, std::unique_ptr<Scheduler> scheduler,
+        StudyOptions options = {});
+  ~Study();
+  Study(const Study&) = delete;
+  Study& operator=(const Study&) = delete;
+
+  // The next job: a paused trial to resume, or a new trial (params sampled). nullopt when the
+  // budget of new trials is spent and nothing is left to resume.
+  std::optional<Trial> Ask();
+  // Records an intermediate value at `step` and returns the scheduler's decision.
+  Decision Report(const Trial& trial, int64_t step, double value);
+  void Tell(const Trial& trial, double value);
+  void TellPruned(const Trial& trial);
+  void TellFailed(const Trial& trial, const std::string& reason);
+  // The trial paused (Report returned kPause) and its checkpoint is saved.
+  void MarkPaused(const Trial& trial);
+  void SetUserAttr(const Trial& trial, const std::string& key, const std::string& value);
+
+  std::optional<FrozenTrial> BestTrial() const;
+  std::vector<FrozenTrial> Trials() const;
+  const StudyDefinition& definition() const { return def_; }
+  const SearchSpace& space() const { return space_; }
+  Direction direction() const { return def_.direction; }
+  int64_t study_id() const { return study_id_; }
+  // Trials marked failed on open because a previous process died while running them.
+  const std::vector<FrozenTrial>& interrupted_on_open() const { return interrupted_; }
+
+  // Internal (for Trial): samples one define-by-run parameter.
+  double Suggest(Trial& trial, const std::string& name, const Distribution& dist);
+
+ private:
+  FrozenTrial& Record(int64_t trial_id);  // lock held
+  void Finish(const Trial& trial, TrialState state, std::optional<double> value,
+              const std::string& reason);
+
+  StudyDefinition def_;
+  SearchSpace space_;
+  std::unique_ptr<Storage> storage_;
+  std::unique_ptr<Sampler> sampler_;
+  std::unique_ptr<Scheduler> scheduler_;
+  StudyOptions options_;
+  int64_t study_id_ = -1;
+  int64_t new_trials_ = 0;  // created by this study object's budget
+  mutable std::mutex mu_;
+  std::vector<FrozenTrial> trials_;            // by number
+  std::map<int64_t, size_t> index_by_id_;      // trial id → position in trials_
+  std::map<std::string, Distribution> dbr_distributions_;  // define-by-run registry
+  std::vector<FrozenTrial> interrupted_;
+};
+
+}  // namespace hpo
