@@ -58,6 +58,8 @@ class Storage {
   // Sets state (and the final value for kComplete, the reason for kFailed).
   virtual void SetTrialState(int64_t trial_id, TrialState state, std::optional<double> value,
                              const std::string& fail_reason = "") = 0;
+  // Adds one parameter to a running trial (define-by-run suggestions).
+  virtual void SetTrialParam(int64_t trial_id, const std::string& name, double internal) = 0;
   virtual void SetIntermediate(int64_t trial_id, int64_t step, double value) = 0;
   virtual void SetUserAttr(int64_t trial_id, const std::string& key,
                            const std::string& value) = 0;
