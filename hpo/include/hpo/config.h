@@ -31,8 +31,8 @@ namespace hpo {
 
 struct Location {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based; 0 when unknown
+  int line = 0;                  // 1-based; 0 when unknown
+  int column = 0;                // 1-based; 0 when unknown
   std::string ToString() const;  // "file:line:column", "file:line" or "file"
 };
 

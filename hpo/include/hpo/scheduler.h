@@ -53,9 +53,9 @@ class Scheduler {
 struct SchedulerOptions {
   std::string name = "asha";
   Direction direction = Direction::kMinimize;
-  int64_t min_resource = 1;        // r
-  int64_t max_resource = 1;        // R (the training budget of a full trial)
-  int64_t reduction_factor = 3;    // eta >= 2
+  int64_t min_resource = 1;             // r
+  int64_t max_resource = 1;             // R (the training budget of a full trial)
+  int64_t reduction_factor = 3;         // eta >= 2
   int64_t min_early_stopping_rate = 0;  // s
 };
 

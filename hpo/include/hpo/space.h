@@ -49,7 +49,7 @@ class Distribution {
   double step() const { return step_; }  // 0 for an unstepped float
   bool log() const { return log_; }
   const std::vector<Value>& choices() const { return choices_; }
-  bool is_fixed() const;  // exactly one possible value
+  bool is_fixed() const;   // exactly one possible value
   bool is_finite() const;  // categorical, int, or stepped float
   // Number of possible values for finite distributions; 0 for a continuous float.
   uint64_t cardinality() const;

@@ -61,8 +61,7 @@ class Storage {
   // Adds one parameter to a running trial (define-by-run suggestions).
   virtual void SetTrialParam(int64_t trial_id, const std::string& name, double internal) = 0;
   virtual void SetIntermediate(int64_t trial_id, int64_t step, double value) = 0;
-  virtual void SetUserAttr(int64_t trial_id, const std::string& key,
-                           const std::string& value) = 0;
+  virtual void SetUserAttr(int64_t trial_id, const std::string& key, const std::string& value) = 0;
   virtual FrozenTrial GetTrial(int64_t trial_id) = 0;
   virtual std::vector<FrozenTrial> GetAllTrials(int64_t study_id) = 0;
 

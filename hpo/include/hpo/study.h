@@ -66,7 +66,7 @@ class Trial {
 };
 
 struct StudyOptions {
-  int64_t n_trials = 0;      // new trials Ask() may create; 0 = unlimited
+  int64_t n_trials = 0;       // new trials Ask() may create; 0 = unlimited
   bool allow_extend = false;  // reopen even if the stored space/sampler differ
 };
 
@@ -92,6 +92,10 @@ class Study {
   // The trial paused (Report returned kPause) and its checkpoint is saved.
   void MarkPaused(const Trial& trial);
   void SetUserAttr(const Trial& trial, const std::string& key, const std::string& value);
+  // True while some trial is running (a paused trial may still become promotable).
+  bool HasPendingWork() const;
+  // At the end of a study: paused trials that were never promoted become pruned. Returns how many.
+  int PruneUnpromoted();
 
   std::optional<FrozenTrial> BestTrial() const;
   std::vector<FrozenTrial> Trials() const;
@@ -102,8 +106,9 @@ class Study {
   // Trials marked failed on open because a previous process died while running them.
   const std::vector<FrozenTrial>& interrupted_on_open() const { return interrupted_; }
 
-  // Internal (for Trial): samples one define-by-run parameter.
+  // Internal (for Trial): samples one define-by-run parameter; its registered distribution.
   double Suggest(Trial& trial, const std::string& name, const Distribution& dist);
+  Distribution DefineByRunDistribution(const std::string& name) const;
 
  private:
   FrozenTrial& Record(int64_t trial_id);  // lock held
@@ -119,8 +124,8 @@ class Study {
   int64_t study_id_ = -1;
   int64_t new_trials_ = 0;  // created by this study object's budget
   mutable std::mutex mu_;
-  std::vector<FrozenTrial> trials_;            // by number
-  std::map<int64_t, size_t> index_by_id_;      // trial id → position in trials_
+  std::vector<FrozenTrial> trials_;                        // by number
+  std::map<int64_t, size_t> index_by_id_;                  // trial id → position in trials_
   std::map<std::string, Distribution> dbr_distributions_;  // define-by-run registry
   std::vector<FrozenTrial> interrupted_;
 };

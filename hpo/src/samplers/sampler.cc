@@ -1,0 +1,46 @@
+#include "hpo/sampler.h"
+
+#include <functional>
+#include <map>
+#include <stdexcept>
+
+#include "samplers/random_sampler.h"
+
+namespace hpo {
+
+ParamMap Sampler::Sample(const SearchSpace& space, const History& history) {
+  ParamMap chosen;
+  for (const ParamSpec& spec : space.params()) {
+    if (!space.IsActive(spec, chosen)) continue;
+    chosen[spec.name] = SampleOne(spec.name, spec.distribution, chosen, history);
+  }
+  return chosen;
+}
+
+namespace {
+using Factory = std::function<std::unique_ptr<Sampler>(const SamplerOptions&)>;
+const std::map<std::string, Factory>& Registry() {
+  static const std::map<std::string, Factory> registry = {
+      {"random", [](const SamplerOptions& o) { return std::make_unique<RandomSampler>(o.seed); }},
+  };
+  return registry;
+}
+}  // namespace
+
+std::vector<std::string> KnownSamplers() {
+  std::vector<std::string> names;
+  for (const auto& [name, _] : Registry()) names.push_back(name);
+  return names;
+}
+
+std::unique_ptr<Sampler> MakeSampler(const SamplerOptions& options) {
+  auto it = Registry().find(options.name);
+  if (it == Registry().end()) {
+    std::string known;
+    for (const auto& n : KnownSamplers()) known += (known.empty() ? "" : ", ") + n;
+    throw std::invalid_argument("unknown sampler '" + options.name + "' (known: " + known + ")");
+  }
+  return it->second(options);
+}
+
+}  // namespace hpo

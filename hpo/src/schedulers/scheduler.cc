@@ -1,0 +1,39 @@
+#include "hpo/scheduler.h"
+
+#include <functional>
+#include <map>
+#include <stdexcept>
+
+#include "schedulers/asha.h"
+
+namespace hpo {
+namespace {
+using Factory = std::function<std::unique_ptr<Scheduler>(const SchedulerOptions&)>;
+const std::map<std::string, Factory>& Registry() {
+  static const std::map<std::string, Factory> registry = {
+      {"asha", [](const SchedulerOptions& o) { return std::make_unique<AshaScheduler>(o, true); }},
+      {"asha_stopping",
+       [](const SchedulerOptions& o) { return std::make_unique<AshaScheduler>(o, false); }},
+      {"fifo", [](const SchedulerOptions&) { return std::make_unique<FifoScheduler>(); }},
+  };
+  return registry;
+}
+}  // namespace
+
+std::vector<std::string> KnownSchedulers() {
+  std::vector<std::string> names;
+  for (const auto& [name, _] : Registry()) names.push_back(name);
+  return names;
+}
+
+std::unique_ptr<Scheduler> MakeScheduler(const SchedulerOptions& options) {
+  auto it = Registry().find(options.name);
+  if (it == Registry().end()) {
+    std::string known;
+    for (const auto& n : KnownSchedulers()) known += (known.empty() ? "" : ", ") + n;
+    throw std::invalid_argument("unknown scheduler '" + options.name + "' (known: " + known + ")");
+  }
+  return it->second(options);
+}
+
+}  // namespace hpo

@@ -1,0 +1,216 @@
+#include "hpo/study.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "hpo/check.h"
+
+namespace hpo {
+
+// ---- Trial ----------------------------------------------------------------------------------
+
+std::optional<Value> Trial::Get(const std::string& name) const {
+  auto it = params_.find(name);
+  if (it == params_.end()) return std::nullopt;
+  const ParamSpec* spec = study_->space().Find(name);
+  if (spec != nullptr) return spec->distribution.ToExternal(it->second);
+  return study_->DefineByRunDistribution(name).ToExternal(it->second);
+}
+
+std::map<std::string, Value> Trial::ExternalParams() const {
+  std::map<std::string, Value> out;
+  for (const auto& [name, _] : params_) out[name] = *Get(name);
+  return out;
+}
+
+double Trial::SuggestFloat(const std::string& name, double low, double high, bool log,
+                           double step) {
+  return study_->Suggest(*this, name, Distribution::Float(low, high, log, step));
+}
+
+int64_t Trial::SuggestInt(const std::string& name, int64_t low, int64_t high, bool log,
+                          int64_t step) {
+  return static_cast<int64_t>(
+      std::llround(study_->Suggest(*this, name, Distribution::Int(low, high, log, step))));
+}
+
+Value Trial::SuggestCategorical(const std::string& name, const std::vector<Value>& choices) {
+  Distribution d = Distribution::Categorical(choices);
+  return d.ToExternal(study_->Suggest(*this, name, d));
+}
+
+// ---- Study ----------------------------------------------------------------------------------
+
+Study::Study(StudyDefinition def, SearchSpace space, std::unique_ptr<Storage> storage,
+             std::unique_ptr<Sampler> sampler, std::unique_ptr<Scheduler> scheduler,
+             StudyOptions options)
+    : def_(std::move(def)),
+      space_(std::move(space)),
+      storage_(std::move(storage)),
+      sampler_(std::move(sampler)),
+      scheduler_(std::move(scheduler)),
+      options_(options) {
+  HPO_CHECK(storage_ && sampler_ && scheduler_);
+  def_.space_json = space_.ToJson();
+  def_.sampler = sampler_->name();
+  def_.scheduler = scheduler_->name();
+  study_id_ = storage_->OpenStudy(def_, options_.allow_extend);
+  interrupted_ = storage_->FailStaleRunningTrials(study_id_);
+  trials_ = storage_->GetAllTrials(study_id_);
+  for (size_t i = 0; i < trials_.size(); ++i) {
+    index_by_id_[trials_[i].id] = i;
+    // Trials a dead process left running are retried: they do not use up the budget.
+    bool interrupted = false;
+    for (const auto& t : interrupted_) interrupted |= t.id == trials_[i].id;
+    if (!interrupted) ++new_trials_;
+  }
+  scheduler_->Restore(trials_);
+}
+
+Study::~Study() = default;
+
+FrozenTrial& Study::Record(int64_t trial_id) {
+  auto it = index_by_id_.find(trial_id);
+  HPO_CHECK(it != index_by_id_.end()) << "unknown trial id" << trial_id;
+  return trials_[it->second];
+}
+
+std::optional<Trial> Study::Ask() {
+  std::lock_guard<std::mutex> lock(mu_);
+  Trial trial;
+  trial.study_ = this;
+  Job job = scheduler_->NextJob();
+  if (job.resume_trial) {
+    FrozenTrial& rec = Record(*job.resume_trial);
+    HPO_CHECK(rec.state == TrialState::kPaused)
+        << "promoting a trial in state" << ToString(rec.state);
+    storage_->SetTrialState(rec.id, TrialState::kRunning, std::nullopt);
+    rec.state = TrialState::kRunning;
+    trial.id_ = rec.id;
+    trial.number_ = rec.number;
+    trial.params_ = rec.params;
+    trial.resumed_ = true;
+    return trial;
+  }
+  if (options_.n_trials > 0 && new_trials_ >= options_.n_trials) return std::nullopt;
+  ParamMap params = sampler_->Sample(space_, History{def_.direction, &trials_});
+  FrozenTrial rec = storage_->CreateTrial(study_id_, params, TrialState::kRunning);
+  ++new_trials_;
+  index_by_id_[rec.id] = trials_.size();
+  trials_.push_back(rec);
+  trial.id_ = rec.id;
+  trial.number_ = rec.number;
+  trial.params_ = rec.params;
+  return trial;
+}
+
+bool Study::HasPendingWork() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& t : trials_)
+    if (t.state == TrialState::kRunning) return true;
+  return false;
+}
+
+Decision Study::Report(const Trial& trial, int64_t step, double value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FrozenTrial& rec = Record(trial.id());
+  HPO_CHECK(rec.state == TrialState::kRunning)
+      << "report on a trial in state" << ToString(rec.state);
+  storage_->SetIntermediate(rec.id, step, value);
+  rec.intermediate[step] = value;
+  return scheduler_->OnReport(rec.id, step, value);
+}
+
+void Study::Finish(const Trial& trial, TrialState state, std::optional<double> value,
+                   const std::string& reason) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FrozenTrial& rec = Record(trial.id());
+  HPO_CHECK(!IsFinished(rec.state)) << "trial" << rec.number << "already finished";
+  storage_->SetTrialState(rec.id, state, value, reason);
+  rec.state = state;
+  rec.value = value;
+  rec.fail_reason = reason;
+  scheduler_->OnFinished(rec.id, state);
+}
+
+void Study::Tell(const Trial& trial, double value) {
+  Finish(trial, TrialState::kComplete, value, "");
+}
+void Study::TellPruned(const Trial& trial) { Finish(trial, TrialState::kPruned, std::nullopt, ""); }
+void Study::TellFailed(const Trial& trial, const std::string& reason) {
+  Finish(trial, TrialState::kFailed, std::nullopt, reason);
+}
+
+void Study::MarkPaused(const Trial& trial) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FrozenTrial& rec = Record(trial.id());
+  storage_->SetTrialState(rec.id, TrialState::kPaused, std::nullopt);
+  rec.state = TrialState::kPaused;
+}
+
+int Study::PruneUnpromoted() {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = 0;
+  for (FrozenTrial& rec : trials_) {
+    if (rec.state != TrialState::kPaused) continue;
+    storage_->SetTrialState(rec.id, TrialState::kPruned, std::nullopt);
+    rec.state = TrialState::kPruned;
+    scheduler_->OnFinished(rec.id, TrialState::kPruned);
+    ++n;
+  }
+  return n;
+}
+
+void Study::SetUserAttr(const Trial& trial, const std::string& key, const std::string& value) {
+  std::lock_guard<std::mutex> lock(mu_);
+  storage_->SetUserAttr(trial.id(), key, value);
+  Record(trial.id()).user_attrs[key] = value;
+}
+
+std::optional<FrozenTrial> Study::BestTrial() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const FrozenTrial* best = nullptr;
+  for (const auto& t : trials_) {
+    if (t.state != TrialState::kComplete || !t.value || std::isnan(*t.value)) continue;
+    if (best == nullptr || (def_.direction == Direction::kMaximize ? *t.value > *best->value
+                                                                   : *t.value < *best->value))
+      best = &t;
+  }
+  if (best == nullptr) return std::nullopt;
+  return *best;
+}
+
+std::vector<FrozenTrial> Study::Trials() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return trials_;
+}
+
+Distribution Study::DefineByRunDistribution(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = dbr_distributions_.find(name);
+  HPO_CHECK(it != dbr_distributions_.end()) << "no distribution for" << name;
+  return it->second;
+}
+
+double Study::Suggest(Trial& trial, const std::string& name, const Distribution& dist) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const ParamSpec* declared = space_.Find(name);
+  if (declared != nullptr && !(declared->distribution == dist))
+    throw std::invalid_argument("parameter '" + name + "' is declared as " +
+                                declared->distribution.Describe() + " but suggested as " +
+                                dist.Describe());
+  auto [it, inserted] = dbr_distributions_.emplace(name, dist);
+  if (!inserted && !(it->second == dist))
+    throw std::invalid_argument("parameter '" + name + "' was suggested as " +
+                                it->second.Describe() + " and now as " + dist.Describe() +
+                                "; one name must keep one distribution in a study");
+  auto existing = trial.params_.find(name);
+  if (existing != trial.params_.end()) return existing->second;
+  double x = sampler_->SampleOne(name, dist, trial.params_, History{def_.direction, &trials_});
+  storage_->SetTrialParam(trial.id(), name, x);
+  trial.params_[name] = x;
+  Record(trial.id()).params[name] = x;
+  return x;
+}
+
+}  // namespace hpo
