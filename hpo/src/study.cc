@@ -118,7 +118,13 @@ Decision Study::Report(const Trial& trial, int64_t step, double value) {
       << "report on a trial in state" << ToString(rec.state);
   storage_->SetIntermediate(rec.id, step, value);
   rec.intermediate[step] = value;
-  return scheduler_->OnReport(rec.id, step, value);
+  Decision decision = scheduler_->OnReport(rec.id, step, value);
+  if (decision == Decision::kPause) {
+    // Paused before the lock is released, so no other worker can promote it half-paused.
+    storage_->SetTrialState(rec.id, TrialState::kPaused, std::nullopt);
+    rec.state = TrialState::kPaused;
+  }
+  return decision;
 }
 
 void Study::Finish(const Trial& trial, TrialState state, std::optional<double> value,

@@ -84,12 +84,14 @@ class Study {
   // The next job: a paused trial to resume, or a new trial (params sampled). nullopt when the
   // budget of new trials is spent and nothing is left to resume.
   std::optional<Trial> Ask();
-  // Records an intermediate value at `step` and returns the scheduler's decision.
+  // Records an intermediate value at `step` and returns the scheduler's decision. On kPause the
+  // trial is already stored as paused when this returns (it may be promoted by another
+  // worker's Ask() at once; keep its training state reachable before calling Report).
   Decision Report(const Trial& trial, int64_t step, double value);
   void Tell(const Trial& trial, double value);
   void TellPruned(const Trial& trial);
   void TellFailed(const Trial& trial, const std::string& reason);
-  // The trial paused (Report returned kPause) and its checkpoint is saved.
+  // Pauses a running trial outside the scheduler (a user's own loop); Report() pauses by itself.
   void MarkPaused(const Trial& trial);
   void SetUserAttr(const Trial& trial, const std::string& key, const std::string& value);
   // True while some trial is running (a paused trial may still become promotable).
