@@ -3,6 +3,26 @@
 # python3 on PATH). Sets up CUDA first when the LibTorch is a CUDA build, since its config
 # needs a CUDA toolkit at configure time (no GPU is needed).
 
+# A CUDA build of LibTorch wants the CUDA toolkit while configuring.
+if(HPO_WITH_CUDA AND EXISTS "/usr/local/cuda/bin/nvcc" AND NOT CMAKE_CUDA_COMPILER)
+  set(CMAKE_CUDA_COMPILER "/usr/local/cuda/bin/nvcc")
+endif()
+if(HPO_WITH_CUDA AND CMAKE_CUDA_COMPILER)
+  if(NOT CMAKE_CUDA_ARCHITECTURES)
+    set(CMAKE_CUDA_ARCHITECTURES 90)
+  endif()
+  if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+    set(ENV{TORCH_CUDA_ARCH_LIST} "9.0")
+  endif()
+  enable_language(CUDA)
+  find_package(CUDAToolkit REQUIRED)
+  # CUDA >= 12.9 ships NVTX3 header-only; older Torch configs still ask for nvToolsExt.
+  if(NOT TARGET CUDA::nvToolsExt AND TARGET CUDA::nvtx3)
+    add_library(CUDA::nvToolsExt INTERFACE IMPORTED)
+    target_link_libraries(CUDA::nvToolsExt INTERFACE CUDA::nvtx3)
+  endif()
+endif()
+
 find_package(Torch QUIET CONFIG)
 if(NOT Torch_FOUND)
   set(_hpo_venv "$ENV{HPO_TORCH_VENV}")
@@ -26,26 +46,6 @@ if(NOT Torch_FOUND)
       "${_hpo_venv}) or pass -DCMAKE_PREFIX_PATH=/path/to/libtorch")
   endif()
   list(APPEND CMAKE_PREFIX_PATH "${_hpo_torch_prefix}")
-endif()
-
-# A CUDA build of LibTorch wants the CUDA toolkit while configuring.
-if(HPO_WITH_CUDA AND EXISTS "/usr/local/cuda/bin/nvcc" AND NOT CMAKE_CUDA_COMPILER)
-  set(CMAKE_CUDA_COMPILER "/usr/local/cuda/bin/nvcc")
-endif()
-if(HPO_WITH_CUDA AND CMAKE_CUDA_COMPILER)
-  if(NOT CMAKE_CUDA_ARCHITECTURES)
-    set(CMAKE_CUDA_ARCHITECTURES 90)
-  endif()
-  if(NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
-    set(ENV{TORCH_CUDA_ARCH_LIST} "9.0")
-  endif()
-  enable_language(CUDA)
-  find_package(CUDAToolkit REQUIRED)
-  # CUDA >= 12.9 ships NVTX3 header-only; older Torch configs still ask for nvToolsExt.
-  if(NOT TARGET CUDA::nvToolsExt AND TARGET CUDA::nvtx3)
-    add_library(CUDA::nvToolsExt INTERFACE IMPORTED)
-    target_link_libraries(CUDA::nvToolsExt INTERFACE CUDA::nvtx3)
-  endif()
 endif()
 
 find_package(Torch REQUIRED CONFIG)

@@ -1,0 +1,68 @@
+// TrialTrainer: the training state of one trial (model, optimiser, shuffling generator, epoch
+// counter) and its epoch loop. Pausing a trial is keeping this object; resuming is calling
+// RunEpoch() again, so a promoted trial continues exactly where it stopped.
+//
+// The dataset is shared: the trainer holds a reference to tensors that every trial on the
+// device reads; it never copies them. Not thread-safe: one thread drives one trainer at a time.
+#pragma once
+
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+
+#include "data/dataset.h"
+#include "models/hparams.h"
+#include "models/model.h"
+
+namespace trainer {
+
+struct EpochMetrics {
+  int64_t epoch = 0;  // 1-based number of the epoch just finished
+  double train_loss = 0;
+  double val_loss = 0;
+  double val_accuracy = 0;
+  double seconds = 0;
+  double samples_per_second = 0;  // training samples per second of wall time
+  // The value of the named metric ("val_accuracy", "val_loss", "train_loss").
+  double Get(const std::string& metric) const;
+};
+
+// Thrown when the loss becomes NaN or infinite: the trial fails, the worker goes on.
+class DivergedError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class TrialTrainer {
+ public:
+  // Builds the model and optimiser from `hp` (model.* and training.* hyperparameters) on
+  // `device`; `seed` fixes the initial weights and the shuffling order. `max_epochs` is the
+  // horizon of the learning-rate schedule. Throws std::invalid_argument on bad hyperparameters.
+  TrialTrainer(const models::HParams& hp, const data::Dataset& dataset, torch::Device device,
+               uint64_t seed, int64_t max_epochs);
+
+  // Trains one epoch and evaluates on the validation split. Throws DivergedError on a
+  // non-finite training loss.
+  EpochMetrics RunEpoch();
+  int64_t epochs_done() const { return epoch_; }
+  models::Model& model() { return *model_; }
+
+ private:
+  const data::Dataset& data_;
+  torch::Device device_;
+  std::shared_ptr<models::Model> model_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  at::Generator generator_;
+  double base_lr_ = 0;
+  std::string schedule_;
+  int64_t batch_size_ = 0;
+  int64_t eval_batch_size_ = 0;
+  double grad_clip_ = 0;
+  int64_t max_epochs_ = 1;
+  int64_t epoch_ = 0;
+};
+
+}  // namespace trainer

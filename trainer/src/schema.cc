@@ -1,0 +1,146 @@
+#include "trainer/schema.h"
+
+namespace trainer {
+namespace {
+
+hpo::FieldSpec FromDoc(const models::HParamDoc& d) {
+  hpo::FieldSpec f;
+  f.key = d.key;
+  switch (d.kind) {
+    case models::HParamDoc::Kind::kString:
+      f.kind = hpo::FieldSpec::Kind::kString;
+      break;
+    case models::HParamDoc::Kind::kInt:
+      f.kind = hpo::FieldSpec::Kind::kInt;
+      break;
+    case models::HParamDoc::Kind::kFloat:
+      f.kind = hpo::FieldSpec::Kind::kFloat;
+      break;
+    case models::HParamDoc::Kind::kBool:
+      f.kind = hpo::FieldSpec::Kind::kBool;
+      break;
+  }
+  f.default_value = d.default_value;
+  if (d.kind == models::HParamDoc::Kind::kInt || d.kind == models::HParamDoc::Kind::kFloat) {
+    f.min = d.min;
+    f.max = d.max;
+  }
+  f.allowed = d.allowed;
+  f.description = d.description;
+  f.searchable = true;
+  return f;
+}
+
+using K = hpo::FieldSpec::Kind;
+
+}  // namespace
+
+hpo::AppSchema TrainerSchema() {
+  hpo::AppSchema schema;
+  schema.sections["resources"] = {
+      {"devices",
+       K::kStringList,
+       std::string("auto"),
+       {},
+       {},
+       {},
+       "auto (every CUDA GPU, else the CPU), cpu, cuda, or a list such as [cuda:0, cuda:2]"},
+      {"trials_per_device",
+       K::kInt,
+       int64_t{2},
+       1,
+       256,
+       {},
+       "trials trained at once on each device"},
+      {"threads_per_trial",
+       K::kInt,
+       int64_t{0},
+       0,
+       1024,
+       {},
+       "CPU intra-op threads per trial; 0 divides the cores among the concurrent trials"},
+  };
+  schema.sections["data"] = {
+      {"name",
+       K::kString,
+       std::string("fashion_mnist"),
+       {},
+       {},
+       {"fashion_mnist", "mnist", "synthetic"},
+       "dataset"},
+      {"path",
+       K::kString,
+       std::string("/usr/share/datasets/fashion-mnist"),
+       {},
+       {},
+       {},
+       "folder holding train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz)"},
+      {"validation_fraction",
+       K::kFloat,
+       0.1,
+       0.0,
+       0.9,
+       {},
+       "share of the training file held out for validation"},
+      {"train_limit",
+       K::kInt,
+       int64_t{0},
+       0,
+       {},
+       {},
+       "keep at most this many training samples (0: all)"},
+      {"split_seed", K::kInt, int64_t{0}, 0, {}, {}, "seed of the train/validation split"},
+      {"synthetic_train", K::kInt, int64_t{2000}, 1, {}, {}, "synthetic: training samples"},
+      {"synthetic_val", K::kInt, int64_t{500}, 1, {}, {}, "synthetic: validation samples"},
+      {"synthetic_features", K::kInt, int64_t{20}, 1, {}, {}, "synthetic: features"},
+      {"synthetic_classes", K::kInt, int64_t{4}, 2, {}, {}, "synthetic: classes"},
+  };
+  std::vector<hpo::FieldSpec> model = {
+      {"name", K::kString, std::string("mlp"), {}, {}, models::KnownModels(), "model"}};
+  for (const auto& doc : models::ModelHParams()) model.push_back(FromDoc(doc));
+  schema.sections["model"] = model;
+  auto searchable = [](hpo::FieldSpec f) {
+    f.searchable = true;
+    return f;
+  };
+  schema.sections["training"] = {
+      searchable({"optimizer",
+                  K::kString,
+                  std::string("adam"),
+                  {},
+                  {},
+                  {"sgd", "adam", "adamw", "rmsprop"},
+                  "optimiser"}),
+      searchable({"lr", K::kFloat, 1e-3, 0.0, 10.0, {}, "learning rate"}),
+      searchable({"momentum", K::kFloat, 0.9, 0.0, 1.0, {}, "sgd/rmsprop momentum"}),
+      searchable({"nesterov", K::kBool, false, {}, {}, {}, "sgd: Nesterov momentum"}),
+      searchable({"weight_decay", K::kFloat, 0.0, 0.0, 1.0, {}, "L2 / decoupled weight decay"}),
+      searchable({"batch_size", K::kInt, int64_t{128}, 1, 65536, {}, "training batch size"}),
+      searchable({"lr_schedule",
+                  K::kString,
+                  std::string("constant"),
+                  {},
+                  {},
+                  {"constant", "cosine"},
+                  "learning-rate schedule over max_epochs"}),
+      searchable({"grad_clip", K::kFloat, 0.0, 0.0, {}, {}, "clip gradient norm (0: off)"}),
+      {"eval_batch_size", K::kInt, int64_t{2048}, 1, {}, {}, "validation batch size"},
+  };
+  return schema;
+}
+
+const std::vector<std::string>& KnownMetrics() {
+  static const std::vector<std::string> metrics = {"val_accuracy", "val_loss", "train_loss"};
+  return metrics;
+}
+
+models::HParams ResolveHParams(const hpo::StudyConfig& config,
+                               const std::map<std::string, hpo::Value>& trial_params) {
+  models::HParams hp;
+  for (const char* section : {"model", "training"})
+    for (const auto& [key, value] : config.section(section).values()) hp.Set(key, value);
+  for (const auto& [key, value] : trial_params) hp.Set(key, value);
+  return hp;
+}
+
+}  // namespace trainer

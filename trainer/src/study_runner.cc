@@ -1,0 +1,435 @@
+#include "trainer/study_runner.h"
+
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "hpo/check.h"
+#include "trainer/schema.h"
+#include "trainer/trial_trainer.h"
+
+namespace trainer {
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string Fmt(double v, int precision = 4) {
+  std::ostringstream ss;
+  ss << std::setprecision(precision) << v;
+  return ss.str();
+}
+
+std::string ParamsText(const std::map<std::string, hpo::Value>& params) {
+  std::string s;
+  for (const auto& [k, v] : params) {
+    if (!s.empty()) s += " ";
+    s += k + "=" +
+         (std::holds_alternative<double>(v) ? Fmt(std::get<double>(v)) : hpo::ValueToString(v));
+  }
+  return s;
+}
+
+nlohmann::json ToJson(const hpo::Value& v) {
+  return std::visit([](const auto& x) { return nlohmann::json(x); }, v);
+}
+
+std::vector<torch::Device> ParseDevices(const std::vector<std::string>& specs,
+                                        const std::string& where) {
+  const int64_t gpus = torch::cuda::is_available() ? torch::cuda::device_count() : 0;
+  std::vector<torch::Device> out;
+  for (const std::string& spec : specs) {
+    if (spec == "auto") {
+      if (gpus == 0) out.emplace_back(torch::kCPU);
+      for (int64_t i = 0; i < gpus; ++i) out.emplace_back(torch::kCUDA, static_cast<int8_t>(i));
+    } else if (spec == "cpu") {
+      out.emplace_back(torch::kCPU);
+    } else if (spec == "cuda" || spec.rfind("cuda:", 0) == 0) {
+      if (gpus == 0)
+        throw InputError(
+            where + ": '" + spec +
+            "' asks for a GPU but no CUDA device is visible; use devices: cpu or auto");
+      if (spec == "cuda") {
+        for (int64_t i = 0; i < gpus; ++i) out.emplace_back(torch::kCUDA, static_cast<int8_t>(i));
+        continue;
+      }
+      const std::string index = spec.substr(5);
+      if (index.empty() || index.find_first_not_of("0123456789") != std::string::npos ||
+          std::stoll(index) >= gpus)
+        throw InputError(where + ": '" + spec + "' is not a visible GPU (there are " +
+                         std::to_string(gpus) +
+                         "); use cuda:0 .. cuda:" + std::to_string(gpus - 1));
+      out.emplace_back(torch::kCUDA, static_cast<int8_t>(std::stoll(index)));
+    } else {
+      throw InputError(where + ": unknown device '" + spec + "'; use auto, cpu, cuda or cuda:N");
+    }
+  }
+  // Drop duplicates, keep order.
+  std::vector<torch::Device> unique;
+  for (const auto& d : out)
+    if (std::find(unique.begin(), unique.end(), d) == unique.end()) unique.push_back(d);
+  if (unique.empty()) throw InputError(where + ": no device given; use devices: auto");
+  return unique;
+}
+
+}  // namespace
+
+// The training state of a trial started in this process. `mu` is held while a worker drives it,
+// so a worker promoting the trial waits until the pausing worker has let go.
+struct StudyRunner::Session {
+  std::mutex mu;
+  std::unique_ptr<TrialTrainer> trainer;
+  size_t device_index = 0;
+};
+
+StudyRunner::StudyRunner(hpo::StudyConfig config, RunOptions options, std::ostream& out)
+    : config_(std::move(config)), options_(std::move(options)), out_(out) {}
+
+StudyRunner::~StudyRunner() = default;
+
+int64_t StudyRunner::slot_count() const {
+  return static_cast<int64_t>(devices_.size()) * trials_per_device_;
+}
+
+void StudyRunner::Prepare() {
+  const auto& metrics = KnownMetrics();
+  if (std::find(metrics.begin(), metrics.end(), config_.metric) == metrics.end()) {
+    std::string known;
+    for (const auto& m : metrics) known += (known.empty() ? "" : ", ") + m;
+    throw InputError(config_.file + ": study.metric '" + config_.metric +
+                     "' is not a metric the trainer reports; use one of " + known);
+  }
+  const hpo::Section& res = config_.section("resources");
+  std::vector<std::string> specs =
+      options_.devices.empty() ? res.GetList("devices") : options_.devices;
+  devices_ = ParseDevices(specs, options_.devices.empty()
+                                     ? res.LocationOf("devices").ToString() + ": resources.devices"
+                                     : "--devices");
+  trials_per_device_ =
+      options_.trials_per_device > 0 ? options_.trials_per_device : res.GetInt("trials_per_device");
+
+  // CPU threads: divide the cores among the trials that run on the CPU, never oversubscribe.
+  int64_t cpu_slots = 0;
+  for (const auto& d : devices_) cpu_slots += d.is_cpu() ? trials_per_device_ : 0;
+  int64_t threads = res.GetInt("threads_per_trial");
+  if (threads == 0) {
+    int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+    threads = std::max<int64_t>(1, cores / std::max<int64_t>(1, cpu_slots));
+  }
+  at::set_num_threads(static_cast<int>(threads));
+
+  const hpo::Section& d = config_.section("data");
+  data::DataOptions opts;
+  opts.name = d.GetString("name");
+  opts.path = d.GetString("path");
+  opts.validation_fraction = d.GetDouble("validation_fraction");
+  opts.train_limit = d.GetInt("train_limit");
+  opts.split_seed = static_cast<uint64_t>(d.GetInt("split_seed"));
+  opts.synthetic_train = d.GetInt("synthetic_train");
+  opts.synthetic_val = d.GetInt("synthetic_val");
+  opts.synthetic_features = d.GetInt("synthetic_features");
+  opts.synthetic_classes = d.GetInt("synthetic_classes");
+  data::Dataset host = data::LoadDataset(opts);  // DataError names the file and the fix
+  for (const auto& dev : devices_)
+    data_by_device_[dev.str()] = dev.is_cpu() ? host : data::ToDevice(host, dev);
+}
+
+void StudyRunner::Log(const std::string& text, const std::string& json) {
+  if (options_.quiet) return;
+  std::lock_guard<std::mutex> lock(log_mu_);
+  if (options_.json_log) {
+    out_ << json << "\n";
+  } else {
+    out_ << "[" << std::fixed << std::setprecision(1) << std::setw(6) << (Now() - start_time_)
+         << "s] " << std::defaultfloat << text << "\n";
+  }
+  out_.flush();
+}
+
+void StudyRunner::Summary(bool force) {
+  double now = Now();
+  {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    if (!force && now - last_summary_ < options_.summary_interval_s) return;
+    last_summary_ = now;
+  }
+  std::map<hpo::TrialState, int64_t> counts;
+  for (const auto& t : study_->Trials()) ++counts[t.state];
+  auto best = study_->BestTrial();
+  double sps = samples_trained_.load() / std::max(1e-9, now - start_time_);
+  std::ostringstream text;
+  text << "summary: running " << counts[hpo::TrialState::kRunning] << " · paused "
+       << counts[hpo::TrialState::kPaused] << " · complete " << counts[hpo::TrialState::kComplete]
+       << " · pruned " << counts[hpo::TrialState::kPruned] << " · failed "
+       << counts[hpo::TrialState::kFailed] << " · best "
+       << (best ? Fmt(*best->value) + " (trial " + std::to_string(best->number) + ")" : "-")
+       << " · " << static_cast<int64_t>(sps) << " samples/s";
+  nlohmann::json j = {{"event", "summary"},
+                      {"running", counts[hpo::TrialState::kRunning]},
+                      {"paused", counts[hpo::TrialState::kPaused]},
+                      {"complete", counts[hpo::TrialState::kComplete]},
+                      {"pruned", counts[hpo::TrialState::kPruned]},
+                      {"failed", counts[hpo::TrialState::kFailed]},
+                      {"samples_per_s", sps}};
+  if (best) j["best"] = {{"trial", best->number}, {"value", *best->value}};
+  Log(text.str(), j.dump());
+}
+
+RunResult StudyRunner::Run() {
+  HPO_CHECK(!devices_.empty()) << "Prepare() must run first";
+  start_time_ = last_summary_ = Now();
+  maximize_ = config_.direction == hpo::Direction::kMaximize;
+
+  hpo::StudyDefinition def;
+  def.name = config_.name;
+  def.direction = config_.direction;
+  def.metric = config_.metric;
+  def.config = config_.ToYaml();
+  const std::string url = options_.storage.empty() ? config_.storage : options_.storage;
+  hpo::StudyOptions study_options;
+  study_options.n_trials = config_.n_trials;
+  study_options.allow_extend = options_.extend;
+  study_ = std::make_unique<hpo::Study>(def, config_.space, hpo::Storage::Open(url),
+                                        hpo::MakeSampler(config_.sampler),
+                                        hpo::MakeScheduler(config_.scheduler), study_options);
+  for (const auto& t : study_->interrupted_on_open())
+    Log("trial " + std::to_string(t.number) + " was interrupted by an earlier run: retried",
+        nlohmann::json{{"event", "interrupted"}, {"trial", t.number}}.dump());
+  std::string device_names;
+  for (const auto& d : devices_) device_names += (device_names.empty() ? "" : ", ") + d.str();
+  Log("study '" + config_.name + "' in " + url + ": " + std::to_string(config_.n_trials) +
+          " trials, up to " + std::to_string(config_.max_epochs) + " epochs each, sampler " +
+          config_.sampler.name + ", scheduler " + config_.scheduler.name + ", " +
+          std::to_string(slot_count()) + " concurrent trials on " + device_names + ", metric " +
+          config_.metric + " (" + hpo::ToString(config_.direction) + ")",
+      nlohmann::json{{"event", "start"}, {"study", config_.name}, {"storage", url}}.dump());
+
+  std::vector<std::thread> workers;
+  for (int64_t s = 0; s < slot_count(); ++s) workers.emplace_back([this, s] { Worker(s); });
+  for (auto& w : workers) w.join();
+
+  RunResult result;
+  result.interrupted = stop_;
+  if (!stop_) study_->PruneUnpromoted();
+  auto trials = study_->Trials();
+  for (const auto& t : trials) {
+    result.complete += t.state == hpo::TrialState::kComplete;
+    result.pruned += t.state == hpo::TrialState::kPruned;
+    result.failed += t.state == hpo::TrialState::kFailed;
+  }
+  result.best = study_->BestTrial();
+  result.seconds = Now() - start_time_;
+  Summary(/*force=*/true);
+  PrintTable(trials);
+  WriteOutputs(trials);
+  return result;
+}
+
+void StudyRunner::Worker(size_t slot) {
+  const torch::Device device = devices_[slot % devices_.size()];
+  while (!stop_) {
+    std::optional<hpo::Trial> trial = study_->Ask();
+    if (!trial) {
+      if (!study_->HasPendingWork()) break;  // nothing running can make a paused trial promotable
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    RunTrial(slot, *trial);
+    Summary(/*force=*/false);
+  }
+  (void)device;
+}
+
+void StudyRunner::RunTrial(size_t slot, hpo::Trial& trial) {
+  const size_t device_index = slot % devices_.size();
+  const torch::Device device = devices_[device_index];
+  const data::Dataset& data = data_by_device_.at(device.str());
+  const std::string tag = "trial " + std::to_string(trial.number());
+  const auto params = trial.ExternalParams();
+
+  std::shared_ptr<Session> session;
+  {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    auto it = sessions_.find(trial.id());
+    if (it != sessions_.end()) {
+      session = it->second;
+    } else {
+      session = std::make_shared<Session>();
+      sessions_[trial.id()] = session;
+    }
+  }
+  std::unique_lock<std::mutex> hold(session->mu);  // waits for a pausing worker to let go
+  auto forget = [&] {
+    std::lock_guard<std::mutex> lock(sessions_mu_);
+    sessions_.erase(trial.id());
+  };
+  try {
+    if (!session->trainer) {
+      models::HParams hp = ResolveHParams(config_, params);
+      session->trainer = std::make_unique<TrialTrainer>(
+          hp, data, device, config_.seed * 1000003ULL + static_cast<uint64_t>(trial.number()),
+          config_.max_epochs);
+      session->device_index = device_index;
+      if (trial.resumed()) {
+        // Promoted from a pause of an earlier process: replay to the rung (same seed, same
+        // epochs), without reporting again.
+        int64_t reached = 0;
+        for (const auto& t : study_->Trials())
+          if (t.id == trial.id() && !t.intermediate.empty())
+            reached = t.intermediate.rbegin()->first;
+        while (session->trainer->epochs_done() < reached) session->trainer->RunEpoch();
+      }
+      Log(tag + (trial.resumed() ? " resumed by replay: " : " started: ") + ParamsText(params),
+          nlohmann::json{{"event", "start_trial"}, {"trial", trial.number()}}.dump());
+    } else {
+      Log(tag + " promoted at epoch " + std::to_string(session->trainer->epochs_done()),
+          nlohmann::json{{"event", "promote"},
+                         {"trial", trial.number()},
+                         {"epoch", session->trainer->epochs_done()}}
+              .dump());
+    }
+    TrialTrainer& tt = *session->trainer;
+    while (!stop_) {
+      EpochMetrics m = tt.RunEpoch();
+      samples_trained_ += data.train_size();
+      const double value = m.Get(config_.metric);
+      hpo::Decision decision = study_->Report(trial, m.epoch, value);
+      const bool done = m.epoch >= config_.max_epochs;
+      std::string what = done ? "complete" : hpo::ToString(decision);
+      nlohmann::json j = {{"event", "epoch"},
+                          {"trial", trial.number()},
+                          {"epoch", m.epoch},
+                          {config_.metric, value},
+                          {"train_loss", m.train_loss},
+                          {"val_loss", m.val_loss},
+                          {"val_accuracy", m.val_accuracy},
+                          {"seconds", m.seconds},
+                          {"samples_per_s", m.samples_per_second},
+                          {"decision", what}};
+      Log(tag + " epoch " + std::to_string(m.epoch) + "/" + std::to_string(config_.max_epochs) +
+              ": " + config_.metric + " " + Fmt(value) + ", train_loss " + Fmt(m.train_loss) +
+              " (" + Fmt(m.seconds, 3) + " s, " +
+              std::to_string(static_cast<int64_t>(m.samples_per_second)) + " samples/s) → " + what,
+          j.dump());
+      if (done) {
+        study_->Tell(trial, value);
+        forget();
+        return;
+      }
+      if (decision == hpo::Decision::kStop) {
+        study_->TellPruned(trial);
+        forget();
+        return;
+      }
+      if (decision == hpo::Decision::kPause) return;  // session kept for a promotion
+    }
+  } catch (const std::exception& e) {
+    // A failing trial fails alone: record the reason, free its state, the slot goes on.
+    std::string reason = e.what();
+    if (auto nl = reason.find('\n'); nl != std::string::npos) reason.resize(nl);
+    study_->TellFailed(trial, reason);
+    forget();
+    Log(tag + " failed: " + reason,
+        nlohmann::json{{"event", "failed"}, {"trial", trial.number()}, {"reason", reason}}.dump());
+  }
+}
+
+void StudyRunner::PrintTable(const std::vector<hpo::FrozenTrial>& trials) {
+  std::vector<const hpo::FrozenTrial*> order;
+  for (const auto& t : trials) order.push_back(&t);
+  // Complete trials by value, then the rest by their last reported value.
+  auto key = [&](const hpo::FrozenTrial* t) -> double {
+    double v = t->value ? *t->value : t->last_intermediate().value_or(NAN);
+    if (std::isnan(v)) return -INFINITY;
+    return maximize_ ? v : -v;
+  };
+  std::stable_sort(order.begin(), order.end(), [&](auto* a, auto* b) {
+    bool ca = a->state == hpo::TrialState::kComplete, cb = b->state == hpo::TrialState::kComplete;
+    if (ca != cb) return ca;
+    return key(a) > key(b);
+  });
+  std::ostringstream s;
+  s << "\n"
+    << std::left << std::setw(7) << "trial" << std::setw(10) << "state" << std::setw(8) << "epochs"
+    << std::setw(14) << config_.metric << "params\n";
+  const size_t shown = std::min<size_t>(order.size(), 20);
+  for (size_t i = 0; i < shown; ++i) {
+    const auto* t = order[i];
+    std::map<std::string, hpo::Value> params;
+    for (const auto& [k, x] : t->params)
+      if (const auto* spec = config_.space.Find(k)) params[k] = spec->distribution.ToExternal(x);
+    double v = t->value ? *t->value : t->last_intermediate().value_or(NAN);
+    s << std::setw(7) << t->number << std::setw(10) << hpo::ToString(t->state) << std::setw(8)
+      << (t->intermediate.empty() ? 0 : t->intermediate.rbegin()->first) << std::setw(14)
+      << (std::isnan(v) ? std::string("-") : Fmt(v)) << ParamsText(params)
+      << (t->fail_reason.empty() ? "" : "  [" + t->fail_reason + "]") << "\n";
+  }
+  if (order.size() > shown) s << "(" << order.size() - shown << " more in trials.csv)\n";
+  auto best = study_->BestTrial();
+  if (best) {
+    s << "\nbest trial " << best->number << ": " << config_.metric << " = " << Fmt(*best->value)
+      << "\n";
+    for (const auto& [k, x] : best->params)
+      if (const auto* spec = config_.space.Find(k))
+        s << "  " << k << ": " << hpo::ValueToString(spec->distribution.ToExternal(x)) << "\n";
+  } else {
+    s << "\nno trial completed\n";
+  }
+  std::lock_guard<std::mutex> lock(log_mu_);
+  out_ << s.str();
+  out_.flush();
+}
+
+void StudyRunner::WriteOutputs(const std::vector<hpo::FrozenTrial>& trials) {
+  namespace fs = std::filesystem;
+  const fs::path dir =
+      options_.output_dir.empty() ? fs::path("runs") / config_.name : fs::path(options_.output_dir);
+  fs::create_directories(dir);
+  std::vector<std::string> names;
+  for (const auto& p : config_.space.params()) names.push_back(p.name);
+  {
+    std::ofstream csv(dir / "trials.csv");
+    csv << "number,state,epochs,value,last_value";
+    for (const auto& n : names) csv << "," << n;
+    csv << ",fail_reason\n";
+    for (const auto& t : trials) {
+      csv << t.number << "," << hpo::ToString(t.state) << ","
+          << (t.intermediate.empty() ? 0 : t.intermediate.rbegin()->first) << ","
+          << (t.value ? Fmt(*t.value, 8) : "") << ","
+          << (t.last_intermediate() ? Fmt(*t.last_intermediate(), 8) : "");
+      for (const auto& n : names) {
+        auto it = t.params.find(n);
+        csv << ",";
+        if (it != t.params.end())
+          csv << hpo::ValueToString(config_.space.Find(n)->distribution.ToExternal(it->second));
+      }
+      std::string reason = t.fail_reason;
+      std::replace(reason.begin(), reason.end(), '"', '\'');
+      csv << ",\"" << reason << "\"\n";
+    }
+  }
+  auto best = study_->BestTrial();
+  if (best) {
+    std::ofstream y(dir / "best.yaml");
+    y << "# best trial " << best->number << " of study " << config_.name << ": " << config_.metric
+      << " = " << Fmt(*best->value, 8) << "\n";
+    for (const auto& [k, x] : best->params)
+      if (const auto* spec = config_.space.Find(k))
+        y << k << ": " << hpo::ValueToString(spec->distribution.ToExternal(x)) << "\n";
+  }
+  Log("wrote " + (dir / "trials.csv").string() +
+          (best ? " and " + (dir / "best.yaml").string() : ""),
+      nlohmann::json{{"event", "outputs"}, {"dir", dir.string()}}.dump());
+}
+
+}  // namespace trainer

@@ -1,0 +1,139 @@
+#include "trainer/trial_trainer.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim.h>
+#include <torch/utils.h>
+
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <numbers>
+
+namespace trainer {
+namespace {
+
+std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const models::HParams& hp,
+                                                       std::vector<torch::Tensor> params) {
+  const std::string name = hp.GetString("optimizer");
+  const double lr = hp.GetDouble("lr");
+  const double wd = hp.GetDouble("weight_decay");
+  if (lr <= 0) throw std::invalid_argument("lr must be > 0");
+  if (name == "sgd")
+    return std::make_unique<torch::optim::SGD>(
+        params, torch::optim::SGDOptions(lr)
+                    .momentum(hp.GetDouble("momentum"))
+                    .nesterov(hp.GetBool("nesterov") && hp.GetDouble("momentum") > 0)
+                    .weight_decay(wd));
+  if (name == "adam")
+    return std::make_unique<torch::optim::Adam>(params,
+                                                torch::optim::AdamOptions(lr).weight_decay(wd));
+  if (name == "adamw")
+    return std::make_unique<torch::optim::AdamW>(params,
+                                                 torch::optim::AdamWOptions(lr).weight_decay(wd));
+  if (name == "rmsprop")
+    return std::make_unique<torch::optim::RMSprop>(
+        params,
+        torch::optim::RMSpropOptions(lr).momentum(hp.GetDouble("momentum")).weight_decay(wd));
+  throw std::invalid_argument("unknown optimizer '" + name +
+                              "' (known: sgd, adam, adamw, rmsprop)");
+}
+
+// Weight initialisation draws from the global generator: seed it and build under one lock so
+// that concurrent trials get reproducible weights.
+std::mutex& InitMutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+}  // namespace
+
+double EpochMetrics::Get(const std::string& metric) const {
+  if (metric == "val_accuracy") return val_accuracy;
+  if (metric == "val_loss") return val_loss;
+  if (metric == "train_loss") return train_loss;
+  throw std::invalid_argument("unknown metric '" + metric +
+                              "' (known: val_accuracy, val_loss, train_loss)");
+}
+
+TrialTrainer::TrialTrainer(const models::HParams& hp, const data::Dataset& dataset,
+                           torch::Device device, uint64_t seed, int64_t max_epochs)
+    : data_(dataset),
+      device_(device),
+      generator_(at::detail::createCPUGenerator(seed)),
+      max_epochs_(std::max<int64_t>(1, max_epochs)) {
+  {
+    std::lock_guard<std::mutex> lock(InitMutex());
+    torch::manual_seed(seed);
+    model_ =
+        models::BuildModel(hp.GetString("name"), hp, {dataset.input_shape, dataset.num_classes});
+  }
+  model_->to(device_);
+  optimizer_ = MakeOptimizer(hp, model_->parameters());
+  base_lr_ = hp.GetDouble("lr");
+  schedule_ = hp.GetString("lr_schedule");
+  batch_size_ = hp.GetInt("batch_size");
+  eval_batch_size_ = hp.GetInt("eval_batch_size");
+  grad_clip_ = hp.GetDouble("grad_clip");
+  if (batch_size_ < 1) throw std::invalid_argument("batch_size must be >= 1");
+}
+
+EpochMetrics TrialTrainer::RunEpoch() {
+  auto start = std::chrono::steady_clock::now();
+  // Learning rate of this epoch.
+  double lr = base_lr_;
+  if (schedule_ == "cosine")
+    lr = 0.5 * base_lr_ * (1 + std::cos(std::numbers::pi * epoch_ / max_epochs_));
+  for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+
+  const int64_t n = data_.train_x.size(0);
+  torch::Tensor perm = torch::randperm(n, generator_, torch::kLong).to(device_);
+  model_->train();
+  torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(device_));
+  for (int64_t begin = 0; begin < n; begin += batch_size_) {
+    torch::Tensor idx = perm.slice(0, begin, std::min(n, begin + batch_size_));
+    torch::Tensor x = data_.train_x.index_select(0, idx);
+    torch::Tensor y = data_.train_y.index_select(0, idx);
+    optimizer_->zero_grad();
+    torch::Tensor loss = torch::nn::functional::cross_entropy(model_->forward(x), y);
+    loss.backward();
+    if (grad_clip_ > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), grad_clip_);
+    optimizer_->step();
+    loss_sum += loss.detach() * idx.size(0);  // no host sync inside the loop
+  }
+  EpochMetrics m;
+  m.train_loss = loss_sum.item<double>() / static_cast<double>(n);
+  if (!std::isfinite(m.train_loss))
+    throw DivergedError("training loss is " + std::to_string(m.train_loss) + " at epoch " +
+                        std::to_string(epoch_ + 1));
+  auto trained = std::chrono::steady_clock::now();
+
+  model_->eval();
+  {
+    torch::NoGradGuard no_grad;
+    const int64_t nv = data_.val_x.size(0);
+    torch::Tensor correct =
+        torch::zeros({}, torch::TensorOptions().dtype(torch::kLong).device(device_));
+    torch::Tensor vloss = torch::zeros({}, torch::TensorOptions().device(device_));
+    for (int64_t begin = 0; begin < nv; begin += eval_batch_size_) {
+      int64_t end = std::min(nv, begin + eval_batch_size_);
+      torch::Tensor logits = model_->forward(data_.val_x.slice(0, begin, end));
+      torch::Tensor y = data_.val_y.slice(0, begin, end);
+      vloss += torch::nn::functional::cross_entropy(
+          logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
+      correct += logits.argmax(1).eq(y).sum();
+    }
+    m.val_loss = nv ? vloss.item<double>() / static_cast<double>(nv) : 0.0;
+    m.val_accuracy = nv ? correct.item<double>() / static_cast<double>(nv) : 0.0;
+  }
+  ++epoch_;
+  auto end = std::chrono::steady_clock::now();
+  m.epoch = epoch_;
+  m.seconds = std::chrono::duration<double>(end - start).count();
+  double train_seconds = std::chrono::duration<double>(trained - start).count();
+  m.samples_per_second = train_seconds > 0 ? static_cast<double>(n) / train_seconds : 0.0;
+  return m;
+}
+
+}  // namespace trainer
