@@ -31,7 +31,15 @@ Value ValueFromJson(const json& j) {
   throw std::invalid_argument("unsupported value in JSON: " + j.dump());
 }
 
-bool SameValue(const Value& a, const Value& b) { return a == b; }
+// Like ToInternal's matching: 1 and 1.0 denote the same number (bools and strings match only
+// themselves).
+bool SameValue(const Value& a, const Value& b) {
+  auto numeric = [](const Value& v) {
+    return std::holds_alternative<int64_t>(v) || std::holds_alternative<double>(v);
+  };
+  if (numeric(a) && numeric(b)) return ValueToDouble(a) == ValueToDouble(b);
+  return a == b;
+}
 
 }  // namespace
 
