@@ -20,11 +20,12 @@ AshaScheduler::AshaScheduler(const SchedulerOptions& o, bool promote)
                                 std::to_string(o.reduction_factor) + ")");
   if (o.min_early_stopping_rate < 0)
     throw std::invalid_argument("min_early_stopping_rate must be >= 0");
-  // Rung k at r * eta^(s + k) while that stays below R.
+  // Rung k at r * eta^(s + k) for k < K = floor(log_eta(R / r)) - s, i.e. while the next rung
+  // r * eta^(s + k + 1) still fits in R (R = 10, eta = 3: rungs 1, 3; not 9).
   int64_t resource = o.min_resource;
   for (int64_t i = 0; i < o.min_early_stopping_rate && resource < o.max_resource; ++i)
     resource *= o.reduction_factor;
-  while (resource < o.max_resource) {
+  while (resource <= o.max_resource / o.reduction_factor) {
     rungs_.push_back(resource);
     resource *= o.reduction_factor;
   }
