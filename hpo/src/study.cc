@@ -136,6 +136,7 @@ void Study::Finish(const Trial& trial, TrialState state, std::optional<double> v
   rec.state = state;
   rec.value = value;
   rec.fail_reason = reason;
+  rec.complete_time = storage_->GetTrial(rec.id).complete_time;  // set by the storage
   scheduler_->OnFinished(rec.id, state);
 }
 
@@ -150,6 +151,10 @@ void Study::TellFailed(const Trial& trial, const std::string& reason) {
 void Study::MarkPaused(const Trial& trial) {
   std::lock_guard<std::mutex> lock(mu_);
   FrozenTrial& rec = Record(trial.id());
+  if (rec.state == TrialState::kPaused) return;  // Report() paused it already
+  // A late call must not revive a trial another worker has resumed and finished since.
+  HPO_CHECK(rec.state == TrialState::kRunning)
+      << "pausing trial" << rec.number << "in state" << ToString(rec.state);
   storage_->SetTrialState(rec.id, TrialState::kPaused, std::nullopt);
   rec.state = TrialState::kPaused;
 }
