@@ -1,0 +1,444 @@
+// Tests for hpo/src/study.cc: the ask / report / tell flow, budgets, define-by-run suggestions,
+// final states, and reopening a SQLite-backed study.
+#include "hpo/study.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "hpo/check.h"
+#include "test_util.h"
+
+namespace hpo {
+namespace {
+
+StudyDefinition Def(const std::string& name, Direction direction) {
+  StudyDefinition def;
+  def.name = name;
+  def.direction = direction;
+  def.metric = "score";
+  return def;
+}
+
+// x ∈ float[0, 1], n ∈ int[1, 5].
+SearchSpace XnSpace() {
+  SearchSpace s;
+  s.Add({"x", Distribution::Float(0.0, 1.0), std::nullopt});
+  s.Add({"n", Distribution::Int(1, 5), std::nullopt});
+  return s;
+}
+
+SchedulerOptions SchedOptions(const std::string& name, Direction direction, int64_t r = 1,
+                              int64_t R = 9) {
+  SchedulerOptions o;
+  o.name = name;
+  o.direction = direction;
+  o.min_resource = r;
+  o.max_resource = R;
+  o.reduction_factor = 3;
+  return o;
+}
+
+std::unique_ptr<Study> NewStudy(Direction direction, SearchSpace space,
+                                std::unique_ptr<Storage> storage, const std::string& scheduler,
+                                StudyOptions options = {}, const std::string& name = "study") {
+  return std::make_unique<Study>(Def(name, direction), std::move(space), std::move(storage),
+                                 MakeSampler({"random", 7}),
+                                 MakeScheduler(SchedOptions(scheduler, direction)), options);
+}
+
+const FrozenTrial& ByNumber(const std::vector<FrozenTrial>& trials, int64_t number) {
+  for (const auto& t : trials)
+    if (t.number == number) return t;
+  throw std::out_of_range("no trial " + std::to_string(number));
+}
+
+// ---- ask / report / tell --------------------------------------------------------------------
+
+TEST(StudyTest, AskReportTell) {
+  auto study = NewStudy(Direction::kMinimize, XnSpace(), MakeInMemoryStorage(), "fifo");
+  EXPECT_EQ(study->definition().sampler, "random");
+  EXPECT_EQ(study->definition().scheduler, "fifo");
+  EXPECT_EQ(study->definition().space_json, XnSpace().ToJson());
+  EXPECT_FALSE(study->HasPendingWork());
+  EXPECT_FALSE(study->BestTrial().has_value());
+
+  std::optional<Trial> t = study->Ask();
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->number(), 0);
+  EXPECT_FALSE(t->resumed());
+  ASSERT_EQ(t->params().size(), 2u);
+  double x = std::get<double>(*t->Get("x"));
+  int64_t n = std::get<int64_t>(*t->Get("n"));
+  EXPECT_GE(x, 0.0);
+  EXPECT_LE(x, 1.0);
+  EXPECT_GE(n, 1);
+  EXPECT_LE(n, 5);
+  EXPECT_FALSE(t->Get("missing").has_value());
+  std::map<std::string, Value> ext = t->ExternalParams();
+  EXPECT_EQ(ext.at("x"), Value(x));
+  EXPECT_EQ(ext.at("n"), Value(n));
+  EXPECT_TRUE(study->HasPendingWork());
+
+  std::vector<FrozenTrial> trials = study->Trials();
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].state, TrialState::kRunning);
+  EXPECT_EQ(trials[0].id, t->id());
+  EXPECT_EQ(trials[0].params, t->params());
+  EXPECT_GT(trials[0].start_time, 0.0);
+  EXPECT_EQ(trials[0].complete_time, 0.0);
+
+  EXPECT_EQ(study->Report(*t, 1, 0.7), Decision::kContinue);
+  EXPECT_EQ(study->Report(*t, 2, 0.5), Decision::kContinue);
+  trials = study->Trials();
+  EXPECT_EQ(trials[0].intermediate, (std::map<int64_t, double>{{1, 0.7}, {2, 0.5}}));
+  EXPECT_EQ(trials[0].last_intermediate(), 0.5);
+
+  study->Tell(*t, 0.45);
+  trials = study->Trials();
+  EXPECT_EQ(trials[0].state, TrialState::kComplete);
+  EXPECT_EQ(trials[0].value, 0.45);
+  EXPECT_GE(trials[0].complete_time, trials[0].start_time);
+  EXPECT_FALSE(study->HasPendingWork());
+
+  // A finished trial takes no more reports or results.
+  EXPECT_THROW(study->Report(*t, 3, 0.4), InternalError);
+  EXPECT_THROW(study->Tell(*t, 0.4), InternalError);
+  EXPECT_THROW(study->TellFailed(*t, "late"), InternalError);
+  EXPECT_EQ(study->Trials()[0].value, 0.45);
+}
+
+// Five trials: complete 0.3, 0.1, 0.2, a failed one, a pruned one, and a complete NaN.
+void RunBestTrialScenario(Study& study) {
+  for (double v : {0.3, 0.1, 0.2}) study.Tell(*study.Ask(), v);
+  study.TellFailed(*study.Ask(), "diverged");
+  study.TellPruned(*study.Ask());
+  study.Tell(*study.Ask(), std::numeric_limits<double>::quiet_NaN());
+}
+
+TEST(StudyTest, BestTrialMinimize) {
+  auto study = NewStudy(Direction::kMinimize, XnSpace(), MakeInMemoryStorage(), "fifo");
+  RunBestTrialScenario(*study);
+  std::optional<FrozenTrial> best = study->BestTrial();
+  ASSERT_TRUE(best.has_value());
+  EXPECT_EQ(best->number, 1);
+  EXPECT_EQ(best->value, 0.1);
+}
+
+TEST(StudyTest, BestTrialMaximize) {
+  auto study = NewStudy(Direction::kMaximize, XnSpace(), MakeInMemoryStorage(), "fifo");
+  RunBestTrialScenario(*study);
+  std::optional<FrozenTrial> best = study->BestTrial();
+  ASSERT_TRUE(best.has_value());
+  EXPECT_EQ(best->number, 0);
+  EXPECT_EQ(best->value, 0.3);
+}
+
+TEST(StudyTest, BestTrialIgnoresUnfinishedFailedAndNaN) {
+  auto study = NewStudy(Direction::kMaximize, XnSpace(), MakeInMemoryStorage(), "fifo");
+  Trial running = *study->Ask();
+  study->Report(running, 1, 100.0);
+  study->TellFailed(*study->Ask(), "oom");
+  study->Tell(*study->Ask(), std::numeric_limits<double>::quiet_NaN());
+  EXPECT_FALSE(study->BestTrial().has_value());
+}
+
+TEST(StudyTest, TrialBudget) {
+  StudyOptions options;
+  options.n_trials = 3;
+  auto study = NewStudy(Direction::kMinimize, XnSpace(), MakeInMemoryStorage(), "fifo", options);
+  std::vector<Trial> trials;
+  for (int i = 0; i < 3; ++i) {
+    std::optional<Trial> t = study->Ask();
+    ASSERT_TRUE(t.has_value()) << i;
+    EXPECT_EQ(t->number(), i);
+    trials.push_back(*t);
+  }
+  // Spent, even while the three still run; finishing them gives no new budget.
+  EXPECT_FALSE(study->Ask().has_value());
+  for (const Trial& t : trials) study->Tell(t, 1.0);
+  EXPECT_FALSE(study->Ask().has_value());
+  EXPECT_EQ(study->Trials().size(), 3u);
+}
+
+TEST(StudyTest, TellFailedAndPruned) {
+  auto study = NewStudy(Direction::kMinimize, XnSpace(), MakeInMemoryStorage(), "fifo");
+  Trial a = *study->Ask();
+  Trial b = *study->Ask();
+  study->Report(a, 1, 0.9);
+  study->TellFailed(a, "CUDA out of memory");
+  study->Report(b, 1, 0.8);
+  study->TellPruned(b);
+  std::vector<FrozenTrial> trials = study->Trials();
+  EXPECT_EQ(trials[0].state, TrialState::kFailed);
+  EXPECT_EQ(trials[0].fail_reason, "CUDA out of memory");
+  EXPECT_FALSE(trials[0].value.has_value());
+  EXPECT_EQ(trials[0].intermediate.at(1), 0.9);  // kept for inspection
+  EXPECT_EQ(trials[1].state, TrialState::kPruned);
+  EXPECT_FALSE(trials[1].value.has_value());
+  EXPECT_EQ(trials[1].fail_reason, "");
+  EXPECT_THROW(study->TellPruned(b), InternalError);
+  EXPECT_FALSE(study->HasPendingWork());
+}
+
+TEST(StudyTest, UserAttrs) {
+  auto study = NewStudy(Direction::kMinimize, XnSpace(), MakeInMemoryStorage(), "fifo");
+  Trial t = *study->Ask();
+  study->SetUserAttr(t, "host", "gpu0");
+  study->SetUserAttr(t, "checkpoint", "/runs/0.pt");
+  study->SetUserAttr(t, "host", "gpu1");  // overwrites
+  EXPECT_EQ(study->Trials()[0].user_attrs,
+            (std::map<std::string, std::string>{{"checkpoint", "/runs/0.pt"}, {"host", "gpu1"}}));
+}
+
+// ---- define-by-run --------------------------------------------------------------------------
+
+TEST(StudyTest, DefineByRunSuggestions) {
+  auto study = NewStudy(Direction::kMinimize, SearchSpace(), MakeInMemoryStorage(), "fifo");
+  Trial t = *study->Ask();
+  EXPECT_TRUE(t.params().empty());
+
+  double lr = t.SuggestFloat("lr", 1e-5, 1e-1, /*log=*/true);
+  EXPECT_GE(lr, 1e-5);
+  EXPECT_LE(lr, 1e-1);
+  EXPECT_EQ(t.SuggestFloat("lr", 1e-5, 1e-1, /*log=*/true), lr);  // same value again
+
+  int64_t layers = t.SuggestInt("layers", 1, 4);
+  EXPECT_GE(layers, 1);
+  EXPECT_LE(layers, 4);
+  EXPECT_EQ(t.SuggestInt("layers", 1, 4), layers);
+
+  int64_t units = t.SuggestInt("units", 16, 128, /*log=*/false, /*step=*/16);
+  EXPECT_EQ(units % 16, 0);
+  EXPECT_GE(units, 16);
+  EXPECT_LE(units, 128);
+
+  Value act = t.SuggestCategorical("act", {std::string("relu"), std::string("gelu")});
+  EXPECT_TRUE(act == Value(std::string("relu")) || act == Value(std::string("gelu")));
+  EXPECT_EQ(t.SuggestCategorical("act", {std::string("relu"), std::string("gelu")}), act);
+
+  EXPECT_EQ(t.params().size(), 4u);
+  EXPECT_EQ(*t.Get("lr"), Value(lr));
+  EXPECT_EQ(*t.Get("layers"), Value(layers));
+  EXPECT_EQ(t.ExternalParams().at("act"), act);
+  // Stored as internal values: the categorical as its index.
+  FrozenTrial rec = study->Trials()[0];
+  EXPECT_EQ(rec.params.at("lr"), lr);
+  EXPECT_EQ(rec.params.at("units"), static_cast<double>(units));
+  EXPECT_EQ(rec.params.at("act"), act == Value(std::string("relu")) ? 0.0 : 1.0);
+
+  // One name keeps one distribution: in this trial and in later ones.
+  EXPECT_THROW(t.SuggestFloat("lr", 1e-4, 1e-1, /*log=*/true), std::invalid_argument);
+  EXPECT_THROW(t.SuggestFloat("lr", 1e-5, 1e-1, /*log=*/false), std::invalid_argument);
+  EXPECT_THROW(t.SuggestInt("lr", 1, 10), std::invalid_argument);
+  EXPECT_THROW(t.SuggestCategorical("act", {std::string("relu"), std::string("tanh")}),
+               std::invalid_argument);
+  study->Tell(t, 0.5);
+
+  Trial u = *study->Ask();
+  EXPECT_THROW(u.SuggestInt("layers", 1, 8), std::invalid_argument);
+  EXPECT_TRUE(u.params().empty());  // the failed suggestion stored nothing
+  double lr2 = u.SuggestFloat("lr", 1e-5, 1e-1, /*log=*/true);
+  EXPECT_NE(lr2, lr);  // a fresh draw for a new trial
+  // Invalid distributions are rejected by the factories.
+  EXPECT_THROW(u.SuggestFloat("bad", 1.0, 0.0), std::invalid_argument);
+  EXPECT_THROW(u.SuggestInt("bad", 0, 10, /*log=*/true), std::invalid_argument);
+  EXPECT_THROW(u.SuggestCategorical("bad", {}), std::invalid_argument);
+  EXPECT_EQ(u.params().size(), 1u);
+}
+
+TEST(StudyTest, SuggestOnDeclaredParam) {
+  auto study = NewStudy(Direction::kMinimize, XnSpace(), MakeInMemoryStorage(), "fifo");
+  Trial t = *study->Ask();
+  double x = t.params().at("x");
+  // The declared distribution returns the value Ask sampled.
+  EXPECT_EQ(t.SuggestFloat("x", 0.0, 1.0), x);
+  EXPECT_EQ(t.SuggestInt("n", 1, 5), static_cast<int64_t>(t.params().at("n")));
+  // Any other distribution for a declared name is an error.
+  EXPECT_THROW(t.SuggestFloat("x", 0.0, 2.0), std::invalid_argument);
+  EXPECT_THROW(t.SuggestFloat("x", 0.1, 1.0, /*log=*/true), std::invalid_argument);
+  EXPECT_THROW(t.SuggestInt("x", 0, 1), std::invalid_argument);
+  EXPECT_THROW(t.SuggestInt("n", 1, 6), std::invalid_argument);
+  EXPECT_EQ(t.params().at("x"), x);
+}
+
+// ---- promotion through Study ----------------------------------------------------------------
+
+TEST(StudyTest, PauseResumeAndPruneUnpromoted) {
+  // asha r=1, R=9, eta=3, maximize: rungs at epochs 1 and 3.
+  auto study = NewStudy(Direction::kMaximize, XnSpace(), MakeInMemoryStorage(), "asha");
+  std::vector<Trial> trials;
+  for (double v : {0.1, 0.9, 0.5}) {
+    Trial t = *study->Ask();
+    EXPECT_FALSE(t.resumed());
+    // Report pauses the trial by itself before it returns.
+    EXPECT_EQ(study->Report(t, 1, v), Decision::kPause);
+    EXPECT_EQ(study->Trials().back().state, TrialState::kPaused);
+    trials.push_back(t);
+  }
+  EXPECT_FALSE(study->HasPendingWork());
+
+  // Rung 1 holds [1(.9) 2(.5) 0(.1)]: the top third is trial 1.
+  Trial r = *study->Ask();
+  EXPECT_TRUE(r.resumed());
+  EXPECT_EQ(r.number(), 1);
+  EXPECT_EQ(r.id(), trials[1].id());
+  EXPECT_EQ(r.params(), trials[1].params());
+  EXPECT_EQ(study->Trials()[1].state, TrialState::kRunning);
+  EXPECT_EQ(study->Report(r, 2, 0.92), Decision::kContinue);
+  EXPECT_EQ(study->Report(r, 3, 0.95), Decision::kPause);
+  EXPECT_EQ(study->Trials()[1].state, TrialState::kPaused);
+
+  // Nothing else is promotable: a new trial.
+  Trial n = *study->Ask();
+  EXPECT_FALSE(n.resumed());
+  EXPECT_EQ(n.number(), 3);
+  study->TellFailed(n, "crash");
+
+  // At the end, paused trials 0, 1 and 2 become pruned.
+  EXPECT_EQ(study->PruneUnpromoted(), 3);
+  EXPECT_EQ(study->PruneUnpromoted(), 0);
+  std::vector<FrozenTrial> all = study->Trials();
+  for (int i : {0, 1, 2}) EXPECT_EQ(all[i].state, TrialState::kPruned) << i;
+  EXPECT_EQ(all[3].state, TrialState::kFailed);
+  EXPECT_EQ(all[1].intermediate.size(), 3u);
+}
+
+// MarkPaused pauses a running trial from the user's own loop (the scheduler never promotes it);
+// on a trial Report already paused it is a no-op; on a finished trial it is an error rather
+// than reviving it.
+TEST(StudyTest, MarkPaused) {
+  auto study = NewStudy(Direction::kMaximize, XnSpace(), MakeInMemoryStorage(), "asha");
+  Trial own = *study->Ask();
+  EXPECT_EQ(study->Report(own, 2, 0.5), Decision::kContinue);  // 2 is not a rung
+  study->MarkPaused(own);
+  EXPECT_EQ(study->Trials()[0].state, TrialState::kPaused);
+  EXPECT_THROW(study->Report(own, 3, 0.6), InternalError);  // paused trials take no reports
+
+  Trial a = *study->Ask();
+  EXPECT_FALSE(a.resumed());
+  EXPECT_EQ(study->Report(a, 1, 0.9), Decision::kPause);
+  study->MarkPaused(a);  // already paused: nothing changes
+  EXPECT_EQ(study->Trials()[1].state, TrialState::kPaused);
+  EXPECT_EQ(study->Report(*study->Ask(), 1, 0.1), Decision::kPause);
+  EXPECT_EQ(study->Report(*study->Ask(), 1, 0.2), Decision::kPause);
+  // Rung 1: [a(.9) .2 .1] → a resumes, finishes; a late MarkPaused must not revive it.
+  Trial r = *study->Ask();
+  ASSERT_TRUE(r.resumed());
+  EXPECT_EQ(r.id(), a.id());
+  study->Tell(r, 0.95);
+  EXPECT_THROW(study->MarkPaused(a), InternalError);
+  EXPECT_EQ(study->Trials()[1].state, TrialState::kComplete);
+  EXPECT_EQ(study->Trials()[1].value, 0.95);
+
+  // The trial paused outside the scheduler is never promoted; it is pruned at the end.
+  EXPECT_EQ(study->PruneUnpromoted(), 3);
+  EXPECT_EQ(study->Trials()[0].state, TrialState::kPruned);
+}
+
+// ---- reopening a SQLite study ---------------------------------------------------------------
+
+TEST(StudyTest, ReopenSqliteStudyRestoresTrialsAndScheduler) {
+  hpo::testing::TempDir dir;
+  const std::string path = dir.File("s.db");
+  std::vector<FrozenTrial> before;
+  int64_t best_id = -1;
+  {
+    auto study = NewStudy(Direction::kMaximize, XnSpace(), Storage::Open(path), "asha");
+    for (double v : {0.1, 0.9, 0.5}) {
+      Trial t = *study->Ask();
+      // Each pauses at rung 1; the third report makes trial 1 (.9) promotable.
+      EXPECT_EQ(study->Report(t, 1, v), Decision::kPause);
+      if (v == 0.9) best_id = t.id();
+    }
+    // The fourth Ask resumes trial 1, and the process "dies" while it runs.
+    study->SetUserAttr(*study->Ask(), "note", "running when the process died");
+    before = study->Trials();
+    ASSERT_EQ(before[1].state, TrialState::kRunning);
+    EXPECT_EQ(before[1].id, best_id);
+  }
+  {
+    // Reopen: trial 1 was left running; it is failed and reported.
+    auto study = NewStudy(Direction::kMaximize, XnSpace(), Storage::Open(path), "asha");
+    ASSERT_EQ(study->interrupted_on_open().size(), 1u);
+    EXPECT_EQ(study->interrupted_on_open()[0].id, best_id);
+    EXPECT_EQ(study->interrupted_on_open()[0].state, TrialState::kFailed);
+    std::vector<FrozenTrial> after = study->Trials();
+    ASSERT_EQ(after.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(after[i].id, before[i].id);
+      EXPECT_EQ(after[i].number, static_cast<int64_t>(i));
+      EXPECT_EQ(after[i].params, before[i].params);
+      EXPECT_EQ(after[i].intermediate, before[i].intermediate);
+    }
+    EXPECT_EQ(after[0].state, TrialState::kPaused);
+    EXPECT_EQ(after[1].state, TrialState::kFailed);
+    EXPECT_FALSE(after[1].fail_reason.empty());
+    EXPECT_EQ(after[1].user_attrs.at("note"), "running when the process died");
+    EXPECT_EQ(after[2].state, TrialState::kPaused);
+    EXPECT_FALSE(study->HasPendingWork());
+
+    // Restored scheduler: rung 1 is [1(.9, failed) 2(.5) 0(.1)], top 1 = trial 1, which is not
+    // paused: nothing to promote, so a new trial (number 3).
+    Trial t = *study->Ask();
+    EXPECT_FALSE(t.resumed());
+    EXPECT_EQ(t.number(), 3);
+    // Trial 3 at .7 → [1 3(.7) 2 0] n=4, top 1: still nothing; trial 4 at .6 → n=5 top 1;
+    // trial 5 at .3 → n=6, top 2 = [1 3] → trial 3 is promoted.
+    EXPECT_EQ(study->Report(t, 1, 0.7), Decision::kPause);
+    for (double v : {0.6, 0.3}) {
+      Trial u = *study->Ask();
+      EXPECT_FALSE(u.resumed());
+      EXPECT_EQ(study->Report(u, 1, v), Decision::kPause);
+    }
+    Trial r = *study->Ask();
+    EXPECT_TRUE(r.resumed());
+    EXPECT_EQ(r.number(), 3);
+    EXPECT_EQ(study->Report(r, 3, 0.8), Decision::kPause);
+  }
+  {
+    // Reopen again: nothing was left running; trial 3's promotion is remembered.
+    StudyOptions options;
+    options.n_trials = 7;  // 6 trials exist, none interrupted now: one new trial left
+    auto study = NewStudy(Direction::kMaximize, XnSpace(), Storage::Open(path), "asha", options);
+    EXPECT_TRUE(study->interrupted_on_open().empty());
+    std::vector<FrozenTrial> trials = study->Trials();
+    ASSERT_EQ(trials.size(), 6u);
+    EXPECT_EQ(ByNumber(trials, 3).state, TrialState::kPaused);
+    EXPECT_EQ(ByNumber(trials, 3).intermediate.size(), 2u);
+    Trial t = *study->Ask();
+    EXPECT_FALSE(t.resumed());
+    EXPECT_EQ(t.number(), 6);
+    EXPECT_FALSE(study->Ask().has_value());  // budget spent, nothing promotable
+  }
+}
+
+TEST(StudyTest, ReopenWithDifferentDefinitionFails) {
+  hpo::testing::TempDir dir;
+  const std::string path = dir.File("s.db");
+  {
+    auto study = NewStudy(Direction::kMinimize, XnSpace(), Storage::Open(path), "fifo");
+    study->Tell(*study->Ask(), 1.0);
+  }
+  EXPECT_THROW(NewStudy(Direction::kMaximize, XnSpace(), Storage::Open(path), "fifo"),
+               StorageError);
+  SearchSpace other;
+  other.Add({"x", Distribution::Float(0.0, 2.0), std::nullopt});
+  EXPECT_THROW(NewStudy(Direction::kMinimize, other, Storage::Open(path), "fifo"), StorageError);
+  // allow_extend continues with the new space and keeps the old trials.
+  StudyOptions extend;
+  extend.allow_extend = true;
+  auto study = NewStudy(Direction::kMinimize, other, Storage::Open(path), "fifo", extend);
+  EXPECT_EQ(study->Trials().size(), 1u);
+  EXPECT_EQ(study->Trials()[0].value, 1.0);
+}
+
+}  // namespace
+}  // namespace hpo
