@@ -50,3 +50,13 @@ endif()
 
 find_package(Torch REQUIRED CONFIG)
 message(STATUS "LibTorch ${Torch_VERSION} from ${Torch_DIR}")
+
+# hpo_torch: what every LibTorch-using target links. The torch wheel's libtorch.so exports its
+# own copy of std::filesystem (built against a newer libstdc++); its remove_all calls a function
+# Debian 12's libstdc++ lacks and jumps to address 0. Naming stdc++ before the torch libraries
+# puts libstdc++.so.6 ahead of libtorch.so in DT_NEEDED, so the system's std::filesystem wins
+# symbol lookup (tests/data/idx_test.cc, LinkOrderTest, checks this).
+if(NOT TARGET hpo_torch)
+  add_library(hpo_torch INTERFACE)
+  target_link_libraries(hpo_torch INTERFACE stdc++ ${TORCH_LIBRARIES})
+endif()

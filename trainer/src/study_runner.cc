@@ -300,6 +300,7 @@ void StudyRunner::RunTrial(size_t slot, hpo::Trial& trial) {
     }
     TrialTrainer& tt = *session->trainer;
     while (!stop_) {
+      if (options_.before_epoch) options_.before_epoch(trial.number(), tt.epochs_done() + 1);
       EpochMetrics m = tt.RunEpoch();
       samples_trained_ += data.train_size();
       const double value = m.Get(config_.metric);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,10 @@ struct RunOptions {
   bool json_log = false;             // progress as JSON lines
   bool extend = false;               // reopen a study whose stored definition differs
   double summary_interval_s = 15;    // periodic summary line
+  // Called on the worker thread before each epoch of each trial (trial number, 1-based epoch).
+  // An exception thrown here fails that trial alone, as any exception inside a trial does
+  // (fault injection in tests, user-side watchdogs).
+  std::function<void(int64_t trial_number, int64_t epoch)> before_epoch;
 };
 
 struct RunResult {

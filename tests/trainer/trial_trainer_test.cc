@@ -1,0 +1,71 @@
+#include "trainer/trial_trainer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <limits>
+
+namespace {
+
+models::HParams Params(const std::string& optimizer = "adam", double lr = 0.01) {
+  return models::HParams({{"name", std::string("mlp")},
+                          {"hidden_units", int64_t{16}},
+                          {"layers", int64_t{1}},
+                          {"activation", std::string("relu")},
+                          {"dropout", 0.0},
+                          {"batch_norm", false},
+                          {"optimizer", optimizer},
+                          {"lr", lr},
+                          {"momentum", 0.9},
+                          {"nesterov", false},
+                          {"weight_decay", 0.0},
+                          {"batch_size", int64_t{32}},
+                          {"lr_schedule", std::string("constant")},
+                          {"grad_clip", 0.0},
+                          {"eval_batch_size", int64_t{64}}});
+}
+
+TEST(TrialTrainer, LearnsSyntheticDataAndCountsEpochs) {
+  data::Dataset d = data::MakeSyntheticClassification(600, 200, 8, 3, /*seed=*/4);
+  trainer::TrialTrainer t(Params(), d, torch::kCPU, /*seed=*/1, /*max_epochs=*/3);
+  trainer::EpochMetrics first = t.RunEpoch();
+  trainer::EpochMetrics last = t.RunEpoch();
+  EXPECT_EQ(first.epoch, 1);
+  EXPECT_EQ(last.epoch, 2);
+  EXPECT_EQ(t.epochs_done(), 2);
+  EXPECT_LT(last.train_loss, first.train_loss);
+  EXPECT_GT(last.val_accuracy, 0.8);
+  EXPECT_GE(last.val_accuracy, 0.0);
+  EXPECT_LE(last.val_accuracy, 1.0);
+  EXPECT_EQ(last.Get("val_accuracy"), last.val_accuracy);
+  EXPECT_EQ(last.Get("val_loss"), last.val_loss);
+  EXPECT_THROW(last.Get("f1"), std::invalid_argument);
+}
+
+TEST(TrialTrainer, SameSeedSameResultOnCpu) {
+  data::Dataset d = data::MakeSyntheticClassification(300, 100, 8, 3, 4);
+  for (const char* opt : {"sgd", "adam", "adamw", "rmsprop"}) {
+    trainer::TrialTrainer a(Params(opt), d, torch::kCPU, 9, 2);
+    trainer::TrialTrainer b(Params(opt), d, torch::kCPU, 9, 2);
+    a.RunEpoch();
+    b.RunEpoch();
+    EXPECT_EQ(a.RunEpoch().val_loss, b.RunEpoch().val_loss) << opt;
+  }
+}
+
+TEST(TrialTrainer, NonFiniteLossThrowsDiverged) {
+  data::Dataset d = data::MakeSyntheticClassification(100, 20, 4, 2, 1);
+  d.train_x = d.train_x.clone();
+  d.train_x[3][0] = std::numeric_limits<float>::quiet_NaN();
+  trainer::TrialTrainer t(Params(), d, torch::kCPU, 1, 1);
+  EXPECT_THROW(t.RunEpoch(), trainer::DivergedError);
+}
+
+TEST(TrialTrainer, BadHyperparametersThrow) {
+  data::Dataset d = data::MakeSyntheticClassification(100, 20, 4, 2, 1);
+  EXPECT_THROW(trainer::TrialTrainer(Params("lion"), d, torch::kCPU, 1, 1), std::invalid_argument);
+  EXPECT_THROW(trainer::TrialTrainer(Params("adam", 0.0), d, torch::kCPU, 1, 1),
+               std::invalid_argument);
+}
+
+}  // namespace
