@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "samplers/random_sampler.h"
+#include "samplers/tpe_sampler.h"
 
 namespace hpo {
 
@@ -22,6 +23,10 @@ using Factory = std::function<std::unique_ptr<Sampler>(const SamplerOptions&)>;
 const std::map<std::string, Factory>& Registry() {
   static const std::map<std::string, Factory> registry = {
       {"random", [](const SamplerOptions& o) { return std::make_unique<RandomSampler>(o.seed); }},
+      {"tpe",
+       [](const SamplerOptions& o) {
+         return std::make_unique<TpeSampler>(TpeOptions().seed(o.seed));
+       }},
   };
   return registry;
 }

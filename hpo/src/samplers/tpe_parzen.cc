@@ -1,0 +1,669 @@
+#include "samplers/tpe_parzen.h"
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+
+#include "hpo/check.h"
+
+namespace hpo::tpe {
+namespace {
+
+constexpr double kSqrt2 = 1.4142135623730951;
+constexpr double kLogSqrt2Pi = 0.91893853320467274;
+constexpr double kInvSqrt2Pi = 0.39894228040143268;
+constexpr int32_t kPriorSlot = std::numeric_limits<int32_t>::max();
+// Binned kernels are summed within this many sigmas (beyond: < 3e-18 of the peak).
+constexpr double kTailZ = 9.0;
+// Beyond this many sigmas a kernel's density underflows a double.
+constexpr double kCutZ = 38.0;
+// Discrete dimensions of a joint mixture tabulate kernel masses up to this many grid points.
+constexpr int64_t kMaxJointTable = 4096;
+
+double NormalCdf(double z) { return 0.5 * std::erfc(-z / kSqrt2); }
+
+}  // namespace
+
+double RampWeight(int64_t pos, int64_t n) {
+  if (n <= kFlatWeights || pos >= n - kFlatWeights) return 1.0;
+  double inv = 1.0 / static_cast<double>(n);
+  if (n == kFlatWeights + 1) return inv;
+  return inv + (1.0 - inv) * static_cast<double>(pos) / static_cast<double>(n - kFlatWeights - 1);
+}
+
+std::vector<double> DefaultWeights(int64_t n) {
+  std::vector<double> w(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  for (int64_t i = 0; i < n; ++i) w[i] = RampWeight(i, n);
+  return w;
+}
+
+double Uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
+double StdNormal(std::mt19937_64& rng) {
+  // Marsaglia's polar method (the second variate is dropped to keep no state).
+  for (;;) {
+    double u = 2.0 * Uniform01(rng) - 1.0, v = 2.0 * Uniform01(rng) - 1.0;
+    double s = u * u + v * v;
+    if (s > 0.0 && s < 1.0) return u * std::sqrt(-2.0 * std::log(s) / s);
+  }
+}
+
+double NormalMass(double a, double b) {
+  if (!(a < b)) return 0.0;
+  if (a >= 0) return 0.5 * (std::erfc(a / kSqrt2) - std::erfc(b / kSqrt2));
+  if (b <= 0) return 0.5 * (std::erfc(-b / kSqrt2) - std::erfc(-a / kSqrt2));
+  return 1.0 - 0.5 * (std::erfc(-a / kSqrt2) + std::erfc(b / kSqrt2));
+}
+
+// ---- Domain ---------------------------------------------------------------------------------
+
+Domain Domain::Of(const Distribution& dist) {
+  Domain d;
+  switch (dist.type()) {
+    case Distribution::Type::kCategorical:
+      d.kind = Kind::kCategorical;
+      d.size = static_cast<int64_t>(dist.choices().size());
+      d.lo = 0;
+      d.hi = static_cast<double>(d.size - 1);
+      return d;
+    case Distribution::Type::kInt:
+    case Distribution::Type::kFloat:
+      if (dist.log()) {
+        d.kind = Kind::kContinuous;
+        d.log = true;
+        if (dist.type() == Distribution::Type::kInt) {
+          d.round_int = true;
+          d.lo = std::log(dist.low() - 0.5);
+          d.hi = std::log(dist.high() + 0.5);
+        } else {
+          d.lo = std::log(dist.low());
+          d.hi = std::log(dist.high());
+        }
+      } else if (dist.step() > 0) {
+        d.kind = Kind::kDiscrete;
+        d.lo = dist.low();
+        d.hi = dist.high();
+        d.step = dist.step();
+        d.size = static_cast<int64_t>(dist.cardinality());
+      } else {
+        d.kind = Kind::kContinuous;
+        d.lo = dist.low();
+        d.hi = dist.high();
+      }
+      return d;
+  }
+  return d;
+}
+
+int64_t Domain::GridIndex(double t) const {
+  double k = kind == Kind::kDiscrete ? (t - lo) / step : t;
+  int64_t i = std::llround(k);
+  return std::clamp<int64_t>(i, 0, size - 1);
+}
+
+double Domain::ToInternal(double t, const Distribution& dist) const {
+  switch (kind) {
+    case Kind::kCategorical:
+      return static_cast<double>(GridIndex(t));
+    case Kind::kDiscrete:
+      return dist.Snap(lo + static_cast<double>(GridIndex(t)) * step);
+    case Kind::kContinuous: {
+      double x = log ? std::exp(t) : t;
+      if (round_int) x = std::round(x);
+      return dist.Snap(x);
+    }
+  }
+  return dist.Snap(t);
+}
+
+// ---- Kernels --------------------------------------------------------------------------------
+
+double TruncationMass(const Domain& d, double mu, double sigma) {
+  return std::max(NormalMass((d.L() - mu) / sigma, (d.R() - mu) / sigma), 1e-300);
+}
+
+double KernelValue(const Domain& d, const Kernel& k, double t) {
+  double z = (t - k.mu) / k.sigma;
+  if (d.kind == Domain::Kind::kDiscrete) {
+    double hz = 0.5 * d.step / k.sigma;
+    if (std::abs(z) - hz > kCutZ) return 0.0;
+    return k.weight * k.zinv * NormalMass(z - hz, z + hz);
+  }
+  if (std::abs(z) > kCutZ) return 0.0;
+  return k.weight * k.zinv * kInvSqrt2Pi / k.sigma * std::exp(-0.5 * z * z);
+}
+
+double SampleKernel(const Domain& d, const Kernel& k, std::mt19937_64& rng) {
+  const double a = d.L(), b = d.R();
+  // The mean lies inside [a, b], so rejection accepts a third of the draws or more.
+  for (int i = 0; i < 64; ++i) {
+    double x = k.mu + k.sigma * StdNormal(rng);
+    if (x >= a && x <= b) return x;
+  }
+  // Inverse CDF by bisection: only reached with vanishing probability.
+  double za = (a - k.mu) / k.sigma, zb = (b - k.mu) / k.sigma;
+  double pa = NormalCdf(za), pb = NormalCdf(zb);
+  double target = pa + (pb - pa) * Uniform01(rng);
+  double lo = za, hi = zb;
+  for (int i = 0; i < 100; ++i) {
+    double mid = 0.5 * (lo + hi);
+    (NormalCdf(mid) < target ? lo : hi) = mid;
+  }
+  return std::clamp(k.mu + k.sigma * 0.5 * (lo + hi), a, b);
+}
+
+std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>& mus,
+                                      const std::vector<double>& weights, double prior_weight,
+                                      bool consider_endpoints) {
+  HPO_CHECK(mus.size() == weights.size());
+  const size_t m = mus.size();
+  const double range = d.range();
+  std::vector<Kernel> out;
+  out.reserve(m + 1);
+  if (m > 0) {
+    std::vector<double> vals(mus);
+    vals.push_back(d.prior_mu());
+    std::vector<size_t> order(m + 1);
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t x, size_t y) { return vals[x] < vals[y]; });
+    std::vector<double> s(m + 3);  // sorted with the endpoints
+    s[0] = d.L();
+    for (size_t i = 0; i <= m; ++i) s[i + 1] = vals[order[i]];
+    s[m + 2] = d.R();
+    std::vector<double> sorted_sigma(m + 1);
+    for (size_t i = 0; i <= m; ++i)
+      sorted_sigma[i] = std::max(s[i + 1] - s[i], s[i + 2] - s[i + 1]);
+    if (!consider_endpoints) {
+      sorted_sigma[0] = s[2] - s[1];
+      sorted_sigma[m] = s[m + 1] - s[m];
+    }
+    std::vector<double> sigma(m + 1);
+    for (size_t i = 0; i <= m; ++i) sigma[order[i]] = sorted_sigma[i];
+    const double min_sigma = range / std::min(100.0, static_cast<double>(m) + 2.0);
+    for (size_t i = 0; i < m; ++i) {
+      Kernel k;
+      k.mu = mus[i];
+      k.sigma = std::clamp(sigma[i], min_sigma, range);
+      k.weight = weights[i];
+      k.zinv = 1.0 / TruncationMass(d, k.mu, k.sigma);
+      out.push_back(k);
+    }
+  }
+  Kernel prior;
+  prior.mu = d.prior_mu();
+  prior.sigma = range;
+  prior.weight = prior_weight;
+  prior.zinv = 1.0 / TruncationMass(d, prior.mu, prior.sigma);
+  out.push_back(prior);
+  return out;
+}
+
+size_t DrawIndex(const std::vector<double>& cumulative, std::mt19937_64& rng) {
+  double u = Uniform01(rng) * cumulative.back();
+  size_t i = std::upper_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin();
+  return std::min(i, cumulative.size() - 1);
+}
+
+Mixture1D::Mixture1D(const Domain& d, std::vector<Kernel> kernels)
+    : domain_(d), kernels_(std::move(kernels)) {
+  HPO_CHECK(!kernels_.empty());
+  for (const Kernel& k : kernels_) {
+    total_ += k.weight;
+    cumulative_.push_back(total_);
+  }
+}
+
+double Mixture1D::Pdf(double t) const {
+  double sum = 0;
+  for (const Kernel& k : kernels_) sum += KernelValue(domain_, k, t);
+  return sum / total_;
+}
+
+double Mixture1D::Sample(std::mt19937_64& rng) const {
+  return SampleKernel(domain_, kernels_[DrawIndex(cumulative_, rng)], rng);
+}
+
+std::vector<double> CategoricalProbs(const std::vector<double>& observed_weight,
+                                     int64_t n_observations, double prior_weight) {
+  const double c = static_cast<double>(observed_weight.size());
+  std::vector<double> p(observed_weight.size(), 1.0 / c);
+  if (n_observations == 0) return p;
+  const double base = prior_weight / static_cast<double>(n_observations + 1);
+  const double rowsum = 1.0 + c * base;
+  double wm = 0;
+  for (double w : observed_weight) wm += w;
+  for (size_t i = 0; i < p.size(); ++i)
+    p[i] =
+        (wm * base / rowsum + observed_weight[i] / rowsum + prior_weight / c) / (wm + prior_weight);
+  return p;
+}
+
+// ---- AboveIndex -----------------------------------------------------------------------------
+
+AboveIndex::AboveIndex(const Domain& d, bool consider_endpoints)
+    : d_(d), consider_endpoints_(consider_endpoints), s_narrow_(d.range() / 100.0) {
+  size_t cells = 0;
+  if (!d_.numeric()) {
+    cells = static_cast<size_t>(d_.size);
+  } else {
+    sorted_.insert({d_.prior_mu(), kPriorSlot});
+    if (d_.kind == Domain::Kind::kDiscrete && d_.size <= kMaxGridCells) {
+      cells = static_cast<size_t>(d_.size);
+      for (int64_t off = 0; off < d_.size; ++off) {
+        double z = static_cast<double>(off) * d_.step / s_narrow_;
+        double hz = 0.5 * d_.step / s_narrow_;
+        if (z - hz > kTailZ) break;
+        mass_table_.push_back(NormalMass(z - hz, z + hz));
+      }
+    } else {
+      use_nodes_ = true;
+      h_ = (d_.R() - d_.L()) / static_cast<double>(kNodes);
+      cells = static_cast<size_t>(kNodes + 1);
+    }
+  }
+  s0_.assign(cells, 0.0);
+  s1_.assign(cells, 0.0);
+  h_cells_.assign(cells, 0.0);
+}
+
+int32_t AboveIndex::AddSlot(double t) {
+  Slot sl;
+  sl.t = t;
+  if (d_.numeric()) {
+    sl.zinv = 1.0 / TruncationMass(d_, t, s_narrow_);
+    if (use_nodes_) {
+      double u = (t - d_.L()) / h_;
+      double j = std::clamp(std::floor(u), 0.0, static_cast<double>(kNodes - 1));
+      sl.cell = static_cast<int32_t>(j);
+      sl.frac = std::clamp(u - j, 0.0, 1.0);
+    } else {
+      sl.cell = static_cast<int32_t>(d_.GridIndex(t));
+    }
+  } else {
+    sl.cell = static_cast<int32_t>(d_.GridIndex(t));
+  }
+  slots_.push_back(sl);
+  const auto n = static_cast<int32_t>(slots_.size());
+  const int32_t new_end = std::max<int32_t>(0, n - static_cast<int32_t>(kFlatWeights));
+  while (ramp_end_ < new_end) {
+    int32_t e = ramp_end_++;
+    if (slots_[e].member) Attach(e);
+  }
+  return n - 1;
+}
+
+double AboveIndex::RawSigma(Sorted::const_iterator it) const {
+  const double t = it->first;
+  const bool has_prev = it != sorted_.begin();
+  auto next = std::next(it);
+  const bool has_next = next != sorted_.end();
+  double left = has_prev ? t - std::prev(it)->first : t - d_.L();
+  double right = has_next ? next->first - t : d_.R() - t;
+  if (!consider_endpoints_ && sorted_.size() >= 2) {
+    if (!has_prev) return right;
+    if (!has_next) return left;
+  }
+  return std::max(left, right);
+}
+
+void AboveIndex::AddToCells(int32_t s, double sign) {
+  const Slot& sl = slots_[s];
+  const double z = sign * sl.zinv, pos = static_cast<double>(s);
+  if (use_nodes_) {
+    const double a = (1.0 - sl.frac) * z, b = sl.frac * z;
+    s0_[sl.cell] += a;
+    s1_[sl.cell] += a * pos;
+    s0_[sl.cell + 1] += b;
+    s1_[sl.cell + 1] += b * pos;
+  } else {
+    s0_[sl.cell] += z;
+    s1_[sl.cell] += z * pos;
+  }
+  ++cell_updates_;
+}
+
+void AboveIndex::RebuildCells() {
+  std::fill(s0_.begin(), s0_.end(), 0.0);
+  std::fill(s1_.begin(), s1_.end(), 0.0);
+  for (int32_t s = 0; s < ramp_end_; ++s)
+    if (slots_[s].where == Where::kCells) AddToCells(s, 1.0);
+  cell_updates_ = 0;
+}
+
+void AboveIndex::Attach(int32_t s) {
+  Slot& sl = slots_[s];
+  if (!sl.member || !InRamp(s) || sl.where != Where::kNone) return;
+  ++ramp_count_;
+  ramp_pos_sum_ += static_cast<double>(s);
+  if (!d_.numeric() || !sl.wide) {
+    sl.where = Where::kCells;
+    AddToCells(s, 1.0);
+  } else {
+    sl.where = Where::kWide;
+    sl.wide_pos = static_cast<int32_t>(wide_.size());
+    wide_.push_back(s);
+  }
+}
+
+void AboveIndex::Detach(int32_t s) {
+  Slot& sl = slots_[s];
+  if (sl.where == Where::kNone) return;
+  --ramp_count_;
+  ramp_pos_sum_ -= static_cast<double>(s);
+  if (sl.where == Where::kCells) {
+    AddToCells(s, -1.0);
+  } else {
+    int32_t last = wide_.back();
+    wide_[sl.wide_pos] = last;
+    slots_[last].wide_pos = sl.wide_pos;
+    wide_.pop_back();
+    sl.wide_pos = -1;
+  }
+  sl.where = Where::kNone;
+}
+
+void AboveIndex::Reclassify(Sorted::iterator it) {
+  if (it->second == kPriorSlot) return;
+  const int32_t s = it->second;
+  const bool wide = RawSigma(it) > s_narrow_;
+  if (wide == slots_[s].wide) return;
+  Detach(s);
+  slots_[s].wide = wide;
+  Attach(s);
+}
+
+void AboveIndex::SetMember(int32_t s, bool member) {
+  Slot& sl = slots_[s];
+  if (sl.member == member) return;
+  if (member) {
+    sl.member = true;
+    ++n_members_;
+    if (d_.numeric()) {
+      sl.it = sorted_.insert({sl.t, s}).first;
+      sl.wide = RawSigma(sl.it) > s_narrow_;
+      Attach(s);
+      if (sl.it != sorted_.begin()) Reclassify(std::prev(sl.it));
+      if (std::next(sl.it) != sorted_.end()) Reclassify(std::next(sl.it));
+    } else {
+      Attach(s);
+    }
+    return;
+  }
+  Detach(s);
+  sl.member = false;
+  --n_members_;
+  if (d_.numeric()) {
+    auto next = sorted_.erase(sl.it);
+    if (next != sorted_.end()) Reclassify(next);
+    if (next != sorted_.begin()) Reclassify(std::prev(next));
+  }
+}
+
+void AboveIndex::Prepare(double prior_weight, bool force_exact) {
+  HPO_CHECK(d_.numeric());
+  const int64_t n = n_slots();
+  if (force_exact || n_members_ < kAggregateMin) {
+    exact_mode_ = true;
+    std::vector<double> mus, weights;
+    mus.reserve(n_members_);
+    weights.reserve(n_members_);
+    for (const auto& [t, s] : sorted_) {
+      if (s == kPriorSlot) continue;
+      mus.push_back(t);
+      weights.push_back(RampWeight(s, n));
+    }
+    exact_ = UnivariateKernels(d_, mus, weights, prior_weight, consider_endpoints_);
+    total_weight_ = 0;
+    for (const Kernel& k : exact_) total_weight_ += k.weight;
+    return;
+  }
+  exact_mode_ = false;
+  if (cell_updates_ > 4 * n + 1024) RebuildCells();
+  const double a = 1.0 / static_cast<double>(n);
+  const double b = n > kFlatWeights + 1 ? (1.0 - a) / static_cast<double>(n - kFlatWeights - 1) : 0;
+  for (size_t c = 0; c < h_cells_.size(); ++c) h_cells_[c] = a * s0_[c] + b * s1_[c];
+  const double range = d_.range();
+  exact_.clear();
+  auto add = [&](double mu, double sigma, double weight) {
+    Kernel k;
+    k.mu = mu;
+    k.sigma = sigma;
+    k.weight = weight;
+    k.zinv = 1.0 / TruncationMass(d_, mu, sigma);
+    exact_.push_back(k);
+  };
+  double flat_weight = 0;
+  for (auto s = static_cast<int32_t>(ramp_end_); s < n; ++s) {
+    if (!slots_[s].member) continue;
+    add(slots_[s].t, std::clamp(RawSigma(slots_[s].it), s_narrow_, range), 1.0);
+    flat_weight += 1.0;
+  }
+  for (int32_t s : wide_)
+    add(slots_[s].t, std::min(RawSigma(slots_[s].it), range), a + b * static_cast<double>(s));
+  add(d_.prior_mu(), range, prior_weight);
+  total_weight_ =
+      a * static_cast<double>(ramp_count_) + b * ramp_pos_sum_ + flat_weight + prior_weight;
+}
+
+double AboveIndex::BinnedValue(double t) const {
+  const double s = s_narrow_;
+  if (!use_nodes_) {
+    const int64_t i = d_.GridIndex(t);
+    const auto reach = static_cast<int64_t>(mass_table_.size()) - 1;
+    const int64_t lo = std::max<int64_t>(0, i - reach), hi = std::min(d_.size - 1, i + reach);
+    double sum = 0;
+    for (int64_t v = lo; v <= hi; ++v) sum += h_cells_[v] * mass_table_[std::abs(i - v)];
+    return sum;
+  }
+  const double l = d_.L();
+  const double u = (t - l) / h_;
+  const double reach = kTailZ * s / h_;
+  const auto jlo = static_cast<int64_t>(std::max(0.0, std::ceil(u - reach)));
+  const auto jhi =
+      static_cast<int64_t>(std::min(static_cast<double>(kNodes), std::floor(u + reach)));
+  if (jhi < jlo) return 0.0;
+  // exp(-z_j^2 / 2) for z_j = z_lo - (j - jlo) * delta by a two-multiplication recurrence.
+  const double delta = h_ / s;
+  const double z = (t - (l + static_cast<double>(jlo) * h_)) / s;
+  double e = std::exp(-0.5 * z * z);
+  double r = std::exp(z * delta - 0.5 * delta * delta);
+  const double q = std::exp(-delta * delta);
+  double sum = 0;
+  for (int64_t j = jlo; j <= jhi; ++j) {
+    sum += h_cells_[j] * e;
+    e *= r;
+    r *= q;
+  }
+  double f = kInvSqrt2Pi / s;
+  if (d_.kind == Domain::Kind::kDiscrete) f *= d_.step;  // mass of a cell much narrower than s
+  return sum * f;
+}
+
+double AboveIndex::Pdf(double t) const {
+  double sum = 0;
+  for (const Kernel& k : exact_) sum += KernelValue(d_, k, t);
+  if (!exact_mode_) sum += BinnedValue(t);
+  return sum / total_weight_;
+}
+
+std::vector<double> AboveIndex::CategoricalProbsOf(double prior_weight) {
+  HPO_CHECK(!d_.numeric());
+  const int64_t n = n_slots();
+  if (cell_updates_ > 4 * n + 1024) RebuildCells();
+  std::vector<double> w(s0_.size(), 0.0);
+  if (n > 0) {
+    const double a = 1.0 / static_cast<double>(n);
+    const double b =
+        n > kFlatWeights + 1 ? (1.0 - a) / static_cast<double>(n - kFlatWeights - 1) : 0;
+    for (size_t c = 0; c < w.size(); ++c) w[c] = std::max(0.0, a * s0_[c] + b * s1_[c]);
+    for (auto s = static_cast<int32_t>(ramp_end_); s < n; ++s)
+      if (slots_[s].member) w[slots_[s].cell] += 1.0;
+  }
+  return CategoricalProbs(w, n_members_, prior_weight);
+}
+
+// ---- JointMixture ---------------------------------------------------------------------------
+
+JointMixture::JointMixture(const std::vector<Domain>& dims,
+                           const std::vector<std::vector<double>>& obs,
+                           const std::vector<double>& weights, double prior_weight)
+    : n_(static_cast<int64_t>(weights.size())) {
+  HPO_CHECK(dims.size() == obs.size());
+  double wsum = 0;
+  for (double w : weights) {
+    wsum += w;
+    cumulative_.push_back(wsum);
+  }
+  cumulative_.push_back(wsum + prior_weight);
+  const double total = wsum + prior_weight;
+  log_w_.resize(weights.size());
+  for (size_t k = 0; k < weights.size(); ++k) log_w_[k] = std::log(weights[k] / total);
+  log_w_prior_ = std::log(prior_weight / total);
+
+  const double n = static_cast<double>(n_);
+  const double n_dims = static_cast<double>(dims.size());
+  for (size_t di = 0; di < dims.size(); ++di) {
+    Dim x;
+    x.d = dims[di];
+    HPO_CHECK(static_cast<int64_t>(obs[di].size()) == n_);
+    x.mu = obs[di];
+    Kernel prior;
+    if (x.d.numeric()) {
+      const double range = x.d.range();
+      prior.mu = x.d.prior_mu();
+      prior.sigma = range;
+      prior.zinv = 1.0 / TruncationMass(x.d, prior.mu, prior.sigma);
+      double sigma = 0.2 * std::pow(std::max(n, 1.0), -1.0 / (n_dims + 4.0)) * range;
+      x.sigma = std::clamp(sigma, range / std::min(100.0, n + 2.0), range);
+      x.log_norm = -std::log(x.sigma) - kLogSqrt2Pi;
+      x.log_zinv.resize(x.mu.size());
+      const double edge = kTailZ * x.sigma;
+      if (x.d.kind == Domain::Kind::kDiscrete) {
+        x.idx.resize(x.mu.size());
+        for (size_t k = 0; k < x.mu.size(); ++k)
+          x.idx[k] = static_cast<int32_t>(x.d.GridIndex(x.mu[k]));
+        if (x.d.size <= kMaxJointTable) {
+          const double hz = 0.5 * x.d.step / x.sigma;
+          x.log_table.resize(x.d.size);
+          for (int64_t off = 0; off < x.d.size; ++off) {
+            double z = static_cast<double>(off) * x.d.step / x.sigma;
+            x.log_table[off] = std::log(NormalMass(z - hz, z + hz));
+          }
+        }
+        // Truncation masses depend on the grid point only: memoise them.
+        std::vector<double> memo;
+        if (x.d.size <= n_) memo.assign(x.d.size, 0.0);
+        for (size_t k = 0; k < x.mu.size(); ++k) {
+          double mu = x.mu[k];
+          if (mu - x.d.L() > edge && x.d.R() - mu > edge) continue;  // mass 1
+          double* m = memo.empty() ? nullptr : &memo[x.idx[k]];
+          if (m != nullptr && *m != 0.0) {
+            x.log_zinv[k] = *m;
+            continue;
+          }
+          double v = -std::log(TruncationMass(x.d, mu, x.sigma));
+          if (m != nullptr) *m = v;
+          x.log_zinv[k] = v;
+        }
+      } else {
+        for (size_t k = 0; k < x.mu.size(); ++k) {
+          double mu = x.mu[k];
+          if (mu - x.d.L() > edge && x.d.R() - mu > edge) continue;
+          x.log_zinv[k] = -std::log(TruncationMass(x.d, mu, x.sigma));
+        }
+      }
+    } else {
+      const double c = static_cast<double>(x.d.size);
+      const double base = prior_weight / (n + 1.0);
+      x.rowsum = 1.0 + c * base;
+      x.log_hit = std::log((base + 1.0) / x.rowsum);
+      x.log_miss = std::log(base / x.rowsum);
+      x.idx.resize(x.mu.size());
+      for (size_t k = 0; k < x.mu.size(); ++k)
+        x.idx[k] = static_cast<int32_t>(x.d.GridIndex(x.mu[k]));
+    }
+    prior_.push_back(prior);
+    dims_.push_back(std::move(x));
+  }
+}
+
+std::vector<double> JointMixture::Sample(std::mt19937_64& rng) const {
+  const size_t k = DrawIndex(cumulative_, rng);
+  const bool from_prior = static_cast<int64_t>(k) == n_;
+  std::vector<double> out(dims_.size());
+  for (size_t di = 0; di < dims_.size(); ++di) {
+    const Dim& x = dims_[di];
+    if (!x.d.numeric()) {
+      const double c = static_cast<double>(x.d.size);
+      // A kernel row is base/rowsum on every choice plus 1/rowsum on the observed one.
+      if (!from_prior && Uniform01(rng) * x.rowsum < 1.0) {
+        out[di] = static_cast<double>(x.idx[k]);
+      } else {
+        out[di] = std::min(std::floor(Uniform01(rng) * c), c - 1.0);
+      }
+      continue;
+    }
+    if (from_prior) {
+      out[di] = SampleKernel(x.d, prior_[di], rng);
+    } else {
+      Kernel kern;
+      kern.mu = x.mu[k];
+      kern.sigma = x.sigma;
+      out[di] = SampleKernel(x.d, kern, rng);
+    }
+  }
+  return out;
+}
+
+double JointMixture::PriorLogPdf(const std::vector<double>& t) const {
+  double sum = 0;
+  for (size_t di = 0; di < dims_.size(); ++di) {
+    const Dim& x = dims_[di];
+    if (x.d.numeric()) {
+      sum += std::log(KernelValue(x.d, prior_[di], t[di]));
+    } else {
+      sum -= std::log(static_cast<double>(x.d.size));
+    }
+  }
+  return sum;
+}
+
+std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>& cands) const {
+  std::vector<double> out(cands.size());
+  std::vector<double> acc(static_cast<size_t>(n_));
+  for (size_t c = 0; c < cands.size(); ++c) {
+    const std::vector<double>& t = cands[c];
+    std::copy(log_w_.begin(), log_w_.end(), acc.begin());
+    for (size_t di = 0; di < dims_.size(); ++di) {
+      const Dim& x = dims_[di];
+      const double v = t[di];
+      if (!x.d.numeric()) {
+        const auto i = static_cast<int32_t>(x.d.GridIndex(v));
+        for (int64_t k = 0; k < n_; ++k) acc[k] += x.idx[k] == i ? x.log_hit : x.log_miss;
+      } else if (!x.log_table.empty()) {
+        const auto i = static_cast<int32_t>(x.d.GridIndex(v));
+        for (int64_t k = 0; k < n_; ++k)
+          acc[k] += x.log_table[std::abs(i - x.idx[k])] + x.log_zinv[k];
+      } else {
+        // Continuous, or a grid too fine to tabulate: step * density is the cell's mass.
+        double base = x.log_norm;
+        if (x.d.kind == Domain::Kind::kDiscrete) base += std::log(x.d.step);
+        const double inv = 1.0 / x.sigma;
+        for (int64_t k = 0; k < n_; ++k) {
+          const double z = (v - x.mu[k]) * inv;
+          acc[k] += base + x.log_zinv[k] - 0.5 * z * z;
+        }
+      }
+    }
+    const double prior = log_w_prior_ + PriorLogPdf(t);
+    double mx = prior;
+    for (double a : acc) mx = std::max(mx, a);
+    double sum = std::exp(prior - mx);
+    for (double a : acc) sum += std::exp(a - mx);
+    out[c] = mx + std::log(sum);
+  }
+  return out;
+}
+
+}  // namespace hpo::tpe

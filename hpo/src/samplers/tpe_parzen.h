@@ -1,0 +1,224 @@
+// Parzen estimators for the TPE sampler (private to hpo/src/samplers).
+//
+// Kernels live in a per-parameter "kernel space" (see Domain): log ranges are worked in log space,
+// stepped ranges are discretised truncated Gaussians (a kernel's probability is its mass on
+// [x - step/2, x + step/2]), categorical parameters use Optuna's categorical kernel. Bandwidths,
+// the prior component and the observation weights follow Optuna's `_ParzenEstimator`
+// (consider_magic_clip on): see UnivariateKernels and JointMixture.
+//
+// Thread safety: none; the sampler that owns these objects is called under the study lock.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "hpo/space.h"
+
+namespace hpo::tpe {
+
+// Optuna's `default_weights`: the newest kFlatWeights observations weigh 1, older ones ramp
+// linearly from 1/n (oldest) towards 1.
+inline constexpr int64_t kFlatWeights = 25;
+double RampWeight(int64_t pos, int64_t n);  // weight of the pos-th oldest of n observations
+std::vector<double> DefaultWeights(int64_t n);
+
+// Uniform double in [0, 1) and a standard normal draw, reproducible across standard libraries.
+double Uniform01(std::mt19937_64& rng);
+double StdNormal(std::mt19937_64& rng);
+// P(a < Z < b) for a standard normal Z, accurate in both tails.
+double NormalMass(double a, double b);
+
+// The space in which one parameter's kernels live.
+struct Domain {
+  enum class Kind { kContinuous, kDiscrete, kCategorical };
+  Kind kind = Kind::kContinuous;
+  bool log = false;        // kernel value t = log(internal value)
+  bool round_int = false;  // log int: the untransformed draw is rounded to an integer
+  double lo = 0, hi = 0;   // kernel bounds; discrete: first and last grid point
+  double step = 0;         // discrete: grid step; 0 otherwise
+  int64_t size = 0;        // discrete: grid points; categorical: choices
+
+  // Optuna's transform: log ranges in log space; a log int range is continuous on
+  // [log(low - 1/2), log(high + 1/2)] and rounded after sampling.
+  static Domain Of(const Distribution& dist);
+  bool numeric() const { return kind != Kind::kCategorical; }
+  double L() const { return lo - step / 2; }  // truncation bounds
+  double R() const { return hi + step / 2; }
+  double range() const { return hi - lo + step; }
+  double prior_mu() const { return 0.5 * (lo + hi); }
+  double ToT(double internal) const { return log ? std::log(internal) : internal; }
+  // A kernel-space draw → the nearest valid internal value of `dist`.
+  double ToInternal(double t, const Distribution& dist) const;
+  int64_t GridIndex(double t) const;  // discrete and categorical
+};
+
+// One Gaussian kernel truncated to the domain; `weight` is not normalised.
+struct Kernel {
+  double mu = 0, sigma = 1, weight = 1;
+  double zinv = 1;  // 1 / (mass of the kernel inside the truncation bounds)
+};
+// Mass of N(mu, sigma) inside the domain's truncation bounds.
+double TruncationMass(const Domain& d, double mu, double sigma);
+// weight * (truncated density at t, or truncated mass of t's grid cell for a discrete domain).
+double KernelValue(const Domain& d, const Kernel& k, double t);
+// A draw from the truncated kernel, in kernel space (not yet snapped to the grid).
+double SampleKernel(const Domain& d, const Kernel& k, std::mt19937_64& rng);
+
+// Optuna's univariate Parzen estimator for a numeric domain: one kernel per observation, its
+// sigma the larger distance to its sorted neighbours (prior mean included; with
+// consider_endpoints=false the outermost use their inner neighbour), clipped to
+// [range / min(100, n + 2), range]; plus the prior N(mid, range) with `prior_weight`.
+// `mus` and `weights` have equal length; equal mus keep their input order.
+std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>& mus,
+                                      const std::vector<double>& weights, double prior_weight,
+                                      bool consider_endpoints);
+
+// A small mixture evaluated kernel by kernel (the good group, or a small bad group).
+class Mixture1D {
+ public:
+  Mixture1D(const Domain& d, std::vector<Kernel> kernels);
+  double Pdf(double t) const;  // normalised density (or grid-cell probability)
+  double Sample(std::mt19937_64& rng) const;
+  const std::vector<Kernel>& kernels() const { return kernels_; }
+
+ private:
+  Domain domain_;
+  std::vector<Kernel> kernels_;
+  std::vector<double> cumulative_;  // normalised cumulative weights
+  double total_ = 0;
+};
+
+// Optuna's categorical Parzen estimator from per-choice sums of observation weights
+// (`observed_weight[c]`), `n_observations` observations and the prior: each observation's
+// kernel puts prior_weight/(n+1) on every choice plus 1 on its own, normalised; the prior
+// kernel is uniform.
+std::vector<double> CategoricalProbs(const std::vector<double>& observed_weight,
+                                     int64_t n_observations, double prior_weight);
+
+// Draws an index from unnormalised non-negative weights.
+size_t DrawIndex(const std::vector<double>& cumulative, std::mt19937_64& rng);
+
+// The bad-group ("above") estimator of one parameter, maintained incrementally so that an ask
+// costs O(1) in the number of trials once there are many.
+//
+// Each trial that has the parameter gets a slot, in the order the sampler first saw it; a slot's
+// index is its age for the ramp weights (RampWeight(slot, n_slots)). Slots are members of the
+// bad group or not (SetMember), as the caller's good/bad split says.
+//
+// Below kAggregateMin members, Prepare() builds UnivariateKernels from the members (exact
+// Optuna rule). From there on, the magic clip is range/100 and almost every member's sigma is
+// exactly that: those "narrow" members of the ramp zone are kept aggregated on a grid (the
+// discrete grid itself, the categorical choices, or kNodes linear-binning nodes for continuous
+// domains: relative error of the density below 2e-3), with two sums per cell so that the
+// ramp weights, affine in the slot, are applied at ask time. The remaining members (the
+// newest kFlatWeights slots, members whose neighbour distance exceeds range/100) and the prior
+// are evaluated kernel by kernel.
+class AboveIndex {
+ public:
+  static constexpr int64_t kAggregateMin = 128;
+  static constexpr int64_t kNodes = 2048;
+  static constexpr int64_t kMaxGridCells = 2048;
+
+  AboveIndex(const Domain& d, bool consider_endpoints);
+  AboveIndex(const AboveIndex&) = delete;
+  AboveIndex& operator=(const AboveIndex&) = delete;
+
+  int32_t AddSlot(double t);  // t in kernel space; returns the new slot
+  void SetMember(int32_t slot, bool member);
+  bool member(int32_t slot) const { return slots_[slot].member; }
+  double t(int32_t slot) const { return slots_[slot].t; }
+  int64_t n_slots() const { return static_cast<int64_t>(slots_.size()); }
+  int64_t n_members() const { return n_members_; }
+
+  // Numeric domains: freezes the estimator for this ask; then Pdf() is the normalised density
+  // (discrete: probability of t's grid cell). `force_exact` evaluates every kernel (tests).
+  void Prepare(double prior_weight, bool force_exact = false);
+  double Pdf(double t) const;
+  // Categorical domains: probability of each choice (exact).
+  std::vector<double> CategoricalProbsOf(double prior_weight);
+
+ private:
+  enum class Where : uint8_t { kNone, kCells, kWide };
+  using Sorted = std::set<std::pair<double, int32_t>>;
+  struct Slot {
+    double t = 0;
+    double zinv = 1;  // 1 / truncation mass of a narrow kernel at t
+    int32_t cell = 0;
+    double frac = 0;  // linear binning share of cell + 1
+    bool member = false;
+    bool wide = false;
+    Where where = Where::kNone;
+    int32_t wide_pos = -1;
+    Sorted::iterator it;
+  };
+
+  bool InRamp(int32_t s) const { return s < ramp_end_; }
+  double RawSigma(Sorted::const_iterator it) const;
+  void Attach(int32_t s);
+  void Detach(int32_t s);
+  void Reclassify(Sorted::iterator it);
+  void AddToCells(int32_t s, double sign);
+  void RebuildCells();
+  double BinnedValue(double t) const;
+
+  Domain d_;
+  bool consider_endpoints_;
+  double s_narrow_;  // range / 100: sigma of every narrow member once n >= 98
+  std::vector<Slot> slots_;
+  Sorted sorted_;  // numeric members and the prior mean (slot kPriorSlot)
+  int64_t n_members_ = 0;
+  int32_t ramp_end_ = 0;  // slots below this are in the ramp zone
+  int64_t ramp_count_ = 0;
+  double ramp_pos_sum_ = 0;
+  std::vector<int32_t> wide_;
+  std::vector<double> s0_, s1_;  // per cell: sum of share*zinv and of share*zinv*slot
+  int64_t cell_updates_ = 0;
+  // Node grid (continuous or large discrete): node j at L + j*h.
+  bool use_nodes_ = false;
+  double h_ = 0;
+  std::vector<double> mass_table_;  // discrete grid: narrow kernel mass at offset d
+
+  // Frozen by Prepare().
+  bool exact_mode_ = true;
+  std::vector<Kernel> exact_;
+  std::vector<double> h_cells_;
+  double total_weight_ = 1;
+};
+
+// Optuna's multivariate Parzen estimator: one product kernel per observation, every numeric
+// dimension with sigma 0.2 * n^(-1/(dims+4)) * range (magic-clipped), plus the product prior.
+class JointMixture {
+ public:
+  // obs[d][k]: kernel-space value of observation k in dimension d (categorical: the index).
+  JointMixture(const std::vector<Domain>& dims, const std::vector<std::vector<double>>& obs,
+               const std::vector<double>& weights, double prior_weight);
+  std::vector<double> Sample(std::mt19937_64& rng) const;  // kernel space, not snapped
+  // Log density of each candidate (cands[c][d], snapped values in kernel space).
+  std::vector<double> LogPdf(const std::vector<std::vector<double>>& cands) const;
+
+ private:
+  struct Dim {
+    Domain d;
+    double sigma = 1, log_norm = 0;    // numeric: -log(sigma*sqrt(2*pi))
+    std::vector<double> log_table;     // discrete: log mass at grid offset
+    double log_hit = 0, log_miss = 0;  // categorical kernel
+    double rowsum = 1;                 // categorical kernel normaliser
+    std::vector<double> mu;            // per observation
+    std::vector<int32_t> idx;          // discrete/categorical: grid index per observation
+    std::vector<double> log_zinv;      // numeric: per observation
+  };
+  double PriorLogPdf(const std::vector<double>& x) const;
+
+  std::vector<Dim> dims_;
+  int64_t n_ = 0;
+  std::vector<double> log_w_;  // per observation, normalised
+  double log_w_prior_ = 0;
+  std::vector<Kernel> prior_;       // per numeric dimension
+  std::vector<double> cumulative_;  // observations then the prior
+};
+
+}  // namespace hpo::tpe

@@ -1,0 +1,165 @@
+// Tree-structured Parzen Estimator (Bergstra et al. 2011; Watanabe 2023), registered as "tpe".
+//
+// Reference behaviour: Optuna's TPESampler. After `n_startup_trials` ranked trials (below), the
+// trials are split into a good group (the best gamma(n)) and a bad group (the rest); one Parzen
+// estimator l(x) is fitted to the good group and one, g(x), to the bad group; n_ei_candidates
+// points are drawn from l(x) and the one with the largest log l(x) - log g(x) is returned.
+//
+// Ranking ("ranked" trials, n of them): complete trials by value in the study's direction (NaN
+// last), ahead of pruned ones; pruned trials by their last intermediate value, deeper steps
+// first, as Optuna does. Paused trials rank as pruned at their last value, and so do running
+// trials that have reported a value (a resumed or still training trial). Failed and queued
+// trials are ignored. With `constant_liar`, running trials without any value join the bad group
+// ("lie" that they are bad), so parallel asks spread out instead of collapsing on one point.
+//
+// Univariate mode (default): every parameter independently, from the trials in which it is
+// active (so conditional parameters are handled); multivariate mode: the parameters active in
+// every finished ranked trial are sampled jointly (product kernels), the others univariately.
+//
+// Observation weights are Optuna's default_weights (the newest 25 weigh 1, older ones ramp down
+// to 1/n), by age among the trials that have the parameter. The sampler keeps an incremental
+// index of the history (finished trials never change) so that an ask costs about the same with
+// 1,000 or 10,000 trials; see AboveIndex in tpe_parzen.h.
+//
+// Thread safety: none of its own; Study calls it under the study lock. Deterministic for a given
+// seed and sequence of calls.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "hpo/sampler.h"
+#include "tpe_parzen.h"
+
+namespace hpo {
+
+// Optuna's default gamma: min(ceil(0.1 * n), 25) good trials out of n ranked ones.
+int64_t TpeDefaultGamma(int64_t n);
+
+// Options of the TPE sampler; every one has Optuna's default.
+// Example: TpeSampler sampler(TpeOptions().seed(7).multivariate(true).n_startup_trials(20));
+class TpeOptions {
+ public:
+  // Random sampling until this many ranked trials exist.
+  TpeOptions& n_startup_trials(int64_t v) {
+    n_startup_trials_ = v;
+    return *this;
+  }
+  int64_t n_startup_trials() const { return n_startup_trials_; }
+  // Candidates drawn from l(x) per ask.
+  TpeOptions& n_ei_candidates(int64_t v) {
+    n_ei_candidates_ = v;
+    return *this;
+  }
+  int64_t n_ei_candidates() const { return n_ei_candidates_; }
+  // Size of the good group given the number of ranked trials (clamped to [0, n]).
+  TpeOptions& gamma(std::function<int64_t(int64_t)> v) {
+    gamma_ = std::move(v);
+    return *this;
+  }
+  const std::function<int64_t(int64_t)>& gamma() const { return gamma_; }
+  TpeOptions& multivariate(bool v) {
+    multivariate_ = v;
+    return *this;
+  }
+  bool multivariate() const { return multivariate_; }
+  TpeOptions& constant_liar(bool v) {
+    constant_liar_ = v;
+    return *this;
+  }
+  bool constant_liar() const { return constant_liar_; }
+  // Weight of the prior component (> 0) against observations weighing up to 1 each.
+  TpeOptions& prior_weight(double v) {
+    prior_weight_ = v;
+    return *this;
+  }
+  double prior_weight() const { return prior_weight_; }
+  // Whether the outermost observations' bandwidths may stretch to the range's ends.
+  TpeOptions& consider_endpoints(bool v) {
+    consider_endpoints_ = v;
+    return *this;
+  }
+  bool consider_endpoints() const { return consider_endpoints_; }
+  TpeOptions& seed(uint64_t v) {
+    seed_ = v;
+    return *this;
+  }
+  uint64_t seed() const { return seed_; }
+
+ private:
+  int64_t n_startup_trials_ = 10;
+  int64_t n_ei_candidates_ = 24;
+  std::function<int64_t(int64_t)> gamma_ = TpeDefaultGamma;
+  bool multivariate_ = false;
+  bool constant_liar_ = true;
+  double prior_weight_ = 1.0;
+  bool consider_endpoints_ = false;
+  uint64_t seed_ = 0;
+};
+
+class TpeSampler : public Sampler {
+ public:
+  // Throws std::invalid_argument on a negative n_startup_trials, n_ei_candidates < 1, a
+  // prior_weight that is not a positive number, or an empty gamma.
+  explicit TpeSampler(TpeOptions options);
+  ~TpeSampler() override;
+
+  std::string name() const override { return "tpe"; }
+  ParamMap Sample(const SearchSpace& space, const History& history) override;
+  // Define-by-run: always univariate (the joint space is only known to Sample()).
+  double SampleOne(const std::string& name, const Distribution& dist, const ParamMap& chosen,
+                   const History& history) override;
+
+ private:
+  enum class Role : uint8_t { kNone, kRanked, kLiar };
+  struct RankKey {
+    int tier = 0;  // 0 complete, 1 pruned-like
+    double k1 = 0, k2 = 0;
+    int64_t index = 0;
+    bool operator<(const RankKey& o) const;
+  };
+  struct TrialInfo {
+    TrialState state = TrialState::kQueued;
+    size_t n_params = 0, n_intermediate = 0;
+    int64_t last_step = 0;
+    double last_value = 0;
+    Role role = Role::kNone;
+    bool final = false;
+    bool below = false;
+    RankKey key;
+  };
+  struct ParamModel;
+
+  void Reset(const History& history);
+  void Sync(const History& history);
+  void Classify(int64_t i, TrialInfo* info) const;
+  bool InAbove(int64_t i) const;
+  void RegisterParams(int64_t i);
+  void UpdateMembership(int64_t i);
+  void UpdateBelow(const std::vector<RankKey>& volatile_ranked, std::vector<int64_t>* changed);
+  ParamModel& Model(const std::string& name, const Distribution& dist);
+  double SampleUnivariate(ParamModel& model);
+  std::map<std::string, double> SampleJoint(const SearchSpace& space);
+  bool InStartup() const { return n_ranked_ < options_.n_startup_trials(); }
+
+  TpeOptions options_;
+  std::mt19937_64 rng_;
+  const std::vector<FrozenTrial>* trials_ = nullptr;
+  Direction direction_ = Direction::kMinimize;
+  std::vector<TrialInfo> info_;          // by trial index (number)
+  std::vector<int64_t> volatile_;        // trials not in a final state
+  std::set<RankKey> complete_, pruned_;  // finished ranked trials
+  std::vector<int64_t> below_;           // the good group, by index
+  int64_t n_ranked_ = 0;
+  int64_t n_finished_ranked_ = 0;
+  std::map<std::string, int64_t> finished_with_param_;
+  std::map<std::string, std::unique_ptr<ParamModel>> models_;
+};
+
+}  // namespace hpo

@@ -1,0 +1,591 @@
+// Tests for hpo/src/samplers/tpe_sampler.cc and tpe_parzen.cc: Optuna's estimator rules on
+// hand-computed cases, the incremental bad-group index against a from-scratch evaluation,
+// ranges and grids, determinism, the good/bad split (direction, pruned and paused trials),
+// constant liar, conditional and categorical parameters, multivariate mode, and that TPE beats
+// random search on simple functions. All runs use fixed seeds, so they are deterministic.
+#include "../../hpo/src/samplers/tpe_sampler.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "hpo/sampler.h"
+#include "hpo/scheduler.h"
+#include "hpo/storage.h"
+#include "hpo/study.h"
+
+namespace hpo {
+namespace {
+
+using tpe::Domain;
+
+Value S(const char* s) { return std::string(s); }
+
+SearchSpace MixedSpace() {
+  SearchSpace s;
+  s.Add({"f", Distribution::Float(-2.0, 3.0), std::nullopt});
+  s.Add({"flog", Distribution::Float(1e-5, 1e-1, /*log=*/true), std::nullopt});
+  s.Add({"fstep", Distribution::Float(0.0, 1.0, /*log=*/false, /*step=*/0.125), std::nullopt});
+  s.Add({"i", Distribution::Int(-3, 7), std::nullopt});
+  s.Add({"istep", Distribution::Int(16, 512, /*log=*/false, /*step=*/16), std::nullopt});
+  s.Add({"ilog", Distribution::Int(1, 1024, /*log=*/true), std::nullopt});
+  s.Add({"c", Distribution::Categorical({S("a"), S("b"), S("c"), S("d")}), std::nullopt});
+  s.Add({"fixed", Distribution::Categorical({S("only")}), std::nullopt});
+  return s;
+}
+
+StudyDefinition Def(Direction direction) {
+  StudyDefinition def;
+  def.name = "tpe";
+  def.direction = direction;
+  def.metric = "score";
+  return def;
+}
+
+std::unique_ptr<Study> NewStudy(SearchSpace space, std::unique_ptr<Sampler> sampler,
+                                Direction direction = Direction::kMinimize) {
+  SchedulerOptions so;
+  so.name = "fifo";
+  so.direction = direction;
+  return std::make_unique<Study>(Def(direction), std::move(space), MakeInMemoryStorage(),
+                                 std::move(sampler), MakeScheduler(so));
+}
+
+std::unique_ptr<Sampler> Tpe(TpeOptions options) {
+  return std::make_unique<TpeSampler>(std::move(options));
+}
+
+// Runs `n` ask/tell rounds; returns every trial's parameters in order.
+template <typename F>
+std::vector<ParamMap> Optimize(Study& study, int n, F objective) {
+  std::vector<ParamMap> out;
+  for (int k = 0; k < n; ++k) {
+    auto t = study.Ask();
+    EXPECT_TRUE(t.has_value());
+    out.push_back(t->params());
+    study.Tell(*t, objective(t->params()));
+  }
+  return out;
+}
+
+double BestValue(const Study& study) { return *study.BestTrial()->value; }
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// The k-th of 20 points spread over [0, 1], in an order unrelated to k (observation weights
+// depend on age, so positions must not follow trial numbers).
+double Spread(int k) { return ((k * 7) % 20 + 0.5) / 20.0; }
+
+FrozenTrial Trial(int64_t number, TrialState state, ParamMap params,
+                  std::optional<double> value = std::nullopt) {
+  FrozenTrial t;
+  t.id = t.number = number;
+  t.state = state;
+  t.params = std::move(params);
+  t.value = value;
+  return t;
+}
+
+// ---- Estimator rules ------------------------------------------------------------------------
+
+TEST(TpeRulesTest, DefaultGammaAndWeightsAreOptunas) {
+  EXPECT_EQ(TpeDefaultGamma(0), 0);
+  EXPECT_EQ(TpeDefaultGamma(1), 1);
+  EXPECT_EQ(TpeDefaultGamma(10), 1);
+  EXPECT_EQ(TpeDefaultGamma(11), 2);
+  EXPECT_EQ(TpeDefaultGamma(249), 25);
+  EXPECT_EQ(TpeDefaultGamma(100000), 25);
+
+  EXPECT_EQ(tpe::DefaultWeights(25), std::vector<double>(25, 1.0));
+  std::vector<double> w = tpe::DefaultWeights(30);  // linspace(1/30, 1, 5) then 25 ones
+  ASSERT_EQ(w.size(), 30u);
+  for (int i = 0; i < 5; ++i) EXPECT_NEAR(w[i], 1.0 / 30 + (1 - 1.0 / 30) * i / 4.0, 1e-15);
+  for (int i = 5; i < 30; ++i) EXPECT_EQ(w[i], 1.0);
+  EXPECT_NEAR(tpe::DefaultWeights(26)[0], 1.0 / 26, 1e-15);
+}
+
+TEST(TpeRulesTest, UnivariateBandwidthsFollowNeighbourRuleAndMagicClip) {
+  // [0, 10], observations 1, 2, 6 and the prior mean 5: sorted 1, 2, 5, 6.
+  // Raw sigmas: 1 → right gap 1 (outermost), 2 → max(1, 3), 6 → left gap 1 (outermost);
+  // the magic clip lifts them to 10 / min(100, 3 + 2) = 2.
+  Domain d = Domain::Of(Distribution::Float(0.0, 10.0));
+  auto k = tpe::UnivariateKernels(d, {6.0, 1.0, 2.0}, {1, 1, 1}, /*prior_weight=*/1.0,
+                                  /*consider_endpoints=*/false);
+  ASSERT_EQ(k.size(), 4u);
+  EXPECT_DOUBLE_EQ(k[0].sigma, 2.0);
+  EXPECT_DOUBLE_EQ(k[1].sigma, 2.0);
+  EXPECT_DOUBLE_EQ(k[2].sigma, 3.0);
+  EXPECT_DOUBLE_EQ(k[3].mu, 5.0);  // the prior
+  EXPECT_DOUBLE_EQ(k[3].sigma, 10.0);
+  // With endpoints, 1 uses max(1 - 0, 1) and 6 uses max(1, 10 - 6).
+  k = tpe::UnivariateKernels(d, {6.0, 1.0, 2.0}, {1, 1, 1}, 1.0, /*consider_endpoints=*/true);
+  EXPECT_DOUBLE_EQ(k[0].sigma, 4.0);
+  EXPECT_DOUBLE_EQ(k[1].sigma, 2.0);
+}
+
+TEST(TpeRulesTest, DomainsWorkInLogSpaceAndOnGrids) {
+  Domain flog = Domain::Of(Distribution::Float(1e-4, 1.0, true));
+  EXPECT_EQ(flog.kind, Domain::Kind::kContinuous);
+  EXPECT_NEAR(flog.lo, std::log(1e-4), 1e-12);
+  EXPECT_NEAR(flog.ToT(1e-2), std::log(1e-2), 1e-12);
+  // Optuna's log-int rule: continuous on [log(low - 1/2), log(high + 1/2)], rounded.
+  Distribution ilog_dist = Distribution::Int(1, 100, true);
+  Domain ilog = Domain::Of(ilog_dist);
+  EXPECT_NEAR(ilog.lo, std::log(0.5), 1e-12);
+  EXPECT_NEAR(ilog.hi, std::log(100.5), 1e-12);
+  EXPECT_EQ(ilog.ToInternal(std::log(41.7), ilog_dist), 42.0);
+  Distribution istep_dist = Distribution::Int(0, 100, false, 10);
+  Domain istep = Domain::Of(istep_dist);
+  EXPECT_EQ(istep.kind, Domain::Kind::kDiscrete);
+  EXPECT_EQ(istep.size, 11);
+  EXPECT_DOUBLE_EQ(istep.L(), -5.0);
+  EXPECT_DOUBLE_EQ(istep.R(), 105.0);
+  EXPECT_EQ(istep.ToInternal(64.0, istep_dist), 60.0);
+  EXPECT_EQ(istep.ToInternal(1000.0, istep_dist), 100.0);
+}
+
+TEST(TpeRulesTest, DiscreteKernelGivesTheMassOfTheCell) {
+  // A discrete kernel's value at a grid point is its truncated mass on [x - step/2, x + step/2],
+  // so the values over the grid sum to one.
+  Domain d = Domain::Of(Distribution::Int(0, 10, false, 2));
+  tpe::Kernel k;
+  k.mu = 4;
+  k.sigma = 1.5;
+  k.zinv = 1.0 / tpe::TruncationMass(d, k.mu, k.sigma);
+  double sum = 0;
+  for (int x = 0; x <= 10; x += 2) sum += tpe::KernelValue(d, k, x);
+  EXPECT_NEAR(sum, 1.0, 1e-12);
+  EXPECT_NEAR(tpe::KernelValue(d, k, 4) / k.zinv, tpe::NormalMass(-1 / 1.5, 1 / 1.5), 1e-15);
+}
+
+TEST(TpeRulesTest, CategoricalKernelIsOptunas) {
+  // Observations 0, 0, 2 of 3 choices, prior weight 1: each observation row is
+  // 1/4 everywhere + 1 on its choice, over 1.75; the prior row is uniform; weights 1,1,1,1.
+  std::vector<double> p = tpe::CategoricalProbs({2.0, 0.0, 1.0}, 3, 1.0);
+  const double base = 0.25 / 1.75;
+  EXPECT_NEAR(p[0], (3 * base + 2 / 1.75 + 1.0 / 3) / 4, 1e-15);
+  EXPECT_NEAR(p[1], (3 * base + 1.0 / 3) / 4, 1e-15);
+  EXPECT_NEAR(p[2], (3 * base + 1 / 1.75 + 1.0 / 3) / 4, 1e-15);
+  EXPECT_NEAR(p[0] + p[1] + p[2], 1.0, 1e-15);
+}
+
+// ---- The incremental bad-group index --------------------------------------------------------
+
+// The aggregated evaluation (binned narrow kernels) must agree with the kernel-by-kernel one,
+// and an index built through churn (members leaving and re-entering) with a fresh one.
+class AboveIndexTest : public ::testing::TestWithParam<Distribution> {};
+
+TEST_P(AboveIndexTest, AggregatedMatchesExactAndChurnMatchesFresh) {
+  const Distribution dist = GetParam();
+  const Domain d = Domain::Of(dist);
+  std::mt19937_64 rng(11);
+  const int n = 3000;
+  std::vector<double> ts;
+  for (int i = 0; i < n; ++i) {
+    // Clustered values, as TPE produces: half near one point, half uniform.
+    const double u = tpe::Uniform01(rng);
+    const double where = i % 2 == 0 ? 0.3 + 0.05 * (u - 0.5) : u;
+    ts.push_back(d.ToT(d.ToInternal(d.lo + where * (d.hi - d.lo), dist)));
+  }
+  tpe::AboveIndex churned(d, false), fresh(d, false);
+  std::vector<bool> final_member(n);
+  for (int i = 0; i < n; ++i) final_member[i] = (i % 7) != 3;
+  for (int i = 0; i < n; ++i) {
+    churned.AddSlot(ts[i]);
+    churned.SetMember(i, true);
+    if (i >= 5 && i % 5 == 0) churned.SetMember(i - 5, false);  // leaves ...
+    if (i >= 9 && i % 5 == 4) churned.SetMember(i - 9, true);   // ... and comes back
+  }
+  for (int i = 0; i < n; ++i) churned.SetMember(i, final_member[i]);
+  for (int i = 0; i < n; ++i) {
+    fresh.AddSlot(ts[i]);
+    fresh.SetMember(i, final_member[i]);
+  }
+  ASSERT_EQ(churned.n_members(), fresh.n_members());
+  churned.Prepare(1.0);
+  fresh.Prepare(1.0);
+  tpe::AboveIndex exact(d, false);
+  for (int i = 0; i < n; ++i) {
+    exact.AddSlot(ts[i]);
+    exact.SetMember(i, final_member[i]);
+  }
+  exact.Prepare(1.0, /*force_exact=*/true);
+  double max_rel = 0, integral = 0;
+  for (int k = 0; k <= 400; ++k) {
+    double t = d.lo + (d.hi - d.lo) * k / 400.0;
+    if (d.kind == Domain::Kind::kDiscrete) t = d.ToT(d.ToInternal(t, dist));
+    const double a = churned.Pdf(t), b = fresh.Pdf(t), e = exact.Pdf(t);
+    EXPECT_NEAR(a, b, 1e-9 * b) << "t=" << t;
+    max_rel = std::max(max_rel, std::abs(b - e) / e);
+    integral += e;
+  }
+  EXPECT_LT(max_rel, 5e-3) << dist.Describe();
+  EXPECT_GT(integral, 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Domains, AboveIndexTest,
+    ::testing::Values(Distribution::Float(-1.0, 4.0), Distribution::Float(1e-5, 1.0, true),
+                      Distribution::Int(0, 20), Distribution::Int(0, 900, false, 3),
+                      Distribution::Int(0, 100000), Distribution::Int(1, 4096, true)));
+
+TEST(AboveIndexTest, CategoricalCountsAreExactWithRampWeights) {
+  Domain d = Domain::Of(Distribution::Categorical({S("a"), S("b"), S("c")}));
+  tpe::AboveIndex index(d, false);
+  const int n = 200;
+  std::vector<double> observed(3, 0.0);
+  int members = 0;
+  for (int i = 0; i < n; ++i) {
+    index.AddSlot(i % 3 == 0 ? 0.0 : (i % 3 == 1 ? 1.0 : 2.0));
+    index.SetMember(i, i % 4 != 0);
+  }
+  for (int i = 0; i < n; ++i)
+    if (i % 4 != 0) {
+      observed[i % 3] += tpe::RampWeight(i, n);
+      ++members;
+    }
+  std::vector<double> want = tpe::CategoricalProbs(observed, members, 1.0);
+  std::vector<double> got = index.CategoricalProbsOf(1.0);
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(got[c], want[c], 1e-12);
+}
+
+// ---- The sampler ----------------------------------------------------------------------------
+
+TEST(TpeSamplerTest, RegisteredAsTpeAndValidatesOptions) {
+  auto s = MakeSampler({"tpe", 3});
+  EXPECT_EQ(s->name(), "tpe");
+  auto known = KnownSamplers();
+  EXPECT_NE(std::find(known.begin(), known.end(), "tpe"), known.end());
+  EXPECT_THROW(TpeSampler(TpeOptions().n_ei_candidates(0)), std::invalid_argument);
+  EXPECT_THROW(TpeSampler(TpeOptions().prior_weight(0)), std::invalid_argument);
+  EXPECT_THROW(TpeSampler(TpeOptions().n_startup_trials(-1)), std::invalid_argument);
+}
+
+TEST(TpeSamplerTest, StartupIsRandomSamplingWithTheSameSeed) {
+  auto tpe = MakeSampler({"tpe", 5});
+  auto random = MakeSampler({"random", 5});
+  std::vector<FrozenTrial> trials;
+  History h{Direction::kMinimize, &trials};
+  SearchSpace space = MixedSpace();
+  for (int i = 0; i < 10; ++i) {
+    ParamMap a = tpe->Sample(space, h);
+    EXPECT_EQ(a, random->Sample(space, h));
+    trials.push_back(Trial(i, TrialState::kComplete, a, 1.0 * i));
+  }
+}
+
+TEST(TpeSamplerTest, ValuesAreInRangeAndOnGridForEveryDistribution) {
+  for (bool multivariate : {false, true}) {
+    auto study = NewStudy(MixedSpace(), Tpe(TpeOptions().seed(1).multivariate(multivariate)));
+    Optimize(*study, 80, [](const ParamMap& p) {
+      return std::pow(p.at("f") - 1, 2) + std::abs(std::log10(p.at("flog")) + 3) +
+             std::abs(p.at("fstep") - 0.5) + std::abs(p.at("i") - 2) +
+             std::abs(p.at("istep") - 128) / 64 + std::abs(std::log2(p.at("ilog")) - 5) +
+             (p.at("c") == 2 ? 0 : 1);
+    });
+    const SearchSpace& space = study->space();
+    for (const FrozenTrial& t : study->Trials()) {
+      ASSERT_EQ(t.params.size(), space.params().size());
+      for (const ParamSpec& spec : space.params())
+        EXPECT_TRUE(spec.distribution.Contains(t.params.at(spec.name)))
+            << spec.name << "=" << t.params.at(spec.name) << " in trial " << t.number;
+    }
+  }
+}
+
+TEST(TpeSamplerTest, SameSeedSameSuggestionsOtherSeedOthers) {
+  auto run = [](uint64_t seed, bool multivariate) {
+    auto study = NewStudy(MixedSpace(), Tpe(TpeOptions().seed(seed).multivariate(multivariate)));
+    return Optimize(*study, 40, [](const ParamMap& p) {
+      return std::pow(p.at("f") - 1, 2) + p.at("i") * 0.1 + (p.at("c") == 1 ? 0 : 1);
+    });
+  };
+  for (bool multivariate : {false, true}) {
+    EXPECT_EQ(run(4, multivariate), run(4, multivariate));
+    EXPECT_NE(run(4, multivariate), run(5, multivariate));
+  }
+}
+
+double Quadratic(const ParamMap& p) {
+  return std::pow(p.at("x") - 1.3, 2) + std::pow(p.at("y") + 0.7, 2);
+}
+
+SearchSpace Square() {
+  SearchSpace s;
+  s.Add({"x", Distribution::Float(-5.0, 5.0), std::nullopt});
+  s.Add({"y", Distribution::Float(-5.0, 5.0), std::nullopt});
+  return s;
+}
+
+TEST(TpeSamplerTest, BeatsRandomOnAQuadratic) {
+  for (bool multivariate : {false, true}) {
+    std::vector<double> tpe_best, random_best;
+    for (uint64_t seed = 1; seed <= 5; ++seed) {
+      auto tpe = NewStudy(Square(), Tpe(TpeOptions().seed(seed).multivariate(multivariate)));
+      Optimize(*tpe, 60, Quadratic);
+      tpe_best.push_back(BestValue(*tpe));
+      auto random = NewStudy(Square(), MakeSampler({"random", seed}));
+      Optimize(*random, 60, Quadratic);
+      random_best.push_back(BestValue(*random));
+    }
+    // Random search's median best with 60 points is ~0.2 here; TPE's is far lower.
+    EXPECT_LT(Median(tpe_best), Median(random_best) / 3) << "multivariate=" << multivariate;
+  }
+}
+
+TEST(TpeSamplerTest, RespectsTheDirection) {
+  // Maximising -(x - 0.7)^2 must home in on 0.7; minimising it on the ends.
+  SearchSpace s;
+  s.Add({"x", Distribution::Float(0.0, 1.0), std::nullopt});
+  auto f = [](const ParamMap& p) { return -std::pow(p.at("x") - 0.7, 2); };
+  auto max_study = NewStudy(s, Tpe(TpeOptions().seed(2)), Direction::kMaximize);
+  auto xs = Optimize(*max_study, 60, f);
+  std::vector<double> late;
+  for (size_t k = 40; k < xs.size(); ++k) late.push_back(xs[k].at("x"));
+  EXPECT_NEAR(Median(late), 0.7, 0.05);
+  auto min_study = NewStudy(s, Tpe(TpeOptions().seed(2)), Direction::kMinimize);
+  xs = Optimize(*min_study, 60, f);
+  late.clear();
+  for (size_t k = 40; k < xs.size(); ++k) late.push_back(std::abs(xs[k].at("x") - 0.7));
+  EXPECT_GT(Median(late), 0.4);
+}
+
+TEST(TpeSamplerTest, ConstantLiarSpreadsParallelAsks) {
+  // After 30 trials on a 1-D problem with a sharp optimum, 8 asks without any tell: running
+  // trials join the bad group, so no two asks may coincide; without the liar they pile up.
+  SearchSpace s;
+  s.Add({"k", Distribution::Int(0, 40), std::nullopt});
+  auto f = [](const ParamMap& p) { return std::abs(p.at("k") - 17); };
+  auto distinct = [&](bool liar) {
+    auto study = NewStudy(s, Tpe(TpeOptions().seed(3).constant_liar(liar)));
+    Optimize(*study, 30, f);
+    std::set<double> seen;
+    for (int k = 0; k < 8; ++k) seen.insert(study->Ask()->params().at("k"));
+    return seen.size();
+  };
+  EXPECT_EQ(distinct(true), 8u);
+  EXPECT_LT(distinct(false), 6u);
+}
+
+TEST(TpeSamplerTest, CategoricalConcentratesOnTheBestChoice) {
+  SearchSpace s;
+  s.Add({"c", Distribution::Categorical({S("a"), S("b"), S("c"), S("d"), S("e")}), std::nullopt});
+  s.Add({"x", Distribution::Float(0.0, 1.0), std::nullopt});
+  auto study = NewStudy(s, Tpe(TpeOptions().seed(8)));
+  auto params = Optimize(*study, 100, [](const ParamMap& p) {
+    return (p.at("c") == 3 ? 0.0 : 1.0) + 0.1 * p.at("x");
+  });
+  int best = 0;
+  for (size_t k = 50; k < params.size(); ++k) best += params[k].at("c") == 3;
+  EXPECT_GT(best, 35);  // random: 10 of 50
+}
+
+SearchSpace ConditionalSpace() {
+  SearchSpace s;
+  s.Add({"model", Distribution::Categorical({S("linear"), S("tree")}), std::nullopt});
+  s.Add({"alpha", Distribution::Float(1e-4, 1.0, true), Condition{"model", {S("linear")}}});
+  s.Add({"depth", Distribution::Int(1, 12), Condition{"model", {S("tree")}}});
+  s.Add({"x", Distribution::Float(0.0, 1.0), std::nullopt});
+  return s;
+}
+
+double ConditionalObjective(const ParamMap& p) {
+  if (p.at("model") == 0) return 1.0 + std::abs(std::log10(p.at("alpha")) + 2) + p.at("x");
+  return std::abs(p.at("depth") - 9) * 0.1 + std::abs(p.at("x") - 0.25);
+}
+
+TEST(TpeSamplerTest, ConditionalParametersAreActiveExactlyWhenTheirParentSaysSo) {
+  for (bool multivariate : {false, true}) {
+    auto study = NewStudy(ConditionalSpace(), Tpe(TpeOptions().seed(4).multivariate(multivariate)));
+    auto params = Optimize(*study, 80, ConditionalObjective);
+    int tree = 0;
+    for (size_t k = 0; k < params.size(); ++k) {
+      const ParamMap& p = params[k];
+      const bool linear = p.at("model") == 0;
+      EXPECT_EQ(p.count("alpha"), linear ? 1u : 0u);
+      EXPECT_EQ(p.count("depth"), linear ? 0u : 1u);
+      if (k >= 40) tree += !linear;
+    }
+    EXPECT_GT(tree, 30) << "multivariate=" << multivariate;
+    EXPECT_LT(BestValue(*study), 0.15);
+  }
+}
+
+TEST(TpeSamplerTest, DefineByRunWithConditionalSuggestions) {
+  auto study = NewStudy(SearchSpace{}, Tpe(TpeOptions().seed(6)));
+  for (int k = 0; k < 60; ++k) {
+    auto t = study->Ask();
+    Value kind = t->SuggestCategorical("kind", {S("a"), S("b")});
+    double v = 0;
+    if (kind == S("a")) {
+      v = std::abs(t->SuggestFloat("u", -1.0, 1.0) - 0.4);
+    } else {
+      v = 1.0 + static_cast<double>(t->SuggestInt("m", 0, 10));
+    }
+    study->Tell(*t, v);
+  }
+  for (const FrozenTrial& t : study->Trials()) {
+    ASSERT_EQ(t.params.count("kind"), 1u);
+    EXPECT_EQ(t.params.count("u") + t.params.count("m"), 1u);
+  }
+  EXPECT_LT(BestValue(*study), 0.02);
+}
+
+TEST(TpeSamplerTest, PrunedTrialsRankByDepthThenValue) {
+  // Only pruned and paused trials, spread over [0, 1]. Shallow ones (step 1) report excellent
+  // values, best near x = 0.2; deep ones (step 9) worse values, best near x = 0.8. Deeper steps
+  // rank first, so the good group, and the suggestions, sit near 0.8.
+  std::vector<FrozenTrial> trials;
+  for (int i = 0; i < 40; ++i) {
+    const bool deep = i % 2 == 0;
+    const double x = Spread(i / 2);
+    FrozenTrial t = Trial(i, i % 4 == 0 ? TrialState::kPaused : TrialState::kPruned, {{"x", x}});
+    if (deep) {
+      for (int step = 1; step <= 9; ++step) t.intermediate[step] = std::abs(x - 0.8) + 1.0;
+    } else {
+      t.intermediate[1] = -100.0 + std::abs(x - 0.2);
+    }
+    trials.push_back(t);
+  }
+  // Uniformly spread pruned trials without intermediate values rank last.
+  for (int i = 40; i < 60; ++i)
+    trials.push_back(Trial(i, TrialState::kPruned, {{"x", (i - 40) / 19.0}}));
+  TpeSampler sampler(TpeOptions().seed(1));
+  History h{Direction::kMinimize, &trials};
+  const Distribution dist = Distribution::Float(0.0, 1.0);
+  std::vector<double> xs;
+  for (int k = 0; k < 30; ++k) xs.push_back(sampler.SampleOne("x", dist, {}, h));
+  EXPECT_NEAR(Median(xs), 0.8, 0.1);
+}
+
+TEST(TpeSamplerTest, CompleteTrialsRankAheadOfPrunedOnes) {
+  // Complete trials with poor values, best near 0.3; pruned ones with better values, best near
+  // 0.9: the good group is taken from the complete trials first.
+  std::vector<FrozenTrial> trials;
+  for (int i = 0; i < 40; ++i) {
+    const double x = Spread(i / 2);
+    if (i % 2 == 0) {
+      trials.push_back(Trial(i, TrialState::kComplete, {{"x", x}}, 50.0 + std::abs(x - 0.3)));
+    } else {
+      FrozenTrial t = Trial(i, TrialState::kPruned, {{"x", x}});
+      t.intermediate[3] = -5.0 + std::abs(x - 0.9);
+      trials.push_back(t);
+    }
+  }
+  TpeSampler sampler(TpeOptions().seed(2));
+  History h{Direction::kMinimize, &trials};
+  std::vector<double> xs;
+  for (int k = 0; k < 30; ++k)
+    xs.push_back(sampler.SampleOne("x", Distribution::Float(0.0, 1.0), {}, h));
+  EXPECT_NEAR(Median(xs), 0.3, 0.1);
+}
+
+TEST(TpeSamplerTest, FailedAndQueuedTrialsAreIgnored) {
+  std::vector<FrozenTrial> trials;
+  for (int i = 0; i < 30; ++i) trials.push_back(Trial(i, TrialState::kFailed, {{"x", 0.95}}));
+  trials.push_back(Trial(30, TrialState::kQueued, {{"x", 0.95}}));
+  TpeSampler sampler(TpeOptions().seed(3).n_startup_trials(5));
+  auto random = MakeSampler({"random", 3});
+  History h{Direction::kMinimize, &trials};
+  const Distribution dist = Distribution::Float(0.0, 1.0);
+  // No ranked trial yet: still the start-up phase.
+  EXPECT_EQ(sampler.SampleOne("x", dist, {}, h), random->SampleOne("x", dist, {}, h));
+  for (int i = 0; i < 20; ++i) {
+    const double x = Spread(i);
+    trials.push_back(Trial(31 + i, TrialState::kComplete, {{"x", x}}, std::abs(x - 0.15)));
+  }
+  std::vector<double> xs;
+  for (int k = 0; k < 20; ++k) xs.push_back(sampler.SampleOne("x", dist, {}, h));
+  EXPECT_NEAR(Median(xs), 0.15, 0.1);
+}
+
+TEST(TpeSamplerTest, StateChangesOfRunningTrialsAreSeen) {
+  // Running trials (lies, in the bad group) that complete with the best values move to the
+  // good group: the sampler's incremental index must notice.
+  std::vector<FrozenTrial> trials;
+  for (int i = 0; i < 20; ++i) {
+    const double x = Spread(i);
+    trials.push_back(Trial(i, TrialState::kComplete, {{"x", x}}, 10.0 + std::abs(x - 0.2)));
+  }
+  for (int i = 20; i < 22; ++i) trials.push_back(Trial(i, TrialState::kRunning, {{"x", 0.9}}));
+  TpeSampler sampler(TpeOptions().seed(9));
+  History h{Direction::kMinimize, &trials};
+  const Distribution dist = Distribution::Float(0.0, 1.0);
+  std::vector<double> before, after;
+  for (int k = 0; k < 20; ++k) before.push_back(sampler.SampleOne("x", dist, {}, h));
+  for (int i = 20; i < 22; ++i) {
+    trials[i].state = TrialState::kComplete;
+    trials[i].value = -1.0;
+  }
+  for (int k = 0; k < 20; ++k) after.push_back(sampler.SampleOne("x", dist, {}, h));
+  EXPECT_LT(Median(before), 0.4);
+  EXPECT_NEAR(Median(after), 0.9, 0.1);
+}
+
+TEST(TpeSamplerTest, MultivariateLearnsACorrelatedValley) {
+  // f = (x - y)^2 + 0.05 (x + y - 1)^2 on [-3, 3]^2 plus two categorical distractors.
+  SearchSpace s;
+  s.Add({"x", Distribution::Float(-3.0, 3.0), std::nullopt});
+  s.Add({"y", Distribution::Float(-3.0, 3.0), std::nullopt});
+  s.Add({"n", Distribution::Int(0, 9), std::nullopt});
+  s.Add({"c", Distribution::Categorical({S("p"), S("q"), S("r")}), std::nullopt});
+  auto f = [](const ParamMap& p) {
+    return std::pow(p.at("x") - p.at("y"), 2) + 0.05 * std::pow(p.at("x") + p.at("y") - 1, 2) +
+           0.1 * std::abs(p.at("n") - 4) + (p.at("c") == 0 ? 0.0 : 0.5);
+  };
+  std::vector<double> multi, random;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    auto m = NewStudy(s, Tpe(TpeOptions().seed(seed).multivariate(true)));
+    Optimize(*m, 80, f);
+    multi.push_back(BestValue(*m));
+    auto r = NewStudy(s, MakeSampler({"random", seed}));
+    Optimize(*r, 80, f);
+    random.push_back(BestValue(*r));
+  }
+  EXPECT_LT(Median(multi), Median(random) / 2);
+}
+
+TEST(TpeSamplerTest, JointMixtureSamplesItsDensity) {
+  // A joint mixture's density integrates to one over a continuous x discrete x categorical
+  // space, and its samples fall where it puts its mass.
+  std::vector<Domain> dims = {Domain::Of(Distribution::Float(0.0, 1.0)),
+                              Domain::Of(Distribution::Int(0, 4)),
+                              Domain::Of(Distribution::Categorical({S("a"), S("b")}))};
+  std::vector<std::vector<double>> obs = {{0.2, 0.25, 0.8}, {1, 1, 3}, {0, 0, 1}};
+  tpe::JointMixture mix(dims, obs, {1, 1, 1}, 1.0);
+  std::vector<std::vector<double>> grid;
+  const int nx = 2000;
+  for (int i = 0; i < nx; ++i)
+    for (int k = 0; k <= 4; ++k)
+      for (int c = 0; c < 2; ++c) grid.push_back({(i + 0.5) / nx, double(k), double(c)});
+  std::vector<double> lp = mix.LogPdf(grid);
+  auto in_cell = [](const std::vector<double>& t) {
+    return t[0] < 0.45 && std::llround(t[1]) == 1 && t[2] == 0;
+  };
+  double total = 0, cell = 0;
+  for (size_t i = 0; i < grid.size(); ++i) {
+    total += std::exp(lp[i]) / nx;
+    if (in_cell(grid[i])) cell += std::exp(lp[i]) / nx;
+  }
+  EXPECT_NEAR(total, 1.0, 1e-3);
+  std::mt19937_64 rng(1);
+  const int n = 4000;
+  int hits = 0;
+  for (int i = 0; i < n; ++i) hits += in_cell(mix.Sample(rng));
+  // Within 5 binomial standard deviations of the density's mass on that cell.
+  EXPECT_NEAR(hits, n * cell, 5 * std::sqrt(n * cell * (1 - cell)));
+  EXPECT_GT(cell, 0.1);
+}
+
+}  // namespace
+}  // namespace hpo
