@@ -183,9 +183,9 @@ TEST(TpeRulesTest, CategoricalKernelIsOptunas) {
 
 // The aggregated evaluation (binned narrow kernels) must agree with the kernel-by-kernel one,
 // and an index built through churn (members leaving and re-entering) with a fresh one.
-class AboveIndexTest : public ::testing::TestWithParam<Distribution> {};
+class TpeAboveIndexTest : public ::testing::TestWithParam<Distribution> {};
 
-TEST_P(AboveIndexTest, AggregatedMatchesExactAndChurnMatchesFresh) {
+TEST_P(TpeAboveIndexTest, AggregatedMatchesExactAndChurnMatchesFresh) {
   const Distribution dist = GetParam();
   const Domain d = Domain::Of(dist);
   std::mt19937_64 rng(11);
@@ -234,12 +234,12 @@ TEST_P(AboveIndexTest, AggregatedMatchesExactAndChurnMatchesFresh) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Domains, AboveIndexTest,
+    Domains, TpeAboveIndexTest,
     ::testing::Values(Distribution::Float(-1.0, 4.0), Distribution::Float(1e-5, 1.0, true),
                       Distribution::Int(0, 20), Distribution::Int(0, 900, false, 3),
                       Distribution::Int(0, 100000), Distribution::Int(1, 4096, true)));
 
-TEST(AboveIndexTest, CategoricalCountsAreExactWithRampWeights) {
+TEST(TpeAboveIndexTest, CategoricalCountsAreExactWithRampWeights) {
   Domain d = Domain::Of(Distribution::Categorical({S("a"), S("b"), S("c")}));
   tpe::AboveIndex index(d, false);
   const int n = 200;
