@@ -38,7 +38,10 @@ int main(int argc, char** argv) {
   std::string study_file;
   trainer::RunOptions options;
   std::string log_format = "text";
-  app.add_option("--study", study_file, "study file (YAML)")->required();
+  bool describe = false;
+  app.add_option("--study", study_file, "study file (YAML)");
+  app.add_flag("--describe-config", describe,
+               "print the study-file reference (markdown, every key with its default) and exit");
   app.add_option("--storage", options.storage, "storage URL or .db path (overrides study.storage)");
   app.add_option("--devices", options.devices,
                  "devices (overrides resources.devices): auto, cpu, cuda, cuda:N")
@@ -59,6 +62,12 @@ int main(int argc, char** argv) {
     return Fail(2, std::string(e.what()) + "; see train --help");
   }
   options.json_log = log_format == "json";
+  if (describe) {
+    std::cout << hpo::DescribeSchema(trainer::TrainerSchema());
+    return 0;
+  }
+  if (study_file.empty())
+    return Fail(2, "--study is required; e.g. train --study configs/quickstart.yaml");
 
   std::unique_ptr<trainer::StudyRunner> runner;
   try {

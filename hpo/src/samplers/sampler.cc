@@ -4,6 +4,7 @@
 #include <map>
 #include <stdexcept>
 
+#include "samplers/gp_sampler.h"
 #include "samplers/random_sampler.h"
 #include "samplers/tpe_sampler.h"
 
@@ -22,6 +23,7 @@ namespace {
 using Factory = std::function<std::unique_ptr<Sampler>(const SamplerOptions&)>;
 const std::map<std::string, Factory>& Registry() {
   static const std::map<std::string, Factory> registry = {
+      {"gp", [](const SamplerOptions& o) { return std::make_unique<GpSampler>(o.seed); }},
       {"random", [](const SamplerOptions& o) { return std::make_unique<RandomSampler>(o.seed); }},
       {"tpe",
        [](const SamplerOptions& o) {

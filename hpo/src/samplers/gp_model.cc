@@ -1,0 +1,349 @@
+#include "samplers/gp_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+
+#include "samplers/gp_lbfgs.h"
+#include "samplers/gp_numerics.h"
+
+namespace hpo::gp {
+namespace {
+
+constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+
+// Bounds of the raw parameters during the fit (wide; the priors keep the optimum well inside).
+constexpr double kRawLambdaMin = -10, kRawLambdaMax = 10;
+constexpr double kRawScaleMin = -10, kRawScaleMax = 10;
+constexpr double kRawNoiseMin = -20, kRawNoiseMax = 3;
+
+// The lower triangle of C^-1 from the lower Cholesky factor l of C: first l^-1, then
+// l^-T l^-1, both by column blocks that touch only the non-zero triangles (about a third of the
+// work of solving C X = I).
+void InverseFromCholesky(const Eigen::MatrixXd& l, Eigen::MatrixXd* c_inv) {
+  constexpr int kBlock = 32;
+  const int n = static_cast<int>(l.rows());
+  Eigen::MatrixXd l_inv = Eigen::MatrixXd::Identity(n, n);
+  for (int j = 0; j < n; j += kBlock) {
+    const int b = std::min(kBlock, n - j);
+    auto block = l_inv.block(j, j, n - j, b);
+    l.bottomRightCorner(n - j, n - j).triangularView<Eigen::Lower>().solveInPlace(block);
+  }
+  c_inv->resize(n, n);
+  for (int j = 0; j < n; j += kBlock) {
+    const int b = std::min(kBlock, n - j);
+    c_inv->block(j, j, n - j, b).noalias() =
+        l_inv.bottomRightCorner(n - j, n - j).transpose().triangularView<Eigen::Upper>() *
+        l_inv.block(j, j, n - j, b);
+  }
+}
+
+}  // namespace
+
+KernelParams KernelParams::Default(int dims) {
+  KernelParams p;
+  p.inv_sq_lengthscales = Eigen::VectorXd::Ones(dims);
+  p.kernel_scale = 1.0;
+  p.noise_var = 1.0;
+  return p;
+}
+
+Eigen::VectorXd KernelParams::ToRaw() const {
+  const Eigen::Index dims = inv_sq_lengthscales.size();
+  Eigen::VectorXd raw(dims + 2);
+  raw.head(dims) = inv_sq_lengthscales.array().log();
+  raw[dims] = std::log(kernel_scale);
+  raw[dims + 1] = std::log(std::max(noise_var - kMinNoiseVar, 1e-3 * kMinNoiseVar));
+  return raw;
+}
+
+KernelParams KernelParams::FromRaw(const Eigen::VectorXd& raw) {
+  const Eigen::Index dims = raw.size() - 2;
+  KernelParams p;
+  p.inv_sq_lengthscales = raw.head(dims).array().exp();
+  p.kernel_scale = std::exp(raw[dims]);
+  p.noise_var = std::exp(raw[dims + 1]) + kMinNoiseVar;
+  return p;
+}
+
+double LogMarginalLikelihood(const GpData& data, const KernelParams& params,
+                             Eigen::VectorXd* grad_raw) {
+  const int n = data.size(), dims = data.dims();
+  const double s = params.kernel_scale, noise = params.noise_var;
+  const Eigen::VectorXd& lambda = params.inv_sq_lengthscales;
+  const Eigen::MatrixXd xt = data.X.transpose();  // n x D, one column per dimension
+
+  // Lower triangles of the squared distances and of C = K + noise I, column by column.
+  Eigen::MatrixXd r2(n, n), c(n, n);
+  for (int j = 0; j < n; ++j) {
+    const int len = n - j;
+    auto seg = r2.col(j).tail(len).array();
+    seg.setZero();
+    for (int d = 0; d < dims; ++d) {
+      auto diff = xt.col(d).tail(len).array() - xt(j, d);
+      if (data.is_categorical[d]) {
+        seg += lambda[d] * (diff != 0.0).cast<double>();
+      } else {
+        seg += lambda[d] * diff.square();
+      }
+    }
+    Eigen::ArrayXd r = (5.0 * seg).sqrt();
+    c.col(j).tail(len) = (s * (1.0 + r + r.square() / 3.0) * (-r).exp()).matrix();
+    c(j, j) = s + noise;
+  }
+  for (int j = 0; j < n; ++j)
+    if (!c.col(j).tail(n - j).allFinite()) return kNegInf;
+  Eigen::LLT<Eigen::MatrixXd> llt(c);
+  if (llt.info() != Eigen::Success) return kNegInf;
+  const Eigen::VectorXd diag = llt.matrixLLT().diagonal();
+  if (!diag.allFinite() || (diag.array() <= 0).any()) return kNegInf;
+
+  Eigen::VectorXd alpha = llt.solve(data.y);
+  double lml = -0.5 * data.y.dot(alpha) - diag.array().log().sum() -
+               0.5 * n * std::log(2 * std::numbers::pi);
+  if (!std::isfinite(lml) || !alpha.allFinite()) return kNegInf;
+  if (grad_raw == nullptr) return lml;
+
+  // d lml / d theta = 0.5 tr(W dC/dtheta) with W = alpha alpha' - C^-1; each off-diagonal pair
+  // appears twice, which cancels the 0.5.
+  Eigen::MatrixXd c_inv;
+  InverseFromCholesky(llt.matrixLLT(), &c_inv);
+  const Eigen::ArrayXd w_diag = alpha.array().square() - c_inv.diagonal().array();
+  double g_scale = 0.5 * s * w_diag.sum();
+  const double trace_w = w_diag.sum();
+  Eigen::VectorXd g_lambda = Eigen::VectorXd::Zero(dims);
+  for (int j = 0; j + 1 < n; ++j) {
+    const int len = n - j - 1;
+    const Eigen::ArrayXd w = alpha.tail(len).array() * alpha[j] - c_inv.col(j).tail(len).array();
+    g_scale += (w * c.col(j).tail(len).array()).sum();
+    const Eigen::ArrayXd r = (5.0 * r2.col(j).tail(len).array()).sqrt();
+    const Eigen::ArrayXd coef = w * (s * (-5.0 / 6.0)) * (1.0 + r) * (-r).exp();
+    for (int d = 0; d < dims; ++d) {
+      auto diff = xt.col(d).tail(len).array() - xt(j, d);
+      g_lambda[d] += data.is_categorical[d] ? (coef * (diff != 0.0).cast<double>()).sum()
+                                            : (coef * diff.square()).sum();
+    }
+  }
+  grad_raw->resize(dims + 2);
+  grad_raw->head(dims) = g_lambda.cwiseProduct(lambda);
+  (*grad_raw)[dims] = g_scale;
+  (*grad_raw)[dims + 1] = 0.5 * trace_w * (noise - kMinNoiseVar);
+  if (!grad_raw->allFinite()) return kNegInf;
+  return lml;
+}
+
+double LogPrior(const KernelParams& params, Eigen::VectorXd* grad_raw) {
+  const Eigen::Index dims = params.inv_sq_lengthscales.size();
+  const Eigen::ArrayXd lambda = params.inv_sq_lengthscales.array();
+  const double s = params.kernel_scale, noise = params.noise_var;
+  // Gamma(a, b) log density up to a constant: (a - 1) log x - b x.
+  double lp = -(0.1 / lambda + 0.1 * lambda).sum() + (std::log(s) - s) +
+              (0.1 * std::log(noise) - 30.0 * noise);
+  if (grad_raw != nullptr) {
+    grad_raw->resize(dims + 2);
+    grad_raw->head(dims) = (0.1 / lambda - 0.1 * lambda).matrix();
+    (*grad_raw)[dims] = 1.0 - s;
+    (*grad_raw)[dims + 1] = (0.1 / noise - 30.0) * (noise - kMinNoiseVar);
+  }
+  return lp;
+}
+
+KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
+                             const FitOptions& options, LbfgsMemory* memory) {
+  const int dims = data.dims();
+  Eigen::VectorXd lower(dims + 2), upper(dims + 2);
+  lower.head(dims).setConstant(kRawLambdaMin);
+  upper.head(dims).setConstant(kRawLambdaMax);
+  lower[dims] = kRawScaleMin;
+  upper[dims] = kRawScaleMax;
+  lower[dims + 1] = kRawNoiseMin;
+  upper[dims + 1] = kRawNoiseMax;
+
+  Objective negative_log_posterior = [&](const Eigen::VectorXd& raw, Eigen::VectorXd* grad) {
+    KernelParams p = KernelParams::FromRaw(raw);
+    Eigen::VectorXd g_lml, g_prior;
+    double v = LogMarginalLikelihood(data, p, &g_lml);
+    if (!std::isfinite(v)) return std::numeric_limits<double>::infinity();
+    v += LogPrior(p, &g_prior);
+    *grad = -(g_lml + g_prior);
+    return -v;
+  };
+  LbfgsOptions lbfgs;
+  lbfgs.max_iterations = options.max_iterations;
+  lbfgs.max_evaluations = 3 * options.max_iterations;
+  lbfgs.pgtol = options.pgtol;
+  lbfgs.ftol = 1e-9;
+
+  LbfgsMemory scratch;
+  if (memory == nullptr) memory = &scratch;
+  std::vector<KernelParams> starts;
+  if (init.inv_sq_lengthscales.size() == dims) starts.push_back(init);
+  starts.push_back(KernelParams::Default(dims));
+  for (size_t i = 0; i < starts.size(); ++i) {
+    Eigen::VectorXd x0 = starts[i].ToRaw();
+    if (i > 0) memory->clear();  // a restart from the defaults forgets the old curvature
+    if (!x0.allFinite()) continue;
+    LbfgsResult r = MinimizeBox(negative_log_posterior, x0, lower, upper, lbfgs, memory);
+    if (std::isfinite(r.f) && r.x.allFinite()) return KernelParams::FromRaw(r.x);
+  }
+  memory->clear();
+  return KernelParams::Default(dims);
+}
+
+bool CholeskyWithJitter(Eigen::MatrixXd& a) {
+  const Eigen::Index n = a.rows();
+  if (n == 0) return true;
+  for (Eigen::Index j = 0; j < n; ++j)
+    for (Eigen::Index i = j; i < n; ++i)
+      if (!std::isfinite(a(i, j))) return false;
+  double mean_diag = a.diagonal().mean();
+  if (!(mean_diag > 0)) return false;
+  double jitter = 0;
+  for (int attempt = 0; attempt < 9; ++attempt) {
+    Eigen::MatrixXd m = a;
+    if (jitter > 0) m.diagonal().array() += jitter;
+    Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(m);
+    if (llt.info() == Eigen::Success && m.diagonal().allFinite() &&
+        (m.diagonal().array() > 0).all()) {
+      a = m.triangularView<Eigen::Lower>();
+      return true;
+    }
+    jitter = jitter == 0 ? 1e-10 * mean_diag : jitter * 10;
+  }
+  return false;
+}
+
+bool GpPosterior::Build(const GpData& data, const KernelParams& params,
+                        const Eigen::MatrixXd& pending) {
+  const int n = data.size(), dims = data.dims();
+  const int p = static_cast<int>(pending.cols());
+  const int total = n + p;
+  params_ = params;
+  is_categorical_ = data.is_categorical;
+  X_.resize(dims, total);
+  X_.leftCols(n) = data.X;
+  if (p > 0) X_.rightCols(p) = pending;
+  Xt_ = X_.transpose();
+
+  const double s = params.kernel_scale;
+  L_.resize(total, total);
+  Eigen::ArrayXd r2(total);
+  for (int j = 0; j < total; ++j) {
+    SquaredDistances(X_.col(j).data(), r2);
+    Eigen::ArrayXd r = (5.0 * r2).sqrt();
+    L_.col(j) = (s * (1.0 + r + r.square() / 3.0) * (-r).exp()).matrix();
+    L_(j, j) = s + params.noise_var;
+  }
+  if (!CholeskyWithJitter(L_)) return false;
+  // The leading n x n block of L factors the observed points alone; pending points get
+  // alpha = 0 (the kriging believer leaves the mean unchanged).
+  alpha_ = Eigen::VectorXd::Zero(total);
+  if (n > 0) {
+    auto lo = L_.topLeftCorner(n, n).triangularView<Eigen::Lower>();
+    Eigen::VectorXd a = data.y;
+    lo.solveInPlace(a);
+    lo.transpose().solveInPlace(a);
+    alpha_.head(n) = a;
+  }
+  return alpha_.allFinite();
+}
+
+void GpPosterior::SquaredDistances(const double* x, Eigen::Ref<Eigen::ArrayXd> r2) const {
+  r2.setZero();
+  for (int d = 0; d < dims(); ++d) {
+    const double lambda = params_.inv_sq_lengthscales[d];
+    if (is_categorical_[d]) {
+      r2 += lambda * (Xt_.col(d).array() != x[d]).cast<double>();
+    } else {
+      r2 += lambda * (Xt_.col(d).array() - x[d]).square();
+    }
+  }
+}
+
+void GpPosterior::Predict(const double* x, double* mean, double* var, double* dmean,
+                          double* dvar) const {
+  const Eigen::Index total = X_.cols();
+  const double s = params_.kernel_scale;
+  Eigen::ArrayXd r(total);
+  SquaredDistances(x, r);
+  r = (5.0 * r).sqrt();
+  const Eigen::ArrayXd e = (-r).exp();
+  const Eigen::VectorXd k = (s * (1.0 + r + r.square() / 3.0) * e).matrix();
+  *mean = k.dot(alpha_);
+  Eigen::VectorXd v = k;
+  L_.triangularView<Eigen::Lower>().solveInPlace(v);
+  *var = std::max(s - v.squaredNorm(), 0.0);
+  if (dmean == nullptr || dvar == nullptr) return;
+
+  // d k_i / d x_d = coef_i * lambda_d * (x_d - X_di) for numeric d, coef = 2 d k / d r2.
+  const Eigen::ArrayXd coef = (2.0 * s * (-5.0 / 6.0)) * (1.0 + r) * e;
+  Eigen::VectorXd u = v;
+  L_.triangularView<Eigen::Lower>().transpose().solveInPlace(u);  // C^-1 k
+  const Eigen::VectorXd a = (alpha_.array() * coef).matrix(), b = (u.array() * coef).matrix();
+  const Eigen::VectorXd xa = X_ * a, xb = X_ * b;
+  const double sum_a = a.sum(), sum_b = b.sum();
+  for (int d = 0; d < dims(); ++d) {
+    if (is_categorical_[d]) {
+      dmean[d] = dvar[d] = 0.0;
+      continue;
+    }
+    const double lambda = params_.inv_sq_lengthscales[d];
+    dmean[d] = lambda * (x[d] * sum_a - xa[d]);
+    dvar[d] = -2.0 * lambda * (x[d] * sum_b - xb[d]);
+  }
+}
+
+void GpPosterior::PredictBatch(const Eigen::MatrixXd& xs, Eigen::VectorXd* mean,
+                               Eigen::VectorXd* var) const {
+  constexpr Eigen::Index kBlock = 256;  // keeps the kernel block in cache
+  const Eigen::Index total = X_.cols(), m = xs.cols();
+  const double s = params_.kernel_scale;
+  mean->resize(m);
+  var->resize(m);
+  Eigen::MatrixXd k(total, kBlock);
+  for (Eigen::Index start = 0; start < m; start += kBlock) {
+    const Eigen::Index b = std::min(kBlock, m - start);
+    auto kb = k.leftCols(b);
+    Eigen::ArrayXd r(total);
+    for (Eigen::Index j = 0; j < b; ++j) {
+      SquaredDistances(xs.col(start + j).data(), r);
+      r = (5.0 * r).sqrt();
+      kb.col(j) = (s * (1.0 + r + r.square() / 3.0) * (-r).exp()).matrix();
+    }
+    mean->segment(start, b).noalias() = kb.transpose() * alpha_;
+    L_.triangularView<Eigen::Lower>().solveInPlace(kb);
+    var->segment(start, b) = (s - kb.colwise().squaredNorm().transpose().array()).max(0.0).matrix();
+  }
+}
+
+}  // namespace hpo::gp
+
+namespace hpo::gp {
+
+double LogPosteriorOfKernelParams(const std::vector<std::vector<double>>& points,
+                                  const std::vector<double>& y,
+                                  const std::vector<char>& is_categorical,
+                                  const std::vector<double>& raw, std::vector<double>* grad) {
+  GpData data;
+  const Eigen::Index n = static_cast<Eigen::Index>(points.size());
+  const Eigen::Index dims = static_cast<Eigen::Index>(is_categorical.size());
+  data.X.resize(dims, n);
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (Eigen::Index d = 0; d < dims; ++d) data.X(d, i) = points[i][d];
+  data.y = Eigen::Map<const Eigen::VectorXd>(y.data(), n);
+  data.is_categorical = is_categorical;
+  KernelParams params =
+      KernelParams::FromRaw(Eigen::Map<const Eigen::VectorXd>(raw.data(), dims + 2));
+  Eigen::VectorXd g_lml, g_prior;
+  double v = LogMarginalLikelihood(data, params, grad ? &g_lml : nullptr);
+  if (!std::isfinite(v)) return v;
+  v += LogPrior(params, grad ? &g_prior : nullptr);
+  if (grad != nullptr) {
+    Eigen::VectorXd g = g_lml + g_prior;
+    grad->assign(g.data(), g.data() + g.size());
+  }
+  return v;
+}
+
+}  // namespace hpo::gp

@@ -1,0 +1,118 @@
+// Gaussian-process regression for the GP sampler: a Matérn-5/2 ARD kernel over normalised
+// inputs, kernel hyperparameters fitted by maximum a posteriori, and posterior mean/variance with
+// gradients.
+//
+// Inputs: numeric dimensions are normalised to [0, 1] (by the sampler); a categorical dimension
+// holds the category index and contributes a Hamming term (0 when equal, 1 otherwise), as in
+// Optuna's GPSampler. The squared scaled distance is
+//   r2(a, b) = sum_d lambda_d * d2_d(a, b),   d2_d = (a_d - b_d)^2  or  [a_d != b_d],
+// with lambda_d the inverse squared lengthscale, and the kernel is
+//   k(a, b) = kernel_scale * matern52(r2),  matern52(r2) = (1 + r + r^2 / 3) exp(-r), r = sqrt(5
+//   r2).
+// Targets are standardised and oriented so that larger is better.
+//
+// Thread safety: free functions are pure; a GpPosterior's const methods are thread-safe after
+// Build().
+#pragma once
+
+#include <Eigen/Dense>
+#include <cmath>
+#include <vector>
+
+#include "samplers/gp_lbfgs.h"
+
+namespace hpo::gp {
+
+// Lower bound of the noise variance (standardised targets), as Optuna's default.
+constexpr double kMinNoiseVar = 1e-6;
+
+inline double Matern52(double r2) {
+  double r = std::sqrt(5.0 * r2);
+  return (1.0 + r + r * r / 3.0) * std::exp(-r);
+}
+// d matern52 / d r2 (finite at r2 = 0).
+inline double Matern52DerivR2(double r2) {
+  double r = std::sqrt(5.0 * r2);
+  return (-5.0 / 6.0) * (1.0 + r) * std::exp(-r);
+}
+
+struct KernelParams {
+  Eigen::VectorXd inv_sq_lengthscales;  // lambda_d, one per dimension
+  double kernel_scale = 1.0;            // signal variance
+  double noise_var = 1.0;               // observation noise variance (>= kMinNoiseVar)
+
+  static KernelParams Default(int dims);
+  // The fit's unconstrained parameterisation:
+  // [log lambda_1..D, log kernel_scale, log(noise_var - kMinNoiseVar)].
+  Eigen::VectorXd ToRaw() const;
+  static KernelParams FromRaw(const Eigen::VectorXd& raw);
+};
+
+// Training data. X is D x n: one column per point (see the header comment for the encoding).
+struct GpData {
+  Eigen::MatrixXd X;
+  Eigen::VectorXd y;                 // standardised, larger is better
+  std::vector<char> is_categorical;  // size D
+  int dims() const { return static_cast<int>(X.rows()); }
+  int size() const { return static_cast<int>(X.cols()); }
+};
+
+// Log marginal likelihood log p(y | X, params). With `grad_raw`, also its gradient with respect
+// to the raw parameters (KernelParams::ToRaw). Returns -inf when the covariance matrix is not
+// numerically positive definite.
+double LogMarginalLikelihood(const GpData& data, const KernelParams& params,
+                             Eigen::VectorXd* grad_raw = nullptr);
+
+// Log prior of the kernel parameters (up to a constant), Optuna's default: on each lambda
+// -(0.1 / lambda + 0.1 * lambda); Gamma(2, 1) on kernel_scale; Gamma(1.1, 30) on noise_var.
+double LogPrior(const KernelParams& params, Eigen::VectorXd* grad_raw = nullptr);
+
+struct FitOptions {
+  int max_iterations = 100;
+  double pgtol = 1e-2;  // Optuna's gtol
+};
+
+// Maximises LogMarginalLikelihood + LogPrior by L-BFGS over the raw parameters, starting from
+// `init` (warm start; with `memory`, also the curvature pairs of the previous fit, updated in
+// place) and, if that fails, from KernelParams::Default. Returns the defaults when both fail. The
+// result is always finite.
+KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
+                             const FitOptions& options = {}, LbfgsMemory* memory = nullptr);
+
+// Cholesky factorisation of the symmetric matrix `a` (lower triangle read), in place into its
+// lower triangle. On failure adds growing jitter (relative to the mean diagonal) to the diagonal
+// and retries; returns false when even the largest jitter fails or the input is not finite.
+bool CholeskyWithJitter(Eigen::MatrixXd& a);
+
+// The posterior of f given the data, with pending points folded in by the "kriging believer"
+// rule: each pending point is observed at its own posterior mean. That leaves the mean unchanged
+// and shrinks the variance around pending points, so parallel asks spread out.
+class GpPosterior {
+ public:
+  // `pending` is D x p (p may be 0). Returns false when the covariance cannot be factorised.
+  bool Build(const GpData& data, const KernelParams& params, const Eigen::MatrixXd& pending);
+
+  int dims() const { return static_cast<int>(X_.rows()); }
+  const KernelParams& params() const { return params_; }
+  const std::vector<char>& is_categorical() const { return is_categorical_; }
+
+  // Mean and variance of f at one point x (size D). When dmean/dvar are non-null (size D), also
+  // their gradients with respect to x; entries of categorical dimensions are set to 0.
+  void Predict(const double* x, double* mean, double* var, double* dmean = nullptr,
+               double* dvar = nullptr) const;
+  // Means and variances at the columns of xs (D x m).
+  void PredictBatch(const Eigen::MatrixXd& xs, Eigen::VectorXd* mean, Eigen::VectorXd* var) const;
+
+ private:
+  KernelParams params_;
+  std::vector<char> is_categorical_;
+  Eigen::MatrixXd X_;      // D x N, observed then pending points
+  Eigen::MatrixXd Xt_;     // N x D, the same, one column per dimension
+  Eigen::MatrixXd L_;      // lower Cholesky factor of K + noise I over all N points
+  Eigen::VectorXd alpha_;  // C^-1 y over observed points, 0 for pending ones
+
+  // Squared scaled distances from x (size D) to every point, into r2 (size N).
+  void SquaredDistances(const double* x, Eigen::Ref<Eigen::ArrayXd> r2) const;
+};
+
+}  // namespace hpo::gp

@@ -1,0 +1,34 @@
+// Eigen-free entry points into the GP sampler's numerics: log expected improvement, and the
+// kernel fit's objective with its gradient (so that tests and tools that do not see Eigen can
+// check them).
+//
+// Thread safety: pure functions.
+#pragma once
+
+#include <vector>
+
+namespace hpo::gp {
+
+// log E[max(0, Z + z)] for Z ~ N(0, 1), accurate for every finite z (for very negative z, where
+// the expectation underflows, through erfcx and an asymptotic series). With `dz`, also the
+// derivative; with `phi_over_ei`, also pdf(z) / E[max(0, Z + z)] (= 1 - z * dz, computed without
+// cancellation).
+double StandardLogEi(double z, double* dz = nullptr, double* phi_over_ei = nullptr);
+
+// Variance added before taking the square root, as Optuna's acqf_stabilizing_noise.
+constexpr double kStabilizingNoise = 1e-12;
+
+// log EI of N(mean, var) above f0 (larger is better).
+double LogEi(double mean, double var, double f0);
+
+// Log marginal likelihood plus log prior of the kernel parameters, the quantity the kernel fit
+// maximises (see gp_model.h), for `points` (n rows of D normalised coordinates), targets `y`,
+// categorical flags per dimension, and raw parameters
+// [log lambda_1..D, log kernel_scale, log(noise_var - kMinNoiseVar)]. With `grad`, also its
+// gradient with respect to `raw`. Returns -inf when the covariance is not positive definite.
+double LogPosteriorOfKernelParams(const std::vector<std::vector<double>>& points,
+                                  const std::vector<double>& y,
+                                  const std::vector<char>& is_categorical,
+                                  const std::vector<double>& raw, std::vector<double>* grad);
+
+}  // namespace hpo::gp
