@@ -587,5 +587,39 @@ TEST(TpeSamplerTest, JointMixtureSamplesItsDensity) {
   EXPECT_GT(cell, 0.1);
 }
 
+TEST(TpeSamplerTest, JointMixtureBandwidthAndWeightsMatchTheRuleAtScale) {
+  // Many observations in one continuous dimension: the joint mixture is the univariate mixture
+  // with Scott-like sigma 0.2 * n^(-1/5) * range, default_weights and the prior (its truncation
+  // masses come from an interpolated table at this size).
+  const Domain d = Domain::Of(Distribution::Float(-1.0, 2.0));
+  std::mt19937_64 rng(3);
+  const int n = 3000;
+  std::vector<double> mus;
+  for (int i = 0; i < n; ++i) mus.push_back(-1.0 + 3.0 * std::pow(tpe::Uniform01(rng), 3));
+  const std::vector<double> w = tpe::DefaultWeights(n);
+  tpe::JointMixture joint({d}, {mus}, w, 1.0);
+  const double sigma = 0.2 * std::pow(n, -1.0 / 5.0) * 3.0;
+  std::vector<tpe::Kernel> kernels;
+  for (int i = 0; i < n; ++i) {
+    tpe::Kernel k;
+    k.mu = mus[i];
+    k.sigma = sigma;
+    k.weight = w[i];
+    k.zinv = 1.0 / tpe::TruncationMass(d, k.mu, k.sigma);
+    kernels.push_back(k);
+  }
+  tpe::Kernel prior;
+  prior.mu = 0.5;
+  prior.sigma = 3.0;
+  prior.zinv = 1.0 / tpe::TruncationMass(d, prior.mu, prior.sigma);
+  kernels.push_back(prior);
+  tpe::Mixture1D reference(d, kernels);
+  std::vector<std::vector<double>> points;
+  for (int k = 0; k <= 60; ++k) points.push_back({-1.0 + 3.0 * k / 60.0});
+  std::vector<double> lp = joint.LogPdf(points);
+  for (size_t k = 0; k < points.size(); ++k)
+    EXPECT_NEAR(lp[k], std::log(reference.Pdf(points[k][0])), 1e-4) << points[k][0];
+}
+
 }  // namespace
 }  // namespace hpo
