@@ -299,9 +299,16 @@ std::optional<ParamMap> GpSampler::SuggestJoint(const std::vector<Candidate>& ca
     }
     acqf_dims.push_back(std::move(spec));
   }
+  // The incumbent includes the pending points' fantasies (their posterior means): otherwise a
+  // pending point predicted to improve keeps EI = mean - best > 0 however small its variance.
   Eigen::Index best_i = 0;
-  data.y.maxCoeff(&best_i);
-  gp::LogEiAcquisition acqf(posterior, data.y[best_i]);
+  double f0 = data.y.maxCoeff(&best_i);
+  for (Eigen::Index j = 0; j < pending.cols(); ++j) {
+    double mean, var;
+    posterior.Predict(pending.col(j).data(), &mean, &var);
+    if (std::isfinite(mean)) f0 = std::max(f0, mean);
+  }
+  gp::LogEiAcquisition acqf(posterior, f0);
   gp::AcqfOptions acqf_options;
   // Scoring costs O(N^2) per candidate (N = observed + pending points): beyond
   // kFullScreeningPoints points the number of candidates shrinks as (kFullScreeningPoints / N)^2.

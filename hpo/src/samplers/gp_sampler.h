@@ -17,7 +17,8 @@
 //   - complete trials with a non-NaN value (infinite values clipped to the finite range);
 //   - pruned and failed trials are ignored (as Optuna's GPSampler does);
 //   - running, paused and queued trials are "pending": they enter the covariance at their
-//     posterior mean (kriging believer), so concurrent asks do not collapse onto one point.
+//     posterior mean (kriging believer), and the incumbent for EI is the best of the observed
+//     values and these fantasies, so concurrent asks do not collapse onto one point.
 // Until `n_startup_trials` complete trials exist, every parameter is sampled uniformly
 // (SampleUniform). The GP works on the intersection search space: the non-fixed parameters that
 // every complete trial has (with a value the distribution contains); the others (conditional
