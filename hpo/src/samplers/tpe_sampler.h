@@ -21,6 +21,7 @@
 // Univariate mode (default): every parameter independently, from the trials in which it is
 // active (so conditional parameters are handled); multivariate mode: the parameters active in
 // every finished ranked trial are sampled jointly (product kernels), the others univariately.
+// A joint density does not factorise, so a multivariate ask reads every observation: O(n).
 //
 // Observation weights are Optuna's default_weights (the newest 25 weigh 1, older ones ramp down
 // to 1/n). In the good group and in multivariate mode they go by position in the group, as in
@@ -51,7 +52,8 @@ namespace hpo {
 // Optuna's default gamma: min(ceil(0.1 * n), 25) good trials out of n ranked ones.
 int64_t TpeDefaultGamma(int64_t n);
 
-// Options of the TPE sampler; every one has Optuna's default.
+// Options of the TPE sampler; every one has Optuna's default. MakeSampler({"tpe", seed}) uses the
+// defaults with that seed.
 // Example: TpeSampler sampler(TpeOptions().seed(7).multivariate(true).n_startup_trials(20));
 class TpeOptions {
  public:
