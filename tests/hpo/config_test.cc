@@ -416,7 +416,7 @@ std::vector<ErrorCase> ErrorCases() {
       {"UnknownSampler",
        kHead + "sampler: tpee\n",
        "6:10",
-       {"unknown value 'tpee' for 'name' in sampler", "allowed: random"}},
+       {"unknown value 'tpee' for 'name' in sampler", "allowed: ", "random"}},
       {"UnknownScheduler",
        kHead + "scheduler:\n  name: ashaa\n",
        "7:9",
