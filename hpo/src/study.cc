@@ -59,6 +59,11 @@ Study::Study(StudyDefinition def, SearchSpace space, std::unique_ptr<Storage> st
   trials_ = storage_->GetAllTrials(study_id_);
   for (size_t i = 0; i < trials_.size(); ++i) {
     index_by_id_[trials_[i].id] = i;
+    // Queued trials count toward the budget once handed out.
+    if (trials_[i].state == TrialState::kQueued) {
+      queued_.push_back(trials_[i].id);
+      continue;
+    }
     // Trials a dead process left running are retried: they do not use up the budget.
     bool interrupted = false;
     for (const auto& t : interrupted_) interrupted |= t.id == trials_[i].id;
@@ -93,7 +98,37 @@ std::optional<Trial> Study::Ask() {
     return trial;
   }
   if (options_.n_trials > 0 && new_trials_ >= options_.n_trials) return std::nullopt;
-  ParamMap params = sampler_->Sample(space_, History{def_.direction, &trials_});
+  if (!queued_.empty()) {
+    FrozenTrial& rec = Record(queued_.front());
+    HPO_CHECK(rec.state == TrialState::kQueued)
+        << "queued trial" << rec.number << "in state" << ToString(rec.state);
+    ParamMap params = rec.params;  // plus the active declared parameters left out
+    for (const ParamSpec& spec : space_.params()) {
+      if (params.count(spec.name) || !space_.IsActive(spec, params)) continue;
+      params[spec.name] = sampler_->SampleOne(spec.name, spec.distribution, params,
+                                              History{def_.direction, &trials_});
+    }
+    storage_->SetTrialState(rec.id, TrialState::kRunning, std::nullopt);
+    queued_.pop_front();
+    rec.state = TrialState::kRunning;
+    for (const auto& [name, x] : params) {
+      if (rec.params.count(name)) continue;
+      storage_->SetTrialParam(rec.id, name, x);
+      rec.params[name] = x;
+    }
+    rec.start_time = storage_->GetTrial(rec.id).start_time;  // set by the storage
+    ++new_trials_;
+    trial.id_ = rec.id;
+    trial.number_ = rec.number;
+    trial.params_ = rec.params;
+    return trial;
+  }
+  ParamMap params;
+  try {
+    params = sampler_->Sample(space_, History{def_.direction, &trials_});
+  } catch (const GridExhausted&) {
+    return std::nullopt;
+  }
   FrozenTrial rec = storage_->CreateTrial(study_id_, params, TrialState::kRunning);
   ++new_trials_;
   index_by_id_[rec.id] = trials_.size();
@@ -102,6 +137,48 @@ std::optional<Trial> Study::Ask() {
   trial.number_ = rec.number;
   trial.params_ = rec.params;
   return trial;
+}
+
+int64_t Study::Enqueue(const std::map<std::string, Value>& params) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ParamMap internal;
+  for (const auto& [name, value] : params) {
+    const Distribution* dist = nullptr;
+    if (const ParamSpec* spec = space_.Find(name)) {
+      dist = &spec->distribution;
+    } else if (auto it = dbr_distributions_.find(name); it != dbr_distributions_.end()) {
+      dist = &it->second;
+    } else {
+      std::string declared;
+      for (const ParamSpec& spec : space_.params())
+        declared += (declared.empty() ? "" : ", ") + spec.name;
+      throw std::invalid_argument("cannot enqueue unknown parameter '" + name + "' (" +
+                                  (declared.empty()
+                                       ? std::string("the study declares no parameters")
+                                       : "the study declares " + declared) +
+                                  ")");
+    }
+    try {
+      internal[name] = dist->ToInternal(value);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("cannot enqueue " + name + " = " + ValueToString(value) + ": " +
+                                  e.what());
+    }
+  }
+  for (const ParamSpec& spec : space_.params()) {
+    if (!spec.condition || !internal.count(spec.name) || space_.IsActive(spec, internal)) continue;
+    std::string values;
+    for (const Value& v : spec.condition->values)
+      values += (values.empty() ? "" : ", ") + ValueToString(v);
+    throw std::invalid_argument("cannot enqueue '" + spec.name + "': it is active only when '" +
+                                spec.condition->parent + "' is one of {" + values +
+                                "}; set the parent accordingly or leave '" + spec.name + "' out");
+  }
+  FrozenTrial rec = storage_->CreateTrial(study_id_, internal, TrialState::kQueued);
+  index_by_id_[rec.id] = trials_.size();
+  trials_.push_back(rec);
+  queued_.push_back(rec.id);
+  return rec.number;
 }
 
 bool Study::HasPendingWork() const {

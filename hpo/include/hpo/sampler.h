@@ -7,7 +7,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -42,10 +44,25 @@ class Sampler {
   Sampler() = default;
 };
 
+// Thrown by Sample() when a sampler with a finite set of points (grid) has none left to
+// propose; Study::Ask() turns it into "no more trials" (nullopt).
+class GridExhausted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Options common to every sampler, from the study file's `sampler:` section.
+// Example: SamplerOptions{/*name=*/"grid", /*seed=*/7, /*grid=*/{{"lr", {1e-3, 1e-2}}}}
 struct SamplerOptions {
   std::string name = "random";
   uint64_t seed = 0;
+  // grid: explicit values per parameter (external values, each inside the parameter's
+  // distribution); they replace the values the grid would enumerate for that parameter and are
+  // the only way to put a continuous float into a grid. Other samplers ignore it.
+  std::map<std::string, std::vector<Value>> grid;
+  // sobol: scramble the sequence (linear matrix scramble + digital shift, seeded). Unscrambled,
+  // the sequence is the plain Joe-Kuo Sobol sequence and the seed is unused.
+  bool scramble = true;
 };
 
 // Registry: unknown names throw std::invalid_argument listing the known ones.

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -66,7 +67,9 @@ class Trial {
 };
 
 struct StudyOptions {
-  int64_t n_trials = 0;       // new trials Ask() may create; 0 = unlimited
+  // Trials Ask() may start, sampled or enqueued, counting the study's stored trials (those a
+  // dead process left running excepted, and queued ones not handed out yet); 0 = unlimited.
+  int64_t n_trials = 0;
   bool allow_extend = false;  // reopen even if the stored space/sampler differ
 };
 
@@ -81,9 +84,21 @@ class Study {
   Study(const Study&) = delete;
   Study& operator=(const Study&) = delete;
 
-  // The next job: a paused trial to resume, or a new trial (params sampled). nullopt when the
-  // budget of new trials is spent and nothing is left to resume.
+  // The next job: a paused trial to resume, else the oldest queued trial (see Enqueue), else a
+  // new trial (params sampled). nullopt when nothing is left to resume and the budget of new
+  // trials is spent or the sampler has no point left (GridExhausted).
   std::optional<Trial> Ask();
+  // Warm start: stores a queued trial with these parameters (external values) and returns its
+  // number. Ask() hands queued trials out, oldest first, before sampling new ones; active
+  // declared parameters left out are sampled (Sampler::SampleOne) when the trial is handed out.
+  // An enqueued trial counts toward StudyOptions::n_trials once Ask() hands it out, like a
+  // sampled one (as Optuna's enqueue_trial with optimize(n_trials)): with n_trials = 10 and 3
+  // enqueued trials, Ask() hands out the 3 and then samples 7. Queued trials are stored, so
+  // they survive reopening the study.
+  // Throws std::invalid_argument for a name that is neither declared in the space nor suggested
+  // (define-by-run) earlier through this object, a value outside its distribution, or a
+  // conditional parameter whose condition the given values do not satisfy.
+  int64_t Enqueue(const std::map<std::string, Value>& params);
   // Records an intermediate value at `step` and returns the scheduler's decision. On kPause the
   // trial is already stored as paused when this returns (it may be promoted by another
   // worker's Ask() at once; keep its training state reachable before calling Report).
@@ -130,6 +145,7 @@ class Study {
   std::map<int64_t, size_t> index_by_id_;                  // trial id → position in trials_
   std::map<std::string, Distribution> dbr_distributions_;  // define-by-run registry
   std::vector<FrozenTrial> interrupted_;
+  std::deque<int64_t> queued_;  // ids of queued trials, oldest first
 };
 
 }  // namespace hpo

@@ -5,7 +5,9 @@
 #include <stdexcept>
 
 #include "samplers/gp_sampler.h"
+#include "samplers/grid_sampler.h"
 #include "samplers/random_sampler.h"
+#include "samplers/sobol_sampler.h"
 #include "samplers/tpe_sampler.h"
 
 namespace hpo {
@@ -24,7 +26,11 @@ using Factory = std::function<std::unique_ptr<Sampler>(const SamplerOptions&)>;
 const std::map<std::string, Factory>& Registry() {
   static const std::map<std::string, Factory> registry = {
       {"gp", [](const SamplerOptions& o) { return std::make_unique<GpSampler>(o.seed); }},
+      {"grid",
+       [](const SamplerOptions& o) { return std::make_unique<GridSampler>(o.seed, o.grid); }},
       {"random", [](const SamplerOptions& o) { return std::make_unique<RandomSampler>(o.seed); }},
+      {"sobol",
+       [](const SamplerOptions& o) { return std::make_unique<SobolSampler>(o.seed, o.scramble); }},
       {"tpe",
        [](const SamplerOptions& o) {
          return std::make_unique<TpeSampler>(TpeOptions().seed(o.seed));
