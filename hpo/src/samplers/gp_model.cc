@@ -195,18 +195,23 @@ bool CholeskyWithJitter(Eigen::MatrixXd& a) {
   const Eigen::Index n = a.rows();
   if (n == 0) return true;
   for (Eigen::Index j = 0; j < n; ++j)
-    for (Eigen::Index i = j; i < n; ++i)
-      if (!std::isfinite(a(i, j))) return false;
-  double mean_diag = a.diagonal().mean();
+    if (!a.col(j).tail(n - j).allFinite()) return false;
+  const double mean_diag = a.diagonal().mean();
   if (!(mean_diag > 0)) return false;
+  // The factorisation overwrites only the lower triangle: keep the input in the strictly upper
+  // triangle and its diagonal aside, to restore them before a retry with more jitter.
+  a.triangularView<Eigen::StrictlyUpper>() = a.transpose();
+  const Eigen::VectorXd diagonal = a.diagonal();
   double jitter = 0;
   for (int attempt = 0; attempt < 9; ++attempt) {
-    Eigen::MatrixXd m = a;
-    if (jitter > 0) m.diagonal().array() += jitter;
-    Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(m);
-    if (llt.info() == Eigen::Success && m.diagonal().allFinite() &&
-        (m.diagonal().array() > 0).all()) {
-      a = m.triangularView<Eigen::Lower>();
+    if (attempt > 0) {
+      a.triangularView<Eigen::StrictlyLower>() = a.transpose();
+      a.diagonal() = diagonal.array() + jitter;
+    }
+    Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(a);
+    if (llt.info() == Eigen::Success && a.diagonal().allFinite() &&
+        (a.diagonal().array() > 0).all()) {
+      a.triangularView<Eigen::StrictlyUpper>().setZero();
       return true;
     }
     jitter = jitter == 0 ? 1e-10 * mean_diag : jitter * 10;

@@ -14,9 +14,10 @@ namespace {
 // Discrete parameters with more grid points than this are optimised as continuous ones (and
 // snapped afterwards) rather than searched on an explicit grid.
 constexpr uint64_t kMaxGridPoints = 4096;
-// See the scoring of candidates in SuggestJoint.
-constexpr double kFullScreeningPoints = 256;
+// See the acquisition budget in SuggestJoint.
+constexpr double kFullEffortPoints = 200;
 constexpr int kMinCandidates = 256;
+constexpr int kMinLocalSearches = 3;
 
 // One GP dimension: how a parameter's internal value maps to the normalised coordinate.
 class EncodedDim {
@@ -310,13 +311,16 @@ std::optional<ParamMap> GpSampler::SuggestJoint(const std::vector<Candidate>& ca
   }
   gp::LogEiAcquisition acqf(posterior, f0);
   gp::AcqfOptions acqf_options;
-  // Scoring costs O(N^2) per candidate (N = observed + pending points): beyond
-  // kFullScreeningPoints points the number of candidates shrinks as (kFullScreeningPoints / N)^2.
+  // Scoring a candidate and each step of a local search cost O(N^2) (N = observed + pending
+  // points): beyond kFullEffortPoints points both counts shrink as (kFullEffortPoints / N)^2, so
+  // the acquisition step's cost stays about flat and the O(N^3) factorisation dominates.
   const double total_points = static_cast<double>(n + pending.cols());
-  const double shrink = std::min(1.0, std::pow(kFullScreeningPoints / total_points, 2));
+  const double shrink = std::min(1.0, std::pow(kFullEffortPoints / total_points, 2));
   acqf_options.n_candidates = std::max(std::min(options_.n_candidates, kMinCandidates),
                                        static_cast<int>(options_.n_candidates * shrink));
-  acqf_options.n_local_search = options_.n_local_search;
+  acqf_options.n_local_search =
+      std::max(std::min(options_.n_local_search, kMinLocalSearches),
+               static_cast<int>(std::lround(options_.n_local_search * shrink)));
   auto [x, value] = gp::MaximizeLogEi(acqf, acqf_dims, {data.X.col(best_i)}, rng_, acqf_options);
   if (!std::isfinite(value) || !x.allFinite()) return std::nullopt;
 

@@ -52,10 +52,11 @@ namespace hpo {
 struct GpSamplerOptions {
   // Complete trials sampled uniformly before the GP is used.
   int n_startup_trials = 10;
-  // Random points scored by the acquisition function before the local searches (fewer once the
-  // GP holds more than 256 points, since each costs O(n^2): 2048 * (256 / n)^2, at least 256).
+  // Random points scored by the acquisition function before the local searches, and local
+  // searches per ask. Each costs O(n^2) in the GP's n points, so past 200 points both shrink as
+  // (200 / n)^2, to at least 256 candidates and 3 local searches (the best candidate, one
+  // roulette pick and the incumbent).
   int n_candidates = 2048;
-  // Local searches of the acquisition function per ask.
   int n_local_search = 10;
   // At most this many complete trials form the GP's training set (the best half, then the most
   // recent), which bounds the O(n^3) cost in very long studies.
