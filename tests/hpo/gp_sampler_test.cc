@@ -296,6 +296,16 @@ TEST(GpSamplerTest, DefineByRunUsesTheIntersectionSpace) {
   EXPECT_FALSE(sampler.last_from_gp());  // not in every complete trial: uniform
   EXPECT_TRUE(dx.Contains(x) && dy.Contains(y) && dz.Contains(z));
 
+  // The same trial asking z (a non-GP parameter) between x and y gets the same x and y.
+  trials.back().params = {};
+  GpSampler interleaved(/*seed=*/3);
+  EXPECT_EQ(interleaved.SampleOne("x", dx, {}, history), x);
+  trials.back().params["x"] = x;
+  interleaved.SampleOne("z", dz, {{"x", x}}, history);
+  EXPECT_FALSE(interleaved.last_from_gp());
+  EXPECT_EQ(interleaved.SampleOne("y", dy, {{"x", x}, {"z", 3}}, history), y);
+  EXPECT_TRUE(interleaved.last_from_gp());
+
   // A parameter chosen beforehand (here by hand, far from the optimum) is held fixed: the GP
   // then picks y for that x, near the conditional optimum y = 0.7.
   GpSampler fresh(/*seed=*/3);

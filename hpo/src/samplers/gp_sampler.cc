@@ -163,8 +163,21 @@ double GpSampler::SampleOne(const std::string& name, const Distribution& dist,
   last_from_gp_ = false;
   if (dist.is_fixed() || history.trials == nullptr) return SampleUniform(dist, rng_);
 
+  // A GP dimension must have a valid value in every complete trial (and the start-up must be
+  // over); anything else is sampled uniformly without touching the GP or its cached suggestion.
   size_t n_finished = 0;
-  for (const FrozenTrial& t : *history.trials) n_finished += IsFinished(t.state) ? 1 : 0;
+  int n_observed = 0;
+  bool everywhere = true;
+  for (const FrozenTrial& t : *history.trials) {
+    n_finished += IsFinished(t.state) ? 1 : 0;
+    if (t.state != TrialState::kComplete || !t.value || std::isnan(*t.value)) continue;
+    ++n_observed;
+    auto it = t.params.find(name);
+    everywhere = everywhere && it != t.params.end() && dist.Contains(it->second);
+  }
+  if (!everywhere || n_observed < std::max(1, options_.n_startup_trials))
+    return SampleUniform(dist, rng_);
+
   const bool same_history = joint_cache_.valid && joint_cache_.n_trials == history.trials->size() &&
                             joint_cache_.n_finished == n_finished;
   bool consistent = same_history && joint_cache_.values.count(name) > 0;
@@ -180,13 +193,13 @@ double GpSampler::SampleOne(const std::string& name, const Distribution& dist,
 
   std::vector<Candidate> candidates(seen_.begin(), seen_.end());
   std::optional<ParamMap> joint = SuggestJoint(candidates, chosen, history);
-  if (joint && joint->count(name) > 0) {
-    joint_cache_ = {true, history.trials->size(), n_finished, *joint};
-    last_from_gp_ = true;
-    return joint->at(name);
-  }
-  joint_cache_.valid = false;
-  return SampleUniform(dist, rng_);
+  joint_cache_.valid = joint.has_value();
+  if (!joint) return SampleUniform(dist, rng_);
+  joint_cache_ = {true, history.trials->size(), n_finished, *joint};
+  auto it = joint->find(name);
+  if (it == joint->end()) return SampleUniform(dist, rng_);
+  last_from_gp_ = true;
+  return it->second;
 }
 
 std::optional<ParamMap> GpSampler::SuggestJoint(const std::vector<Candidate>& candidates,
