@@ -9,15 +9,18 @@
 #include <atomic>
 #include <cmath>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <ostream>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -350,6 +353,137 @@ TEST(AshaPromotionTest, FinishedTrialsAreNotPromoted) {
   s->OnFinished(0, TrialState::kFailed);
   EXPECT_EQ(s->OnReport(2, 1, 0.1), kPause);  // [0 1 2] top 1: 0 is not paused any more
   EXPECT_EQ(Next(*s), kNewTrial);
+}
+
+// ---- against the scan-based reference ---------------------------------------------------------
+
+// The first implementation of ASHA (std::set per rung, rank by std::distance, NextJob scanning
+// the top of each rung): O(n) per decision, kept here as the reference for the O(log n) one.
+class ScanAsha {
+ public:
+  ScanAsha(const SchedulerOptions& o, bool promote) : o_(o), promote_(promote) {
+    int64_t resource = o.min_resource;
+    for (int64_t i = 0; i < o.min_early_stopping_rate && resource < o.max_resource; ++i)
+      resource *= o.reduction_factor;
+    while (resource <= o.max_resource / o.reduction_factor) {
+      rungs_.push_back(resource);
+      resource *= o.reduction_factor;
+    }
+    recorded_.resize(rungs_.size());
+    promoted_.resize(rungs_.size());
+  }
+  Decision OnReport(int64_t id, int64_t resource, double value) {
+    auto r = std::find(rungs_.begin(), rungs_.end(), resource);
+    if (r == rungs_.end()) return kContinue;
+    size_t k = static_cast<size_t>(r - rungs_.begin());
+    double score = std::isnan(value) ? -std::numeric_limits<double>::infinity()
+                                     : (o_.direction == Direction::kMaximize ? value : -value);
+    auto it = recorded_[k].insert({score, order_++, id}).first;
+    size_t rank = static_cast<size_t>(std::distance(recorded_[k].begin(), it));
+    if (promote_) {
+      paused_.insert(id);
+      return kPause;
+    }
+    size_t top =
+        std::max<size_t>(1, recorded_[k].size() / static_cast<size_t>(o_.reduction_factor));
+    return rank < top && !std::isnan(value) ? kContinue : kStop;
+  }
+  std::optional<int64_t> NextJob() {
+    if (!promote_) return std::nullopt;
+    for (size_t k = rungs_.size(); k-- > 0;) {
+      size_t top = recorded_[k].size() / static_cast<size_t>(o_.reduction_factor), i = 0;
+      for (auto it = recorded_[k].begin(); it != recorded_[k].end() && i < top; ++it, ++i) {
+        if (std::get<0>(*it) == -std::numeric_limits<double>::infinity()) break;
+        int64_t id = std::get<2>(*it);
+        if (promoted_[k].count(id) || !paused_.count(id)) continue;
+        promoted_[k].insert(id);
+        paused_.erase(id);
+        return id;
+      }
+    }
+    return std::nullopt;
+  }
+  void OnFinished(int64_t id) { paused_.erase(id); }
+
+ private:
+  struct Better {
+    bool operator()(const std::tuple<double, int64_t, int64_t>& a,
+                    const std::tuple<double, int64_t, int64_t>& b) const {
+      return std::get<0>(a) != std::get<0>(b) ? std::get<0>(a) > std::get<0>(b)
+                                              : std::get<1>(a) < std::get<1>(b);
+    }
+  };
+  SchedulerOptions o_;
+  bool promote_;
+  std::vector<int64_t> rungs_;
+  std::vector<std::set<std::tuple<double, int64_t, int64_t>, Better>> recorded_;
+  std::vector<std::set<int64_t>> promoted_;
+  std::set<int64_t> paused_;
+  int64_t order_ = 0;
+};
+
+// Random single-worker runs (tied values, NaN, failures, trials pruned while paused): every
+// decision and every NextJob() of the scheduler equals the reference's.
+TEST(AshaReferenceTest, MatchesScanBasedReference) {
+  std::mt19937_64 rng(42);
+  int resumes = 0, stops = 0;
+  for (int round = 0; round < 48; ++round) {
+    const bool promote = round % 2 == 0;
+    const int64_t eta = 2 + static_cast<int64_t>(rng() % 3);
+    const int64_t R = std::vector<int64_t>{8, 9, 27, 30, 64}[rng() % 5];
+    const int64_t s = static_cast<int64_t>(rng() % 2);
+    SchedulerOptions o =
+        Options(promote ? "asha" : "asha_stopping",
+                round % 4 < 2 ? Direction::kMaximize : Direction::kMinimize, 1, R, eta, s);
+    auto sched = MakeScheduler(o);
+    ScanAsha ref(o, promote);
+    std::map<int64_t, int64_t> paused_at;  // paused trial → last epoch
+    int64_t next_id = 0;
+    for (int job = 0; job < 400; ++job) {
+      std::optional<int64_t> got = sched->NextJob().resume_trial;
+      ASSERT_EQ(got, ref.NextJob()) << "round " << round << " job " << job;
+      int64_t id, epoch = 1;
+      if (got) {
+        id = *got;
+        epoch = paused_at.at(id) + 1;
+        paused_at.erase(id);
+        ++resumes;
+      } else {
+        id = next_id++;
+      }
+      const double q = static_cast<double>(rng() % 20) / 20;  // ties
+      const bool diverges = rng() % 15 == 0;
+      bool running = true;
+      for (; epoch <= R && running; ++epoch) {
+        double v = diverges ? std::numeric_limits<double>::quiet_NaN()
+                            : q * (1 - std::exp(-0.3 * static_cast<double>(epoch)));
+        Decision d = sched->OnReport(id, epoch, v);
+        ASSERT_EQ(d, ref.OnReport(id, epoch, v)) << "round " << round << " trial " << id;
+        if (d == kPause) {
+          paused_at[id] = epoch;
+          running = false;
+        } else if (d == kStop) {
+          ++stops;
+          sched->OnFinished(id, TrialState::kPruned);
+          ref.OnFinished(id);
+          running = false;
+        }
+      }
+      if (running) {
+        sched->OnFinished(id, rng() % 9 == 0 ? TrialState::kFailed : TrialState::kComplete);
+        ref.OnFinished(id);
+      }
+      // Now and then a paused trial is given up (pruned at the end of a study, or failed).
+      if (!paused_at.empty() && rng() % 20 == 0) {
+        auto it = std::next(paused_at.begin(), static_cast<long>(rng() % paused_at.size()));
+        sched->OnFinished(it->first, TrialState::kPruned);
+        ref.OnFinished(it->first);
+        paused_at.erase(it);
+      }
+    }
+  }
+  EXPECT_GT(resumes, 1000);
+  EXPECT_GT(stops, 1000);
 }
 
 // ---- Restore ----------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
 #include "schedulers/asha.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <utility>
+
+#include "hpo/check.h"
 
 namespace hpo {
 
@@ -30,13 +34,13 @@ AshaScheduler::AshaScheduler(const SchedulerOptions& o, bool promote)
     resource *= o.reduction_factor;
   }
   recorded_.resize(rungs_.size());
-  promoted_.resize(rungs_.size());
+  waiting_rung_.resize(rungs_.size());
 }
 
 int AshaScheduler::RungIndex(int64_t resource) const {
-  for (size_t k = 0; k < rungs_.size(); ++k)
-    if (rungs_[k] == resource) return static_cast<int>(k);
-  return -1;
+  auto it = std::lower_bound(rungs_.begin(), rungs_.end(), resource);
+  if (it == rungs_.end() || *it != resource) return -1;
+  return static_cast<int>(it - rungs_.begin());
 }
 
 double AshaScheduler::Score(double value) const {
@@ -44,63 +48,86 @@ double AshaScheduler::Score(double value) const {
   return options_.direction == Direction::kMaximize ? value : -value;
 }
 
-size_t AshaScheduler::Record(size_t k, int64_t trial_id, double value) {
+AshaScheduler::Entry AshaScheduler::Record(size_t k, int64_t trial_id, double value) {
   Entry e{Score(value), order_++, trial_id};
-  auto it = recorded_[k].insert(e).first;
-  return static_cast<size_t>(std::distance(recorded_[k].begin(), it));
+  recorded_[k].insert(e);
+  return e;
+}
+
+void AshaScheduler::Wait(size_t k, const Entry& entry) {
+  StopWaiting(entry.trial_id);
+  // -inf: NaN (or an infinitely bad value), never promoted.
+  if (entry.score == -std::numeric_limits<double>::infinity()) return;
+  waiting_rung_[k].insert(entry);
+  waiting_.emplace(entry.trial_id, Waiting{k, entry});
+}
+
+void AshaScheduler::StopWaiting(int64_t trial_id) {
+  auto it = waiting_.find(trial_id);
+  if (it == waiting_.end()) return;
+  waiting_rung_[it->second.rung].erase(it->second.entry);
+  waiting_.erase(it);
 }
 
 Decision AshaScheduler::OnReport(int64_t trial_id, int64_t resource, double value) {
   int k = RungIndex(resource);
   if (k < 0) return Decision::kContinue;
-  size_t rank = Record(static_cast<size_t>(k), trial_id, value);
+  Entry e = Record(static_cast<size_t>(k), trial_id, value);
   if (promote_) {
-    paused_.insert(trial_id);
+    Wait(static_cast<size_t>(k), e);
     return Decision::kPause;
   }
+  size_t rank = recorded_[k].order_of_key(e);
   size_t n = recorded_[k].size();
   size_t top = n / static_cast<size_t>(options_.reduction_factor);
   if (top == 0) top = 1;  // fewer than eta values: only the best so far goes on
   return rank < top && !std::isnan(value) ? Decision::kContinue : Decision::kStop;
 }
 
+std::optional<AshaScheduler::Candidate> AshaScheduler::BestCandidate() const {
+  for (size_t k = rungs_.size(); k-- > 0;) {
+    if (waiting_rung_[k].empty()) continue;
+    const Entry& best = *waiting_rung_[k].begin();
+    size_t top = recorded_[k].size() / static_cast<size_t>(options_.reduction_factor);
+    if (recorded_[k].order_of_key(best) < top) return Candidate{k, best.score, best.trial_id};
+  }
+  return std::nullopt;
+}
+
+void AshaScheduler::Promote(const Candidate& c) {
+  auto it = waiting_.find(c.trial_id);
+  HPO_CHECK(it != waiting_.end() && it->second.rung == c.rung)
+      << "promoting trial id" << c.trial_id << "that does not wait at rung" << c.rung;
+  StopWaiting(c.trial_id);
+}
+
 Job AshaScheduler::NextJob() {
   Job job;
-  if (!promote_) return job;
-  for (size_t k = rungs_.size(); k-- > 0;) {
-    size_t top = recorded_[k].size() / static_cast<size_t>(options_.reduction_factor);
-    size_t i = 0;
-    for (auto it = recorded_[k].begin(); it != recorded_[k].end() && i < top; ++it, ++i) {
-      if (std::isinf(it->score) && it->score < 0) break;  // NaN values are never promoted
-      if (promoted_[k].count(it->trial_id) || !paused_.count(it->trial_id)) continue;
-      promoted_[k].insert(it->trial_id);
-      paused_.erase(it->trial_id);
-      job.resume_trial = it->trial_id;
-      return job;
-    }
+  if (std::optional<Candidate> c = BestCandidate()) {
+    Promote(*c);
+    job.resume_trial = c->trial_id;
   }
   return job;
 }
 
-void AshaScheduler::OnFinished(int64_t trial_id, TrialState) {
-  paused_.erase(trial_id);
-  finished_.insert(trial_id);
-}
+void AshaScheduler::OnFinished(int64_t trial_id, TrialState) { StopWaiting(trial_id); }
 
 void AshaScheduler::Restore(const std::vector<FrozenTrial>& trials) {
-  // Replay reports in trial order; a trial that went past a rung was promoted from it.
-  for (const FrozenTrial& t : trials) {
-    for (size_t k = 0; k < rungs_.size(); ++k) {
-      auto it = t.intermediate.find(rungs_[k]);
-      if (it == t.intermediate.end()) continue;
-      Record(k, t.id, it->second);
-      bool went_on = t.intermediate.upper_bound(rungs_[k]) != t.intermediate.end() ||
-                     t.state == TrialState::kComplete || t.state == TrialState::kRunning;
-      if (promote_ && went_on) promoted_[k].insert(t.id);
-    }
-    if (t.state == TrialState::kPaused) paused_.insert(t.id);
-    if (IsFinished(t.state)) finished_.insert(t.id);
+  for (const FrozenTrial& t : trials) RestoreTrial(t);
+}
+
+void AshaScheduler::RestoreTrial(const FrozenTrial& t) {
+  // A trial that went past a rung was promoted from it; a paused trial whose last report is at a
+  // rung waits there.
+  std::optional<std::pair<size_t, Entry>> last;
+  for (size_t k = 0; k < rungs_.size(); ++k) {
+    auto it = t.intermediate.find(rungs_[k]);
+    if (it == t.intermediate.end()) continue;
+    last.emplace(k, Record(k, t.id, it->second));
   }
+  if (promote_ && last && t.state == TrialState::kPaused &&
+      t.intermediate.upper_bound(rungs_[last->first]) == t.intermediate.end())
+    Wait(last->first, last->second);
 }
 
 }  // namespace hpo

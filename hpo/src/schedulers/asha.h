@@ -8,11 +8,21 @@
 //  - stopping (name "asha_stopping"): a trial reaching a rung continues only while it is within
 //    the top floor(n_k / eta) of the values recorded at that rung (the best so far while
 //    n_k < eta), as Optuna's SuccessiveHalvingPruner and Ray's ASHAScheduler do.
-// NaN values rank last. Ties keep the earlier report ahead.
+// NaN values rank last and are never promoted. Ties keep the earlier report ahead (a reopened
+// study replays reports in trial order, so exact ties between trials reported out of trial
+// order may rank differently after Restore).
+//
+// Cost: O(log n) per OnReport and O(K log n) per NextJob, n = values recorded at a rung. Each
+// rung keeps its values in an order-statistic tree (rank queries), and the paused trials that
+// wait for promotion from it in a second ordered set: the best waiting trial is promotable iff
+// its rank is below floor(n_k / eta), since every better-ranked waiting trial would rank higher.
 #pragma once
 
-#include <map>
+#include <ext/pb_ds/assoc_container.hpp>
+#include <ext/pb_ds/tree_policy.hpp>
+#include <optional>
 #include <set>
+#include <unordered_map>
 #include <vector>
 
 #include "hpo/scheduler.h"
@@ -29,33 +39,57 @@ class AshaScheduler : public Scheduler {
   Decision OnReport(int64_t trial_id, int64_t resource, double value) override;
   void OnFinished(int64_t trial_id, TrialState state) override;
   void Restore(const std::vector<FrozenTrial>& trials) override;
+  // Restore() one trial at a time (in trial order), for a caller that splits a study's trials.
+  void RestoreTrial(const FrozenTrial& trial);
 
   // Resources of the pause/decision rungs, ascending (excludes R).
   const std::vector<int64_t>& rung_resources() const { return rungs_; }
   // Number of values recorded at rung k.
   size_t rung_size(size_t k) const { return recorded_[k].size(); }
 
+  // A paused trial that NextJob() would promote now (promotion variant).
+  struct Candidate {
+    size_t rung;   // index into rung_resources()
+    double score;  // larger is better (direction applied)
+    int64_t trial_id;
+  };
+  // The best promotable trial of the highest rung that has one; nullopt when none (always for
+  // the stopping variant). Does not change the state.
+  std::optional<Candidate> BestCandidate() const;
+  // Promotes `c`, which BestCandidate() returned with no call in between.
+  void Promote(const Candidate& c);
+
  private:
   struct Entry {
     double score;   // larger is better (direction applied; NaN → -inf)
     int64_t order;  // report sequence, for stable ties
     int64_t trial_id;
-    bool operator<(const Entry& o) const {
-      return score != o.score ? score > o.score : order < o.order;
+  };
+  struct Better {  // best first
+    bool operator()(const Entry& a, const Entry& b) const {
+      return a.score != b.score ? a.score > b.score : a.order < b.order;
     }
   };
+  using RankedSet = __gnu_pbds::tree<Entry, __gnu_pbds::null_type, Better, __gnu_pbds::rb_tree_tag,
+                                     __gnu_pbds::tree_order_statistics_node_update>;
+  struct Waiting {
+    size_t rung;
+    Entry entry;
+  };
+
   int RungIndex(int64_t resource) const;  // -1 when `resource` is not a rung
   double Score(double value) const;
-  // Records at rung k; returns the 0-based rank of the new entry.
-  size_t Record(size_t k, int64_t trial_id, double value);
+  Entry Record(size_t k, int64_t trial_id, double value);
+  // `entry` (recorded at rung k) waits for promotion from k; NaN entries never do.
+  void Wait(size_t k, const Entry& entry);
+  void StopWaiting(int64_t trial_id);
 
   SchedulerOptions options_;
   bool promote_;
   std::vector<int64_t> rungs_;
-  std::vector<std::set<Entry>> recorded_;    // per rung, best first
-  std::vector<std::set<int64_t>> promoted_;  // per rung: trial ids promoted from it
-  std::set<int64_t> paused_;                 // trials waiting for promotion
-  std::set<int64_t> finished_;
+  std::vector<RankedSet> recorded_;                    // per rung, best first
+  std::vector<std::set<Entry, Better>> waiting_rung_;  // per rung: paused, not yet promoted
+  std::unordered_map<int64_t, Waiting> waiting_;       // trial id → where it waits
   int64_t order_ = 0;
 };
 
