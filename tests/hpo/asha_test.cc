@@ -202,16 +202,18 @@ TEST(AshaStoppingTest, InvalidOptionsThrow) {
                  std::invalid_argument);
   }
   try {
-    MakeScheduler(Options("hyperband", Direction::kMinimize, 1, 9));
+    MakeScheduler(Options("hyperbnd", Direction::kMinimize, 1, 9));
     FAIL() << "expected std::invalid_argument";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("unknown scheduler 'hyperband' (known: asha, "
-                                         "asha_stopping, fifo)"),
+    EXPECT_NE(std::string(e.what()).find("unknown scheduler 'hyperbnd' (known: asha, "
+                                         "asha_stopping, fifo, hyperband, hyperband_stopping, "
+                                         "median, percentile)"),
               std::string::npos)
         << e.what();
   }
   std::vector<std::string> known = KnownSchedulers();
-  EXPECT_EQ(known, (std::vector<std::string>{"asha", "asha_stopping", "fifo"}));
+  EXPECT_EQ(known, (std::vector<std::string>{"asha", "asha_stopping", "fifo", "hyperband",
+                                             "hyperband_stopping", "median", "percentile"}));
 }
 
 TEST(FifoSchedulerTest, AlwaysContinues) {

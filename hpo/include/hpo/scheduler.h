@@ -50,6 +50,18 @@ class Scheduler {
 };
 
 // Options from the study file's `scheduler:` section. Resources in report steps (epochs).
+// Each scheduler reads the fields it needs and ignores the others:
+//   asha, asha_stopping:            min_resource, max_resource, reduction_factor,
+//                                   min_early_stopping_rate
+//   hyperband, hyperband_stopping:  min_resource, max_resource, reduction_factor (the brackets
+//                                   set their own min_early_stopping_rate; a non-zero one throws)
+//   median, percentile:             percentile (median: must be 50), n_startup_trials,
+//                                   n_warmup_steps, interval_steps, n_min_trials
+// Example:
+//   SchedulerOptions o;
+//   o.name = "percentile";
+//   o.direction = Direction::kMaximize;
+//   o.percentile = 25;  // prune trials below the top quarter at the same step
 struct SchedulerOptions {
   std::string name = "asha";
   Direction direction = Direction::kMinimize;
@@ -57,10 +69,18 @@ struct SchedulerOptions {
   int64_t max_resource = 1;             // R (the training budget of a full trial)
   int64_t reduction_factor = 3;         // eta >= 2
   int64_t min_early_stopping_rate = 0;  // s
+  // Median/percentile stopping (as Optuna's PercentilePruner), steps in report units:
+  double percentile = 50;        // in [0, 100]: keep trials within the best `percentile` percent
+  int64_t n_startup_trials = 5;  // no pruning until this many trials have completed
+  int64_t n_warmup_steps = 0;    // no pruning at steps below this
+  int64_t interval_steps = 1;    // >= 1: check every interval_steps steps after the warmup
+  int64_t n_min_trials = 1;      // >= 1: no pruning with fewer completed values at the step
 };
 
 // Registry: unknown names throw std::invalid_argument listing the known ones.
-// Invalid numbers (r < 1, R < r, eta < 2, s < 0) throw std::invalid_argument.
+// Invalid numbers (r < 1, R < r, eta < 2, s < 0; percentile outside [0, 100], a negative
+// n_startup_trials or n_warmup_steps, interval_steps < 1, n_min_trials < 1) throw
+// std::invalid_argument.
 std::unique_ptr<Scheduler> MakeScheduler(const SchedulerOptions& options);
 std::vector<std::string> KnownSchedulers();
 

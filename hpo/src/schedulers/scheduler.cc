@@ -5,6 +5,8 @@
 #include <stdexcept>
 
 #include "schedulers/asha.h"
+#include "schedulers/hyperband.h"
+#include "schedulers/median.h"
 
 namespace hpo {
 namespace {
@@ -15,6 +17,14 @@ const std::map<std::string, Factory>& Registry() {
       {"asha_stopping",
        [](const SchedulerOptions& o) { return std::make_unique<AshaScheduler>(o, false); }},
       {"fifo", [](const SchedulerOptions&) { return std::make_unique<FifoScheduler>(); }},
+      {"hyperband",
+       [](const SchedulerOptions& o) { return std::make_unique<HyperbandScheduler>(o, true); }},
+      {"hyperband_stopping",
+       [](const SchedulerOptions& o) { return std::make_unique<HyperbandScheduler>(o, false); }},
+      {"median",
+       [](const SchedulerOptions& o) { return std::make_unique<PercentileScheduler>(o, true); }},
+      {"percentile",
+       [](const SchedulerOptions& o) { return std::make_unique<PercentileScheduler>(o, false); }},
   };
   return registry;
 }
