@@ -280,7 +280,21 @@ SchemaSection SchedulerSchema() {
            Optional(Spec("reduction_factor", Kind::kInt, int64_t{3}, 2, std::nullopt, {},
                          "Keep 1/eta of the trials at each rung (eta).")),
            Optional(Spec("min_early_stopping_rate", Kind::kInt, int64_t{0}, 0, std::nullopt, {},
-                         "Skip the first s rungs (s)."))},
+                         "Skip the first s rungs (s); asha only (hyperband sets it per "
+                         "bracket).")),
+           Optional(Spec("percentile", Kind::kFloat, 50.0, 0, 100, {},
+                         "median/percentile: stop a trial whose best value is worse than this "
+                         "percentile of the completed trials' values at the same epoch (25: "
+                         "keep the best quarter); median requires 50.")),
+           Optional(Spec("n_startup_trials", Kind::kInt, int64_t{5}, 0, std::nullopt, {},
+                         "median/percentile: no stopping until this many trials completed.")),
+           Optional(Spec("n_warmup_steps", Kind::kInt, int64_t{0}, 0, std::nullopt, {},
+                         "median/percentile: no stopping at epochs below this.")),
+           Optional(Spec("interval_steps", Kind::kInt, int64_t{1}, 1, std::nullopt, {},
+                         "median/percentile: check every this many epochs after the warmup.")),
+           Optional(Spec("n_min_trials", Kind::kInt, int64_t{1}, 1, std::nullopt, {},
+                         "median/percentile: no stopping at an epoch fewer completed trials "
+                         "reported."))},
           "name"};
 }
 
@@ -1049,6 +1063,22 @@ StudyConfig Parser::Parse(const std::string& text) {
   config.scheduler.max_resource = config.max_epochs;
   config.scheduler.reduction_factor = scheduler.GetInt("reduction_factor");
   config.scheduler.min_early_stopping_rate = scheduler.GetInt("min_early_stopping_rate");
+  config.scheduler.percentile = scheduler.GetDouble("percentile");
+  config.scheduler.n_startup_trials = scheduler.GetInt("n_startup_trials");
+  config.scheduler.n_warmup_steps = scheduler.GetInt("n_warmup_steps");
+  config.scheduler.interval_steps = scheduler.GetInt("interval_steps");
+  config.scheduler.n_min_trials = scheduler.GetInt("n_min_trials");
+  if (config.scheduler.name == "median" && config.scheduler.percentile != 50)
+    Fail(scheduler.LocationOf("percentile"),
+         "scheduler median stops at the 50th percentile, got percentile " +
+             FormatNumber(config.scheduler.percentile),
+         "use name: percentile, or remove percentile");
+  if (config.scheduler.min_early_stopping_rate != 0 &&
+      (config.scheduler.name == "hyperband" || config.scheduler.name == "hyperband_stopping"))
+    Fail(scheduler.LocationOf("min_early_stopping_rate"),
+         "scheduler " + config.scheduler.name + " sets min_early_stopping_rate per bracket, got " +
+             std::to_string(config.scheduler.min_early_stopping_rate),
+         "remove min_early_stopping_rate");
   if (config.scheduler.min_resource > config.max_epochs)
     Fail(scheduler.LocationOf("min_resource"),
          "scheduler min_resource " + std::to_string(config.scheduler.min_resource) +
@@ -1209,6 +1239,12 @@ std::string StudyConfig::ToYaml() const {
   out << YAML::Key << "min_resource" << YAML::Value << scheduler.min_resource;
   out << YAML::Key << "reduction_factor" << YAML::Value << scheduler.reduction_factor;
   out << YAML::Key << "min_early_stopping_rate" << YAML::Value << scheduler.min_early_stopping_rate;
+  out << YAML::Key << "percentile" << YAML::Value;
+  EmitValue(out, Value(scheduler.percentile));
+  out << YAML::Key << "n_startup_trials" << YAML::Value << scheduler.n_startup_trials;
+  out << YAML::Key << "n_warmup_steps" << YAML::Value << scheduler.n_warmup_steps;
+  out << YAML::Key << "interval_steps" << YAML::Value << scheduler.interval_steps;
+  out << YAML::Key << "n_min_trials" << YAML::Value << scheduler.n_min_trials;
   out << YAML::EndMap;
 
   for (const auto& [section_name, section] : sections) {

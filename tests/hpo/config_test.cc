@@ -176,6 +176,12 @@ TEST(ConfigTest, MinimalFileTakesDefaults) {
   EXPECT_EQ(c.scheduler.reduction_factor, 3);
   EXPECT_EQ(c.scheduler.max_resource, 2);
   EXPECT_EQ(c.scheduler.direction, Direction::kMaximize);
+  // Median/percentile options default as Optuna's MedianPruner.
+  EXPECT_EQ(c.scheduler.percentile, 50.0);
+  EXPECT_EQ(c.scheduler.n_startup_trials, 5);
+  EXPECT_EQ(c.scheduler.n_warmup_steps, 0);
+  EXPECT_EQ(c.scheduler.interval_steps, 1);
+  EXPECT_EQ(c.scheduler.n_min_trials, 1);
   ASSERT_EQ(c.sections.size(), 4u);
   EXPECT_EQ(c.section("resources").GetList("devices"), std::vector<std::string>{"cpu"});
   EXPECT_EQ(c.section("training").GetInt("batch_size"), 32);
@@ -217,6 +223,53 @@ model:
             (std::vector<std::string>{"cuda:0", "cuda:1"}));
   EXPECT_EQ(c.section("data").GetString("path"), "123");
   EXPECT_EQ(c.section("model").GetString("name"), "mlp");  // empty section: defaults
+}
+
+// The median/percentile keys reach SchedulerOptions, and the scheduler built from them works.
+TEST(ConfigTest, PercentileSchedulerOptions) {
+  StudyConfig c = Parse(R"(study: {name: s, direction: minimize}
+budget: {trials: 10, max_epochs: 20}
+scheduler:
+  name: percentile
+  percentile: 12.5
+  n_startup_trials: 0
+  n_warmup_steps: 3
+  interval_steps: 4
+  n_min_trials: 2
+)");
+  EXPECT_EQ(c.scheduler.name, "percentile");
+  EXPECT_EQ(c.scheduler.percentile, 12.5);
+  EXPECT_EQ(c.scheduler.n_startup_trials, 0);
+  EXPECT_EQ(c.scheduler.n_warmup_steps, 3);
+  EXPECT_EQ(c.scheduler.interval_steps, 4);
+  EXPECT_EQ(c.scheduler.n_min_trials, 2);
+  // The resolved config keeps them.
+  StudyConfig again = ParseStudyConfig(c.ToYaml(), "resolved.yaml", TestSchema());
+  EXPECT_EQ(again.scheduler.percentile, 12.5);
+  EXPECT_EQ(again.scheduler.n_startup_trials, 0);
+  EXPECT_EQ(again.scheduler.n_warmup_steps, 3);
+  EXPECT_EQ(again.scheduler.interval_steps, 4);
+  EXPECT_EQ(again.scheduler.n_min_trials, 2);
+  auto scheduler = MakeScheduler(c.scheduler);
+  EXPECT_EQ(scheduler->name(), "percentile");
+  // Two completed trials with 1.0 and 9.0 at epoch 3: P = 1 + 0.125 * 8 = 2 (minimize).
+  scheduler->OnReport(0, 3, 1.0);
+  scheduler->OnFinished(0, TrialState::kComplete);
+  scheduler->OnReport(1, 3, 9.0);
+  scheduler->OnFinished(1, TrialState::kComplete);
+  EXPECT_EQ(scheduler->OnReport(2, 2, 100.0), Decision::kContinue);  // warmup: epoch 2 < 3
+  EXPECT_EQ(scheduler->OnReport(3, 3, 2.0), Decision::kContinue);
+  EXPECT_EQ(scheduler->OnReport(4, 3, 2.5), Decision::kStop);
+  // An integer percentile is read as a number too; hyperband and median accept their defaults.
+  EXPECT_EQ(Parse("study: {name: s}\nbudget: {trials: 1, max_epochs: 9}\n"
+                  "scheduler: {name: percentile, percentile: 25}\n")
+                .scheduler.percentile,
+            25.0);
+  for (const char* name : {"hyperband", "hyperband_stopping", "median"}) {
+    StudyConfig d = Parse("study: {name: s}\nbudget: {trials: 1, max_epochs: 9}\nscheduler: " +
+                          std::string(name) + "\n");
+    EXPECT_EQ(MakeScheduler(d.scheduler)->name(), name);
+  }
 }
 
 TEST(ConfigTest, ChoicesAreReadAsTheKeysKind) {
@@ -417,6 +470,24 @@ std::vector<ErrorCase> ErrorCases() {
        kHead + "sampler: tpee\n",
        "6:10",
        {"unknown value 'tpee' for 'name' in sampler", "allowed: ", "random"}},
+      {"PercentileAbove100",
+       kHead + "scheduler:\n  name: percentile\n  percentile: 100.5\n",
+       "8:15",
+       {"'percentile' in scheduler must be <= 100, got 100.5; use a value <= 100"}},
+      {"IntervalStepsZero",
+       kHead + "scheduler:\n  interval_steps: 0\n",
+       "7:19",
+       {"'interval_steps' in scheduler must be >= 1, got 0"}},
+      {"MedianWithAnotherPercentile",
+       kHead + "scheduler:\n  name: median\n  percentile: 25\n",
+       "8:15",
+       {"scheduler median stops at the 50th percentile, got percentile 25; use name: "
+        "percentile, or remove percentile"}},
+      {"HyperbandWithMinEarlyStoppingRate",
+       kHead + "scheduler:\n  name: hyperband\n  min_early_stopping_rate: 1\n",
+       "8:28",
+       {"scheduler hyperband sets min_early_stopping_rate per bracket, got 1; remove "
+        "min_early_stopping_rate"}},
       {"UnknownScheduler",
        kHead + "scheduler:\n  name: ashaa\n",
        "7:9",
@@ -656,6 +727,11 @@ void ExpectSameConfig(const StudyConfig& a, const StudyConfig& b) {
   EXPECT_EQ(a.scheduler.max_resource, b.scheduler.max_resource);
   EXPECT_EQ(a.scheduler.reduction_factor, b.scheduler.reduction_factor);
   EXPECT_EQ(a.scheduler.min_early_stopping_rate, b.scheduler.min_early_stopping_rate);
+  EXPECT_EQ(a.scheduler.percentile, b.scheduler.percentile);
+  EXPECT_EQ(a.scheduler.n_startup_trials, b.scheduler.n_startup_trials);
+  EXPECT_EQ(a.scheduler.n_warmup_steps, b.scheduler.n_warmup_steps);
+  EXPECT_EQ(a.scheduler.interval_steps, b.scheduler.interval_steps);
+  EXPECT_EQ(a.scheduler.n_min_trials, b.scheduler.n_min_trials);
   ASSERT_EQ(a.sections.size(), b.sections.size());
   for (const auto& [name, section] : a.sections) {
     ASSERT_EQ(b.sections.count(name), 1u) << name;
@@ -723,6 +799,11 @@ TEST(ConfigTest, DescribeSchemaMentionsEveryKey) {
                           "min_resource",
                           "reduction_factor",
                           "min_early_stopping_rate",
+                          "percentile",
+                          "n_startup_trials",
+                          "n_warmup_steps",
+                          "interval_steps",
+                          "n_min_trials",
                           "learning_rate",
                           "batch_size",
                           "optimizer",

@@ -5,7 +5,9 @@
 //   budget:       trials (number of new configurations), max_epochs (resource of a full trial)
 //   search_space: name → distribution ({type: float|int|categorical, ...}) or a fixed scalar
 //   sampler:      name (random, ...), seed
-//   scheduler:    name (asha, fifo, ...), min_resource, reduction_factor, min_early_stopping_rate
+//   scheduler:    name (asha, hyperband, median, fifo, ...), min_resource, reduction_factor,
+//                 min_early_stopping_rate; percentile, n_startup_trials, n_warmup_steps,
+//                 interval_steps, n_min_trials (median/percentile)
 //   resources, data, model, training: application sections, validated against the FieldSpec
 //                 lists the application (the trainer) passes in AppSchema.
 // Every key of every section is declared once in a FieldSpec (type, default, range,
