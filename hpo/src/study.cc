@@ -7,6 +7,8 @@
 
 namespace hpo {
 
+const char* const kSuspendedAttr = "hpo.suspended";
+
 // ---- Trial ----------------------------------------------------------------------------------
 
 std::optional<Value> Trial::Get(const std::string& name) const {
@@ -59,6 +61,10 @@ Study::Study(StudyDefinition def, SearchSpace space, std::unique_ptr<Storage> st
   trials_ = storage_->GetAllTrials(study_id_);
   for (size_t i = 0; i < trials_.size(); ++i) {
     index_by_id_[trials_[i].id] = i;
+    auto attr = trials_[i].user_attrs.find(kSuspendedAttr);
+    if (trials_[i].state == TrialState::kPaused && attr != trials_[i].user_attrs.end() &&
+        attr->second == "1")
+      suspended_.push_back(trials_[i].id);
     // Queued trials count toward the budget once handed out.
     if (trials_[i].state == TrialState::kQueued) {
       queued_.push_back(trials_[i].id);
@@ -84,11 +90,18 @@ std::optional<Trial> Study::Ask() {
   std::lock_guard<std::mutex> lock(mu_);
   Trial trial;
   trial.study_ = this;
-  Job job = scheduler_->NextJob();
-  if (job.resume_trial) {
-    FrozenTrial& rec = Record(*job.resume_trial);
-    HPO_CHECK(rec.state == TrialState::kPaused)
-        << "promoting a trial in state" << ToString(rec.state);
+  // Trials suspended by a stopping process resume first, then the scheduler's promotions.
+  std::optional<int64_t> resume;
+  if (!suspended_.empty()) {
+    resume = suspended_.front();
+    suspended_.pop_front();
+    storage_->SetUserAttr(*resume, kSuspendedAttr, "0");
+    Record(*resume).user_attrs[kSuspendedAttr] = "0";
+  } else {
+    resume = scheduler_->NextJob().resume_trial;
+  }
+  if (resume && Record(*resume).state == TrialState::kPaused) {
+    FrozenTrial& rec = Record(*resume);
     storage_->SetTrialState(rec.id, TrialState::kRunning, std::nullopt);
     rec.state = TrialState::kRunning;
     trial.id_ = rec.id;
@@ -247,6 +260,17 @@ int Study::PruneUnpromoted() {
     ++n;
   }
   return n;
+}
+
+void Study::Suspend(const Trial& trial) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FrozenTrial& rec = Record(trial.id());
+  HPO_CHECK(rec.state == TrialState::kRunning)
+      << "suspending a trial in state" << ToString(rec.state);
+  storage_->SetUserAttr(rec.id, kSuspendedAttr, "1");
+  storage_->SetTrialState(rec.id, TrialState::kPaused, std::nullopt);
+  rec.user_attrs[kSuspendedAttr] = "1";
+  rec.state = TrialState::kPaused;
 }
 
 void Study::SetUserAttr(const Trial& trial, const std::string& key, const std::string& value) {

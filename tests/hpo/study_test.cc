@@ -442,3 +442,61 @@ TEST(StudyTest, ReopenWithDifferentDefinitionFails) {
 
 }  // namespace
 }  // namespace hpo
+
+namespace {
+
+TEST(StudySuspendTest, ASuspendedTrialIsResumedFirstByTheNextStudy) {
+  hpo::testing::TempDir dir;
+  const std::string db = dir.File("s.db");
+  hpo::StudyDefinition def;
+  def.name = "suspend";
+  def.direction = hpo::Direction::kMinimize;
+  hpo::SearchSpace space;
+  space.Add({"x", hpo::Distribution::Float(0, 1), std::nullopt});
+  auto open = [&] {
+    hpo::SchedulerOptions sched;
+    sched.name = "fifo";
+    sched.max_resource = 5;
+    hpo::StudyOptions options;
+    options.n_trials = 3;
+    return std::make_unique<hpo::Study>(def, space, hpo::Storage::Open(db),
+                                        hpo::MakeSampler({"random", 1}), hpo::MakeScheduler(sched),
+                                        options);
+  };
+  int64_t suspended_id = -1;
+  hpo::ParamMap suspended_params;
+  {
+    auto study = open();
+    auto a = study->Ask();
+    auto b = study->Ask();
+    ASSERT_TRUE(a && b);
+    study->Report(*a, 1, 0.5);
+    study->Report(*a, 2, 0.4);
+    study->Suspend(*a);
+    study->Tell(*b, 0.3);
+    suspended_id = a->id();
+    suspended_params = a->params();
+    EXPECT_EQ(study->Trials()[0].state, hpo::TrialState::kPaused);
+    EXPECT_THROW(study->Suspend(*b), hpo::InternalError);  // only running trials
+  }
+  auto study = open();
+  EXPECT_TRUE(study->interrupted_on_open().empty());
+  auto resumed = study->Ask();
+  ASSERT_TRUE(resumed);
+  EXPECT_EQ(resumed->id(), suspended_id);
+  EXPECT_TRUE(resumed->resumed());
+  EXPECT_EQ(resumed->params(), suspended_params);
+  EXPECT_EQ(study->Trials()[0].intermediate.size(), 2u);
+  study->Report(*resumed, 3, 0.2);
+  study->Tell(*resumed, 0.2);
+  // The budget: 2 trials used, one new one left.
+  auto c = study->Ask();
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(c->resumed());
+  EXPECT_EQ(c->number(), 2);
+  study->Tell(*c, 0.9);
+  EXPECT_FALSE(study->Ask().has_value());
+  EXPECT_EQ(study->BestTrial()->number, 0);
+}
+
+}  // namespace

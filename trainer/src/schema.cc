@@ -59,6 +59,13 @@ hpo::AppSchema TrainerSchema() {
        1024,
        {},
        "CPU intra-op threads per trial; 0 divides the cores among the concurrent trials"},
+      {"checkpoint_memory_mb",
+       K::kInt,
+       int64_t{4096},
+       0,
+       {},
+       {},
+       "host memory for paused trials' states; past it they spill to runs/<study>/checkpoints"},
   };
   schema.sections["data"] = {
       {"name",

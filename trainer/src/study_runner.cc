@@ -84,12 +84,15 @@ std::vector<torch::Device> ParseDevices(const std::vector<std::string>& specs,
 
 }  // namespace
 
-// The training state of a trial started in this process. `mu` is held while a worker drives it,
-// so a worker promoting the trial waits until the pausing worker has let go.
+// The training state of a trial this process knows. While the trial runs, `trainer` is live;
+// while it is paused, the state is serialised in `checkpoint` (host memory) or, past the memory
+// budget, in the file `spill_path`. `mu` is held while a worker drives the trial, so a worker
+// promoting it waits until the pausing worker has saved its state and let go.
 struct StudyRunner::Session {
   std::mutex mu;
   std::unique_ptr<TrialTrainer> trainer;
-  size_t device_index = 0;
+  std::string checkpoint;
+  std::string spill_path;
 };
 
 StudyRunner::StudyRunner(hpo::StudyConfig config, RunOptions options, std::ostream& out)
@@ -127,6 +130,7 @@ void StudyRunner::Prepare() {
     threads = std::max<int64_t>(1, cores / std::max<int64_t>(1, cpu_slots));
   }
   at::set_num_threads(static_cast<int>(threads));
+  checkpoint_budget_bytes_ = res.GetInt("checkpoint_memory_mb") << 20;
 
   const hpo::Section& d = config_.section("data");
   data::DataOptions opts;
@@ -220,7 +224,12 @@ RunResult StudyRunner::Run() {
 
   RunResult result;
   result.interrupted = stop_;
-  if (!stop_) study_->PruneUnpromoted();
+  if (stop_) {
+    SaveParkedToDisk();
+  } else {
+    study_->PruneUnpromoted();
+    std::filesystem::remove_all(std::filesystem::path(OutputDir()) / "checkpoints");
+  }
   auto trials = study_->Trials();
   for (const auto& t : trials) {
     result.complete += t.state == hpo::TrialState::kComplete;
@@ -228,6 +237,7 @@ RunResult StudyRunner::Run() {
     result.failed += t.state == hpo::TrialState::kFailed;
   }
   result.best = study_->BestTrial();
+  result.spilled = spilled_;
   result.seconds = Now() - start_time_;
   Summary(/*force=*/true);
   PrintTable(trials);
@@ -236,7 +246,6 @@ RunResult StudyRunner::Run() {
 }
 
 void StudyRunner::Worker(size_t slot) {
-  const torch::Device device = devices_[slot % devices_.size()];
   while (!stop_) {
     std::optional<hpo::Trial> trial = study_->Ask();
     if (!trial) {
@@ -247,59 +256,123 @@ void StudyRunner::Worker(size_t slot) {
     RunTrial(slot, *trial);
     Summary(/*force=*/false);
   }
-  (void)device;
+}
+
+std::string StudyRunner::CheckpointPath(int64_t trial_number) const {
+  return (std::filesystem::path(OutputDir()) / "checkpoints" /
+          ("trial-" + std::to_string(trial_number) + ".pt"))
+      .string();
+}
+
+std::string StudyRunner::OutputDir() const {
+  return options_.output_dir.empty() ? (std::filesystem::path("runs") / config_.name).string()
+                                     : options_.output_dir;
+}
+
+namespace {
+void WriteFileAtomically(const std::string& path, const std::string& bytes) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw std::runtime_error("cannot write checkpoint " + tmp);
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read checkpoint " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+// Saves a paused trial's state and frees its model and optimiser (GPU memory included).
+void StudyRunner::Park(Session& session, int64_t trial_number) {
+  std::string bytes = session.trainer->SaveState();
+  session.trainer.reset();
+  const int64_t size = static_cast<int64_t>(bytes.size());
+  if (checkpoint_bytes_.fetch_add(size) + size <= checkpoint_budget_bytes_) {
+    session.checkpoint = std::move(bytes);
+    return;
+  }
+  checkpoint_bytes_ -= size;  // over budget: spill to disk
+  session.spill_path = CheckpointPath(trial_number);
+  WriteFileAtomically(session.spill_path, bytes);
+  ++spilled_;
+}
+
+std::unique_ptr<TrialTrainer> StudyRunner::Unpark(Session& session, const hpo::Trial& trial,
+                                                  torch::Device device, std::string* how) {
+  const data::Dataset& data = data_by_device_.at(device.str());
+  auto trainer = std::make_unique<TrialTrainer>(
+      ResolveHParams(config_, trial.ExternalParams()), data, device,
+      config_.seed * 1000003ULL + static_cast<uint64_t>(trial.number()), config_.max_epochs);
+  if (!session.checkpoint.empty()) {
+    trainer->LoadState(session.checkpoint);
+    checkpoint_bytes_ -= static_cast<int64_t>(session.checkpoint.size());
+    std::string().swap(session.checkpoint);
+    *how = "promoted";
+  } else if (!session.spill_path.empty()) {
+    trainer->LoadState(ReadWholeFile(session.spill_path));
+    std::filesystem::remove(session.spill_path);
+    session.spill_path.clear();
+    *how = "promoted (from disk)";
+  } else if (trial.resumed() && std::filesystem::exists(CheckpointPath(trial.number()))) {
+    // Paused or interrupted by an earlier process that saved its state.
+    trainer->LoadState(ReadWholeFile(CheckpointPath(trial.number())));
+    std::filesystem::remove(CheckpointPath(trial.number()));
+    *how = "resumed from its checkpoint";
+  } else if (trial.resumed()) {
+    // An earlier process paused it without a checkpoint on disk (it crashed): replay the same
+    // epochs with the same seed, without reporting them again.
+    int64_t reached = 0;
+    for (const auto& t : study_->Trials())
+      if (t.id == trial.id() && !t.intermediate.empty()) reached = t.intermediate.rbegin()->first;
+    while (trainer->epochs_done() < reached) trainer->RunEpoch();
+    *how = "resumed by replaying " + std::to_string(reached) + " epochs";
+  } else {
+    *how = "started";
+  }
+  return trainer;
 }
 
 void StudyRunner::RunTrial(size_t slot, hpo::Trial& trial) {
-  const size_t device_index = slot % devices_.size();
-  const torch::Device device = devices_[device_index];
+  const torch::Device device = devices_[slot % devices_.size()];
   const data::Dataset& data = data_by_device_.at(device.str());
   const std::string tag = "trial " + std::to_string(trial.number());
-  const auto params = trial.ExternalParams();
 
   std::shared_ptr<Session> session;
   {
     std::lock_guard<std::mutex> lock(sessions_mu_);
-    auto it = sessions_.find(trial.id());
-    if (it != sessions_.end()) {
-      session = it->second;
-    } else {
-      session = std::make_shared<Session>();
-      sessions_[trial.id()] = session;
-    }
+    auto& entry = sessions_[trial.id()];
+    if (!entry) entry = std::make_shared<Session>();
+    session = entry;
   }
   std::unique_lock<std::mutex> hold(session->mu);  // waits for a pausing worker to let go
   auto forget = [&] {
+    session->trainer.reset();
     std::lock_guard<std::mutex> lock(sessions_mu_);
     sessions_.erase(trial.id());
   };
   try {
-    if (!session->trainer) {
-      models::HParams hp = ResolveHParams(config_, params);
-      session->trainer = std::make_unique<TrialTrainer>(
-          hp, data, device, config_.seed * 1000003ULL + static_cast<uint64_t>(trial.number()),
-          config_.max_epochs);
-      session->device_index = device_index;
-      if (trial.resumed()) {
-        // Promoted from a pause of an earlier process: replay to the rung (same seed, same
-        // epochs), without reporting again.
-        int64_t reached = 0;
-        for (const auto& t : study_->Trials())
-          if (t.id == trial.id() && !t.intermediate.empty())
-            reached = t.intermediate.rbegin()->first;
-        while (session->trainer->epochs_done() < reached) session->trainer->RunEpoch();
-      }
-      Log(tag + (trial.resumed() ? " resumed by replay: " : " started: ") + ParamsText(params),
-          nlohmann::json{{"event", "start_trial"}, {"trial", trial.number()}}.dump());
-    } else {
-      Log(tag + " promoted at epoch " + std::to_string(session->trainer->epochs_done()),
-          nlohmann::json{{"event", "promote"},
-                         {"trial", trial.number()},
-                         {"epoch", session->trainer->epochs_done()}}
-              .dump());
-    }
+    std::string how;
+    session->trainer = Unpark(*session, trial, device, &how);
     TrialTrainer& tt = *session->trainer;
-    while (!stop_) {
+    nlohmann::json start = {{"event", how == "started" ? "start_trial" : "resume_trial"},
+                            {"trial", trial.number()},
+                            {"epoch", tt.epochs_done()},
+                            {"device", device.str()}};
+    for (const auto& [k, v] : trial.ExternalParams()) start["params"][k] = ToJson(v);
+    Log(tag + " " + how +
+            (how == "started" ? ": " + ParamsText(trial.ExternalParams())
+                              : " at epoch " + std::to_string(tt.epochs_done())) +
+            " on " + device.str(),
+        start.dump());
+    while (true) {
       if (options_.before_epoch) options_.before_epoch(trial.number(), tt.epochs_done() + 1);
       EpochMetrics m = tt.RunEpoch();
       samples_trained_ += data.train_size();
@@ -332,7 +405,20 @@ void StudyRunner::RunTrial(size_t slot, hpo::Trial& trial) {
         forget();
         return;
       }
-      if (decision == hpo::Decision::kPause) return;  // session kept for a promotion
+      if (decision == hpo::Decision::kPause) {
+        Park(*session, trial.number());  // kept for a promotion
+        return;
+      }
+      if (stop_) {
+        // Interrupted between rungs: save the state to disk and leave the trial to the next run.
+        WriteFileAtomically(CheckpointPath(trial.number()), tt.SaveState());
+        study_->Suspend(trial);
+        forget();
+        Log(tag + " suspended at epoch " + std::to_string(m.epoch) + ": the next run resumes it",
+            nlohmann::json{{"event", "suspended"}, {"trial", trial.number()}, {"epoch", m.epoch}}
+                .dump());
+        return;
+      }
     }
   } catch (const std::exception& e) {
     // A failing trial fails alone: record the reason, free its state, the slot goes on.
@@ -342,6 +428,21 @@ void StudyRunner::RunTrial(size_t slot, hpo::Trial& trial) {
     forget();
     Log(tag + " failed: " + reason,
         nlohmann::json{{"event", "failed"}, {"trial", trial.number()}, {"reason", reason}}.dump());
+  }
+}
+
+// On an interrupted run: paused trials' in-memory states go to disk so the next run resumes
+// their promotions without replaying epochs.
+void StudyRunner::SaveParkedToDisk() {
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  for (auto& [id, session] : sessions_) {
+    std::lock_guard<std::mutex> hold(session->mu);
+    if (session->checkpoint.empty()) continue;
+    int64_t number = -1;
+    for (const auto& t : study_->Trials())
+      if (t.id == id) number = t.number;
+    if (number < 0) continue;
+    WriteFileAtomically(CheckpointPath(number), session->checkpoint);
   }
 }
 
@@ -393,8 +494,7 @@ void StudyRunner::PrintTable(const std::vector<hpo::FrozenTrial>& trials) {
 
 void StudyRunner::WriteOutputs(const std::vector<hpo::FrozenTrial>& trials) {
   namespace fs = std::filesystem;
-  const fs::path dir =
-      options_.output_dir.empty() ? fs::path("runs") / config_.name : fs::path(options_.output_dir);
+  const fs::path dir = OutputDir();
   fs::create_directories(dir);
   std::vector<std::string> names;
   for (const auto& p : config_.space.params()) names.push_back(p.name);

@@ -4,12 +4,14 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim.h>
+#include <torch/serialize.h>
 #include <torch/utils.h>
 
 #include <chrono>
 #include <cmath>
 #include <mutex>
 #include <numbers>
+#include <sstream>
 
 namespace trainer {
 namespace {
@@ -134,6 +136,44 @@ EpochMetrics TrialTrainer::RunEpoch() {
   double train_seconds = std::chrono::duration<double>(trained - start).count();
   m.samples_per_second = train_seconds > 0 ? static_cast<double>(n) / train_seconds : 0.0;
   return m;
+}
+
+std::string TrialTrainer::SaveState() {
+  torch::serialize::OutputArchive archive, model, optim;
+  model_->save(model);
+  optimizer_->save(optim);
+  archive.write("model", model);
+  archive.write("optimizer", optim);
+  archive.write("generator", generator_.get_state());
+  archive.write("epoch", torch::tensor(epoch_, torch::kLong));
+  std::ostringstream out;
+  archive.save_to(out);
+  return out.str();
+}
+
+void TrialTrainer::LoadState(const std::string& bytes) {
+  torch::serialize::InputArchive archive, model, optim;
+  archive.load_from(bytes.data(), bytes.size(), device_);
+  archive.read("model", model);
+  archive.read("optimizer", optim);
+  // Module::load replaces tensors without checking shapes: check them, so that a checkpoint of
+  // another architecture is an error instead of a silently different model.
+  std::vector<std::vector<int64_t>> shapes;
+  for (const auto& p : model_->parameters()) shapes.push_back(p.sizes().vec());
+  model_->load(model);
+  auto loaded = model_->parameters();
+  bool same = loaded.size() == shapes.size();
+  for (size_t i = 0; same && i < loaded.size(); ++i) same = loaded[i].sizes().vec() == shapes[i];
+  if (!same)
+    throw std::runtime_error(
+        "checkpoint does not match this trial's model (different "
+        "architecture hyperparameters)");
+  optimizer_->load(optim);
+  torch::Tensor gen, epoch;
+  archive.read("generator", gen);
+  archive.read("epoch", epoch);
+  generator_.set_state(gen.cpu());
+  epoch_ = epoch.item<int64_t>();
 }
 
 }  // namespace trainer

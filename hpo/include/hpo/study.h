@@ -37,6 +37,9 @@ namespace hpo {
 
 class Study;
 
+// User attribute marking a trial suspended by a stopping process ("1"); see Study::Suspend.
+extern const char* const kSuspendedAttr;
+
 // A handle on one running trial.
 class Trial {
  public:
@@ -108,6 +111,10 @@ class Study {
   void TellFailed(const Trial& trial, const std::string& reason);
   // Pauses a running trial outside the scheduler (a user's own loop); Report() pauses by itself.
   void MarkPaused(const Trial& trial);
+  // Pauses a running trial because this process is stopping (the caller has saved its state).
+  // The next Study opened on the same storage hands it out first, with resumed() true. Marked by
+  // the user attribute kSuspendedAttr.
+  void Suspend(const Trial& trial);
   void SetUserAttr(const Trial& trial, const std::string& key, const std::string& value);
   // True while some trial is running (a paused trial may still become promotable).
   bool HasPendingWork() const;
@@ -145,7 +152,8 @@ class Study {
   std::map<int64_t, size_t> index_by_id_;                  // trial id → position in trials_
   std::map<std::string, Distribution> dbr_distributions_;  // define-by-run registry
   std::vector<FrozenTrial> interrupted_;
-  std::deque<int64_t> queued_;  // ids of queued trials, oldest first
+  std::deque<int64_t> suspended_;  // suspended by an earlier process, resumed first
+  std::deque<int64_t> queued_;     // ids of queued trials, oldest first
 };
 
 }  // namespace hpo

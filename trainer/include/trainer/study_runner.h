@@ -51,6 +51,7 @@ struct RunOptions {
 
 struct RunResult {
   int64_t complete = 0, pruned = 0, failed = 0;
+  int64_t spilled = 0;  // paused states written to disk because of the memory budget
   std::optional<hpo::FrozenTrial> best;
   double seconds = 0;
   bool interrupted = false;  // stopped by RequestStop()
@@ -74,6 +75,12 @@ class StudyRunner {
   struct Session;
   void Worker(size_t slot);
   void RunTrial(size_t slot, hpo::Trial& trial);
+  void Park(Session& session, int64_t trial_number);
+  std::unique_ptr<class TrialTrainer> Unpark(Session& session, const hpo::Trial& trial,
+                                             torch::Device device, std::string* how);
+  void SaveParkedToDisk();
+  std::string OutputDir() const;
+  std::string CheckpointPath(int64_t trial_number) const;
   void Log(const std::string& text, const std::string& json);
   void Summary(bool force);
   void WriteOutputs(const std::vector<hpo::FrozenTrial>& trials);
@@ -91,6 +98,9 @@ class StudyRunner {
   std::mutex log_mu_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> samples_trained_{0};
+  std::atomic<int64_t> checkpoint_bytes_{0};  // paused trials' states held in memory
+  int64_t checkpoint_budget_bytes_ = 0;
+  std::atomic<int64_t> spilled_{0};
   double start_time_ = 0;
   double last_summary_ = 0;
   bool maximize_ = true;

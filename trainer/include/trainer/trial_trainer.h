@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <string>
 
 #include "data/dataset.h"
 #include "models/hparams.h"
@@ -48,6 +49,13 @@ class TrialTrainer {
   // non-finite training loss.
   EpochMetrics RunEpoch();
   int64_t epochs_done() const { return epoch_; }
+
+  // The whole training state (model parameters and buffers, optimiser state, shuffling
+  // generator, epoch count) as bytes. A trainer built with the same hyperparameters, dataset and
+  // seed that loads these bytes continues bit-for-bit as this one would (on the CPU).
+  std::string SaveState();
+  // Throws std::runtime_error when the bytes are not a checkpoint of this model/optimiser.
+  void LoadState(const std::string& bytes);
   models::Model& model() { return *model_; }
 
  private:
