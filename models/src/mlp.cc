@@ -1,25 +1,17 @@
 // MLP: flatten → [Linear → (BatchNorm) → activation → (Dropout)] × layers → Linear.
-#include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 
 #include <stdexcept>
 
+#include "activation.h"
+#include "dropout.h"
 #include "models/model.h"
 #include "registry.h"
 
 namespace models {
 namespace {
-
-torch::nn::AnyModule Activation(const std::string& name) {
-  if (name == "relu") return torch::nn::AnyModule(torch::nn::ReLU());
-  if (name == "tanh") return torch::nn::AnyModule(torch::nn::Tanh());
-  if (name == "gelu") return torch::nn::AnyModule(torch::nn::GELU());
-  if (name == "silu") return torch::nn::AnyModule(torch::nn::SiLU());
-  throw std::invalid_argument("unknown activation '" + name + "' (known: relu, tanh, gelu, silu)");
-}
 
 class MlpImpl : public Model {
  public:
@@ -35,8 +27,8 @@ class MlpImpl : public Model {
     for (int64_t i = 0; i < layers; ++i) {
       body_->push_back(torch::nn::Linear(i == 0 ? features : width, width));
       if (hp.GetBool("batch_norm")) body_->push_back(torch::nn::BatchNorm1d(width));
-      body_->push_back(Activation(hp.GetString("activation")));
-      if (dropout > 0) body_->push_back(torch::nn::Dropout(dropout));
+      body_->push_back(MakeActivation(hp.GetString("activation")));
+      if (dropout > 0) body_->push_back(Dropout(dropout, in.generator));
     }
     body_->push_back(torch::nn::Linear(layers > 0 ? width : features, in.num_classes));
     register_module("body", body_);
@@ -54,19 +46,12 @@ std::shared_ptr<Model> MakeMlp(const HParams& hp, const InputSpec& in) {
 }
 
 std::vector<HParamDoc> MlpHParams() {
-  using K = HParamDoc::Kind;
   return {
-      {"hidden_units", K::kInt, int64_t{256}, 1, 65536, {}, "mlp: width of each hidden layer"},
-      {"layers", K::kInt, int64_t{2}, 0, 64, {}, "mlp: number of hidden layers"},
-      {"activation",
-       K::kString,
-       std::string("relu"),
-       0,
-       0,
-       {"relu", "tanh", "gelu", "silu"},
-       "mlp: activation after each hidden layer"},
-      {"dropout", K::kFloat, 0.0, 0, 0.99, {}, "dropout probability after each activation"},
-      {"batch_norm", K::kBool, false, 0, 0, {}, "mlp: batch normalisation after each Linear"},
+      SharedHParam("hidden_units"),
+      {"layers", HParamDoc::Kind::kInt, int64_t{2}, 0, 64, {}, "mlp: number of hidden layers"},
+      SharedHParam("activation"),
+      SharedHParam("dropout"),
+      SharedHParam("batch_norm"),
   };
 }
 
