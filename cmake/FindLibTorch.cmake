@@ -60,3 +60,10 @@ if(NOT TARGET hpo_torch)
   add_library(hpo_torch INTERFACE)
   target_link_libraries(hpo_torch INTERFACE stdc++ ${TORCH_LIBRARIES})
 endif()
+
+# CUDA code paths (per-slot streams, device generators) compile only against a CUDA LibTorch.
+if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
+  target_compile_definitions(hpo_torch INTERFACE HPO_HAVE_CUDA=1)
+  set(HPO_HAVE_CUDA ON)
+endif()
+message(STATUS "LibTorch CUDA support: ${HPO_HAVE_CUDA}")

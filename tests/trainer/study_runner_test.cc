@@ -1,9 +1,11 @@
 // End-to-end studies through the real trainer on synthetic data.
 #include "trainer/study_runner.h"
 
+#include <c10/util/Exception.h>
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
+#include <atomic>
 #include <filesystem>
 #include <sstream>
 
@@ -200,6 +202,60 @@ TEST(StudyRunner, AnInterruptedStudyResumesExactlyOnTheNextRun) {
   EXPECT_EQ(resumed[0], uninterrupted[0]);
   EXPECT_EQ(resumed[1], uninterrupted[1]);
   EXPECT_EQ(resumed[2].size(), 3u);
+}
+
+}  // namespace
+
+namespace {
+
+// A CUDA out-of-memory error re-queues the trial once (it replays its epochs elsewhere and ends
+// as it would have); a second one fails it with the reason.
+TEST(StudyRunner, OutOfMemoryRequeuesOnceThenFails) {
+  hpo::testing::TempDir dir;
+  std::string text = TinyStudy(dir.File("o.db"), "", "fifo", 3, 3);
+  text.replace(text.find("trials_per_device: 2"), std::string("trials_per_device: 2").size(),
+               "trials_per_device: 1");
+  std::atomic<int> ooms_for_trial0{0};
+  trainer::RunOptions options;
+  options.output_dir = dir.File("out");
+  options.quiet = true;
+  options.before_epoch = [&](int64_t trial, int64_t epoch) {
+    if (trial == 0 && epoch == 2 && ooms_for_trial0++ == 0)
+      TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory (simulated)");
+    if (trial == 2 && epoch == 1)
+      TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory (simulated)");
+  };
+  std::ostringstream out;
+  trainer::StudyRunner runner(Parse(text), options, out);
+  runner.Prepare();
+  trainer::RunResult result = runner.Run();
+  EXPECT_EQ(result.complete, 2);
+  EXPECT_EQ(result.failed, 1);
+  EXPECT_EQ(ooms_for_trial0.load(), 2);  // epoch 2 started twice: it threw, then it ran
+
+  // Trial 0's values equal an undisturbed run of the same study.
+  hpo::testing::TempDir dir2;
+  trainer::RunOptions plain;
+  plain.output_dir = dir2.File("out");
+  plain.quiet = true;
+  std::string text2 = text;
+  text2.replace(text2.find(dir.File("o.db")), dir.File("o.db").size(), dir2.File("o.db"));
+  trainer::StudyRunner reference(Parse(text2), plain, out);
+  reference.Prepare();
+  reference.Run();
+  auto trials = [](const std::string& path) {
+    auto storage = hpo::Storage::Open(path);
+    hpo::StudyDefinition def;
+    def.name = "tiny";
+    return storage->GetAllTrials(storage->OpenStudy(def, true));
+  };
+  auto got = trials(dir.File("o.db")), want = trials(dir2.File("o.db"));
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].state, hpo::TrialState::kComplete);
+  EXPECT_EQ(got[0].intermediate, want[0].intermediate);
+  EXPECT_EQ(got[2].state, hpo::TrialState::kFailed);
+  EXPECT_NE(got[2].fail_reason.find("out of memory twice"), std::string::npos)
+      << got[2].fail_reason;
 }
 
 }  // namespace

@@ -21,6 +21,10 @@ models::HParams Params(const std::string& optimizer = "adam", double lr = 0.01) 
                           {"weight_decay", 0.0},
                           {"batch_size", int64_t{32}},
                           {"lr_schedule", std::string("constant")},
+                          {"warmup_epochs", 0.0},
+                          {"lr_step_epochs", int64_t{0}},
+                          {"lr_gamma", 0.1},
+                          {"precision", std::string("fp32")},
                           {"grad_clip", 0.0},
                           {"eval_batch_size", int64_t{64}}});
 }

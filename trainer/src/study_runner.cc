@@ -1,6 +1,14 @@
 #include "trainer/study_runner.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+#ifdef HPO_HAVE_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/cuda.h>
+#endif
 #include <torch/cuda.h>
 
 #include <algorithm>
@@ -144,8 +152,19 @@ void StudyRunner::Prepare() {
   opts.synthetic_features = d.GetInt("synthetic_features");
   opts.synthetic_classes = d.GetInt("synthetic_classes");
   data::Dataset host = data::LoadDataset(opts);  // DataError names the file and the fix
-  for (const auto& dev : devices_)
+  bool any_cuda = false;
+  for (const auto& dev : devices_) {
     data_by_device_[dev.str()] = dev.is_cpu() ? host : data::ToDevice(host, dev);
+    any_cuda |= dev.is_cuda();
+  }
+  device_samples_ = std::deque<std::atomic<int64_t>>(devices_.size());
+#ifdef HPO_HAVE_CUDA
+  if (any_cuda) {
+    at::globalContext().setBenchmarkCuDNN(true);  // once, before the worker threads start
+    torch::cuda::synchronize();  // the shared copies exist before other streams read them
+  }
+#endif
+  (void)any_cuda;
 }
 
 void StudyRunner::Log(const std::string& text, const std::string& json) {
@@ -178,6 +197,11 @@ void StudyRunner::Summary(bool force) {
        << counts[hpo::TrialState::kFailed] << " · best "
        << (best ? Fmt(*best->value) + " (trial " + std::to_string(best->number) + ")" : "-")
        << " · " << static_cast<int64_t>(sps) << " samples/s";
+  const double elapsed = std::max(1e-9, now - start_time_);
+  if (devices_.size() > 1)
+    for (size_t i = 0; i < devices_.size(); ++i)
+      text << " (" << devices_[i].str() << " "
+           << static_cast<int64_t>(device_samples_[i].load() / elapsed) << ")";
   nlohmann::json j = {{"event", "summary"},
                       {"running", counts[hpo::TrialState::kRunning]},
                       {"paused", counts[hpo::TrialState::kPaused]},
@@ -185,6 +209,8 @@ void StudyRunner::Summary(bool force) {
                       {"pruned", counts[hpo::TrialState::kPruned]},
                       {"failed", counts[hpo::TrialState::kFailed]},
                       {"samples_per_s", sps}};
+  for (size_t i = 0; i < devices_.size(); ++i)
+    j["samples_per_s_by_device"][devices_[i].str()] = device_samples_[i].load() / elapsed;
   if (best) j["best"] = {{"trial", best->number}, {"value", *best->value}};
   Log(text.str(), j.dump());
 }
@@ -246,16 +272,49 @@ RunResult StudyRunner::Run() {
 }
 
 void StudyRunner::Worker(size_t slot) {
+  const torch::Device device = devices_[slot % devices_.size()];
+#ifdef HPO_HAVE_CUDA
+  // One CUDA stream per slot: the trials on one GPU overlap their kernels.
+  std::optional<c10::cuda::CUDAGuard> device_guard;
+  std::optional<c10::cuda::CUDAStreamGuard> stream_guard;
+  if (device.is_cuda()) {
+    device_guard.emplace(device.index());
+    stream_guard.emplace(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, device.index()));
+  }
+#endif
   while (!stop_) {
+    if (std::optional<hpo::Trial> retry = TakeRetry(device)) {
+      RunTrial(slot, *retry, /*replay=*/true);
+      continue;
+    }
     std::optional<hpo::Trial> trial = study_->Ask();
     if (!trial) {
-      if (!study_->HasPendingWork()) break;  // nothing running can make a paused trial promotable
+      // Nothing to hand out now; a running or re-queued trial may still make a paused trial
+      // promotable.
+      if (!study_->HasPendingWork() && !HasRetries()) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
     }
-    RunTrial(slot, *trial);
+    RunTrial(slot, *trial, /*replay=*/false);
     Summary(/*force=*/false);
   }
+}
+
+std::optional<hpo::Trial> StudyRunner::TakeRetry(torch::Device device) {
+  std::lock_guard<std::mutex> lock(retry_mu_);
+  for (auto it = retries_.begin(); it != retries_.end(); ++it) {
+    // Another device when there is one: the one that ran out of memory is the loaded one.
+    if (devices_.size() > 1 && it->from == device) continue;
+    hpo::Trial trial = it->trial;
+    retries_.erase(it);
+    return trial;
+  }
+  return std::nullopt;
+}
+
+bool StudyRunner::HasRetries() {
+  std::lock_guard<std::mutex> lock(retry_mu_);
+  return !retries_.empty();
 }
 
 std::string StudyRunner::CheckpointPath(int64_t trial_number) const {
@@ -306,7 +365,8 @@ void StudyRunner::Park(Session& session, int64_t trial_number) {
 }
 
 std::unique_ptr<TrialTrainer> StudyRunner::Unpark(Session& session, const hpo::Trial& trial,
-                                                  torch::Device device, std::string* how) {
+                                                  torch::Device device, bool replay,
+                                                  std::string* how) {
   const data::Dataset& data = data_by_device_.at(device.str());
   auto trainer = std::make_unique<TrialTrainer>(
       ResolveHParams(config_, trial.ExternalParams()), data, device,
@@ -326,9 +386,9 @@ std::unique_ptr<TrialTrainer> StudyRunner::Unpark(Session& session, const hpo::T
     trainer->LoadState(ReadWholeFile(CheckpointPath(trial.number())));
     std::filesystem::remove(CheckpointPath(trial.number()));
     *how = "resumed from its checkpoint";
-  } else if (trial.resumed()) {
-    // An earlier process paused it without a checkpoint on disk (it crashed): replay the same
-    // epochs with the same seed, without reporting them again.
+  } else if (trial.resumed() || replay) {
+    // An earlier process paused it without a checkpoint on disk (it crashed), or it ran out of
+    // memory: replay the reported epochs with the same seed, without reporting them again.
     int64_t reached = 0;
     for (const auto& t : study_->Trials())
       if (t.id == trial.id() && !t.intermediate.empty()) reached = t.intermediate.rbegin()->first;
@@ -340,8 +400,9 @@ std::unique_ptr<TrialTrainer> StudyRunner::Unpark(Session& session, const hpo::T
   return trainer;
 }
 
-void StudyRunner::RunTrial(size_t slot, hpo::Trial& trial) {
-  const torch::Device device = devices_[slot % devices_.size()];
+void StudyRunner::RunTrial(size_t slot, hpo::Trial& trial, bool replay) {
+  const size_t device_index = slot % devices_.size();
+  const torch::Device device = devices_[device_index];
   const data::Dataset& data = data_by_device_.at(device.str());
   const std::string tag = "trial " + std::to_string(trial.number());
 
@@ -360,7 +421,7 @@ void StudyRunner::RunTrial(size_t slot, hpo::Trial& trial) {
   };
   try {
     std::string how;
-    session->trainer = Unpark(*session, trial, device, &how);
+    session->trainer = Unpark(*session, trial, device, replay, &how);
     TrialTrainer& tt = *session->trainer;
     nlohmann::json start = {{"event", how == "started" ? "start_trial" : "resume_trial"},
                             {"trial", trial.number()},
@@ -376,6 +437,7 @@ void StudyRunner::RunTrial(size_t slot, hpo::Trial& trial) {
       if (options_.before_epoch) options_.before_epoch(trial.number(), tt.epochs_done() + 1);
       EpochMetrics m = tt.RunEpoch();
       samples_trained_ += data.train_size();
+      device_samples_[device_index] += data.train_size();
       const double value = m.Get(config_.metric);
       hpo::Decision decision = study_->Report(trial, m.epoch, value);
       const bool done = m.epoch >= config_.max_epochs;
@@ -420,6 +482,28 @@ void StudyRunner::RunTrial(size_t slot, hpo::Trial& trial) {
         return;
       }
     }
+  } catch (const c10::OutOfMemoryError& e) {
+    forget();
+#ifdef HPO_HAVE_CUDA
+    if (device.is_cuda()) c10::cuda::CUDACachingAllocator::emptyCache();
+#endif
+    std::string reason = e.what();
+    if (auto nl = reason.find('\n'); nl != std::string::npos) reason.resize(nl);
+    if (!replay) {
+      // Once: re-queue on a less loaded slot; it replays its reported epochs there.
+      {
+        std::lock_guard<std::mutex> lock(retry_mu_);
+        retries_.push_back({trial, device});
+      }
+      Log(tag + " ran out of memory on " + device.str() + ": re-queued",
+          nlohmann::json{
+              {"event", "oom_requeue"}, {"trial", trial.number()}, {"device", device.str()}}
+              .dump());
+      return;
+    }
+    study_->TellFailed(trial, "out of memory twice: " + reason);
+    Log(tag + " failed: out of memory twice",
+        nlohmann::json{{"event", "failed"}, {"trial", trial.number()}, {"reason", reason}}.dump());
   } catch (const std::exception& e) {
     // A failing trial fails alone: record the reason, free its state, the slot goes on.
     std::string reason = e.what();

@@ -1,6 +1,12 @@
 #include "trainer/trial_trainer.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+
+#include "hpo/check.h"
+#ifdef HPO_HAVE_CUDA
+#include <ATen/cuda/CUDAGeneratorImpl.h>
+#endif
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim.h>
@@ -42,14 +48,49 @@ std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const models::HParams& hp
                               "' (known: sgd, adam, adamw, rmsprop)");
 }
 
+// Shuffling generator on the trial's device, so the permutation is drawn where the data lives.
+at::Generator MakeGenerator(torch::Device device, uint64_t seed) {
+#ifdef HPO_HAVE_CUDA
+  if (device.is_cuda()) {
+    at::Generator g = at::cuda::detail::createCUDAGenerator(device.index());
+    g.set_current_seed(seed);
+    return g;
+  }
+#endif
+  HPO_CHECK(device.is_cpu()) << "no CUDA support compiled in for" << device.str();
+  return at::detail::createCPUGenerator(seed);
+}
+
 // Weight initialisation draws from the global generator: seed it and build under one lock so
 // that concurrent trials get reproducible weights.
+// bf16 autocast on CUDA for the scope's forward passes (autocast state is thread-local).
+class AutocastScope {
+ public:
+  explicit AutocastScope(bool on) : on_(on) {
+    if (!on_) return;
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+  }
+  ~AutocastScope() {
+    if (!on_) return;
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool on_;
+};
+
 std::mutex& InitMutex() {
   static std::mutex mu;
   return mu;
 }
 
 }  // namespace
+
+void TrialTrainer::SetLearningRate(double lr) {
+  for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+}
 
 double EpochMetrics::Get(const std::string& metric) const {
   if (metric == "val_accuracy") return val_accuracy;
@@ -63,42 +104,67 @@ TrialTrainer::TrialTrainer(const models::HParams& hp, const data::Dataset& datas
                            torch::Device device, uint64_t seed, int64_t max_epochs)
     : data_(dataset),
       device_(device),
-      generator_(at::detail::createCPUGenerator(seed)),
+      generator_(MakeGenerator(device, seed)),
       max_epochs_(std::max<int64_t>(1, max_epochs)) {
   {
     std::lock_guard<std::mutex> lock(InitMutex());
     torch::manual_seed(seed);
     model_ =
-        models::BuildModel(hp.GetString("name"), hp, {dataset.input_shape, dataset.num_classes});
+        models::BuildModel(hp.GetString("name"), hp,
+                                {dataset.input_shape, dataset.num_classes, generator_});
   }
   model_->to(device_);
   optimizer_ = MakeOptimizer(hp, model_->parameters());
   base_lr_ = hp.GetDouble("lr");
   schedule_ = hp.GetString("lr_schedule");
+  warmup_epochs_ = hp.GetDouble("warmup_epochs");
+  step_epochs_ = hp.GetInt("lr_step_epochs");
+  gamma_ = hp.GetDouble("lr_gamma");
+  bf16_ = hp.GetString("precision") == "bf16" && device_.is_cuda();
+  if (schedule_ == "step" && step_epochs_ < 1)
+    throw std::invalid_argument("lr_schedule step needs lr_step_epochs >= 1");
   batch_size_ = hp.GetInt("batch_size");
   eval_batch_size_ = hp.GetInt("eval_batch_size");
   grad_clip_ = hp.GetDouble("grad_clip");
   if (batch_size_ < 1) throw std::invalid_argument("batch_size must be >= 1");
 }
 
+double TrialTrainer::LearningRate(double t) const {
+  // t: training progress in epochs (fractional within an epoch).
+  if (warmup_epochs_ > 0 && t < warmup_epochs_) return base_lr_ * (t + 1e-12) / warmup_epochs_;
+  if (schedule_ == "step")
+    return base_lr_ * std::pow(gamma_, std::floor(t / static_cast<double>(step_epochs_)));
+  if (schedule_ == "cosine") {
+    double span = std::max(1e-12, static_cast<double>(max_epochs_) - warmup_epochs_);
+    double progress = std::min(1.0, (t - warmup_epochs_) / span);
+    return 0.5 * base_lr_ * (1 + std::cos(std::numbers::pi * progress));
+  }
+  return base_lr_;
+}
+
 EpochMetrics TrialTrainer::RunEpoch() {
   auto start = std::chrono::steady_clock::now();
-  // Learning rate of this epoch.
-  double lr = base_lr_;
-  if (schedule_ == "cosine")
-    lr = 0.5 * base_lr_ * (1 + std::cos(std::numbers::pi * epoch_ / max_epochs_));
-  for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
-
   const int64_t n = data_.train_x.size(0);
-  torch::Tensor perm = torch::randperm(n, generator_, torch::kLong).to(device_);
+  const int64_t batches = (n + batch_size_ - 1) / batch_size_;
+  torch::Tensor perm =
+      torch::randperm(n, generator_, torch::TensorOptions().dtype(torch::kLong).device(device_));
   model_->train();
   torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(device_));
-  for (int64_t begin = 0; begin < n; begin += batch_size_) {
-    torch::Tensor idx = perm.slice(0, begin, std::min(n, begin + batch_size_));
+  const bool scheduled = schedule_ != "constant" || warmup_epochs_ > 0;
+  if (!scheduled) SetLearningRate(base_lr_);
+  for (int64_t b = 0; b < batches; ++b) {
+    if (scheduled)
+      SetLearningRate(LearningRate(static_cast<double>(epoch_) +
+                                   static_cast<double>(b) / static_cast<double>(batches)));
+    torch::Tensor idx = perm.slice(0, b * batch_size_, std::min(n, (b + 1) * batch_size_));
     torch::Tensor x = data_.train_x.index_select(0, idx);
     torch::Tensor y = data_.train_y.index_select(0, idx);
     optimizer_->zero_grad();
-    torch::Tensor loss = torch::nn::functional::cross_entropy(model_->forward(x), y);
+    torch::Tensor loss;
+    {
+      AutocastScope autocast(bf16_);
+      loss = torch::nn::functional::cross_entropy(model_->forward(x).to(torch::kFloat), y);
+    }
     loss.backward();
     if (grad_clip_ > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), grad_clip_);
     optimizer_->step();
@@ -120,7 +186,11 @@ EpochMetrics TrialTrainer::RunEpoch() {
     torch::Tensor vloss = torch::zeros({}, torch::TensorOptions().device(device_));
     for (int64_t begin = 0; begin < nv; begin += eval_batch_size_) {
       int64_t end = std::min(nv, begin + eval_batch_size_);
-      torch::Tensor logits = model_->forward(data_.val_x.slice(0, begin, end));
+      torch::Tensor logits;
+      {
+        AutocastScope autocast(bf16_);
+        logits = model_->forward(data_.val_x.slice(0, begin, end)).to(torch::kFloat);
+      }
       torch::Tensor y = data_.val_y.slice(0, begin, end);
       vloss += torch::nn::functional::cross_entropy(
           logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum));
@@ -172,7 +242,7 @@ void TrialTrainer::LoadState(const std::string& bytes) {
   torch::Tensor gen, epoch;
   archive.read("generator", gen);
   archive.read("epoch", epoch);
-  generator_.set_state(gen.cpu());
+  generator_.set_state(gen.cpu());  // generator states are CPU byte tensors
   epoch_ = epoch.item<int64_t>();
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -74,10 +75,12 @@ class StudyRunner {
  private:
   struct Session;
   void Worker(size_t slot);
-  void RunTrial(size_t slot, hpo::Trial& trial);
+  void RunTrial(size_t slot, hpo::Trial& trial, bool replay);
+  std::optional<hpo::Trial> TakeRetry(torch::Device device);
+  bool HasRetries();
   void Park(Session& session, int64_t trial_number);
   std::unique_ptr<class TrialTrainer> Unpark(Session& session, const hpo::Trial& trial,
-                                             torch::Device device, std::string* how);
+                                             torch::Device device, bool replay, std::string* how);
   void SaveParkedToDisk();
   std::string OutputDir() const;
   std::string CheckpointPath(int64_t trial_number) const;
@@ -98,6 +101,13 @@ class StudyRunner {
   std::mutex log_mu_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> samples_trained_{0};
+  std::deque<std::atomic<int64_t>> device_samples_;  // by index in devices_
+  struct Retry {
+    hpo::Trial trial;
+    torch::Device from;
+  };
+  std::mutex retry_mu_;
+  std::deque<Retry> retries_;  // trials that ran out of memory once, waiting for another slot
   std::atomic<int64_t> checkpoint_bytes_{0};  // paused trials' states held in memory
   int64_t checkpoint_budget_bytes_ = 0;
   std::atomic<int64_t> spilled_{0};

@@ -64,8 +64,15 @@ class TrialTrainer {
   std::shared_ptr<models::Model> model_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   at::Generator generator_;
+  double LearningRate(double progress_epochs) const;
+  void SetLearningRate(double lr);
+
   double base_lr_ = 0;
   std::string schedule_;
+  double warmup_epochs_ = 0;
+  int64_t step_epochs_ = 0;
+  double gamma_ = 0.1;
+  bool bf16_ = false;
   int64_t batch_size_ = 0;
   int64_t eval_batch_size_ = 0;
   double grad_clip_ = 0;
