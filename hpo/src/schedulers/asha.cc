@@ -33,8 +33,7 @@ AshaScheduler::AshaScheduler(const SchedulerOptions& o, bool promote)
     rungs_.push_back(resource);
     resource *= o.reduction_factor;
   }
-  recorded_.resize(rungs_.size());
-  waiting_rung_.resize(rungs_.size());
+  rung_.resize(rungs_.size());
 }
 
 int AshaScheduler::RungIndex(int64_t resource) const {
@@ -49,23 +48,40 @@ double AshaScheduler::Score(double value) const {
 }
 
 AshaScheduler::Entry AshaScheduler::Record(size_t k, int64_t trial_id, double value) {
+  Rung& rung = rung_[k];
   Entry e{Score(value), order_++, trial_id};
-  recorded_[k].insert(e);
+  auto it = rung.recorded.insert(e).first;
+  const size_t n = rung.recorded.size();
+  const size_t eta = static_cast<size_t>(options_.reduction_factor);
+  if (n == 1) {  // top 0: the frontier is the first value
+    rung.frontier = it;
+    return e;
+  }
+  // The frontier sat at index floor((n - 1) / eta) < n - 1, on a value. A value inserted before
+  // it shifts it one place down; the top may also have grown by one.
+  const bool grew = n / eta != (n - 1) / eta;
+  const bool before = Better{}(e, *rung.frontier);
+  if (before && !grew) --rung.frontier;
+  if (!before && grew) ++rung.frontier;
   return e;
+}
+
+bool AshaScheduler::InTop(size_t k, const Entry& entry) const {
+  return Better{}(entry, *rung_[k].frontier);
 }
 
 void AshaScheduler::Wait(size_t k, const Entry& entry) {
   StopWaiting(entry.trial_id);
   // -inf: NaN (or an infinitely bad value), never promoted.
   if (entry.score == -std::numeric_limits<double>::infinity()) return;
-  waiting_rung_[k].insert(entry);
+  rung_[k].waiting.insert(entry);
   waiting_.emplace(entry.trial_id, Waiting{k, entry});
 }
 
 void AshaScheduler::StopWaiting(int64_t trial_id) {
   auto it = waiting_.find(trial_id);
   if (it == waiting_.end()) return;
-  waiting_rung_[it->second.rung].erase(it->second.entry);
+  rung_[it->second.rung].waiting.erase(it->second.entry);
   waiting_.erase(it);
 }
 
@@ -77,19 +93,18 @@ Decision AshaScheduler::OnReport(int64_t trial_id, int64_t resource, double valu
     Wait(static_cast<size_t>(k), e);
     return Decision::kPause;
   }
-  size_t rank = recorded_[k].order_of_key(e);
-  size_t n = recorded_[k].size();
-  size_t top = n / static_cast<size_t>(options_.reduction_factor);
-  if (top == 0) top = 1;  // fewer than eta values: only the best so far goes on
-  return rank < top && !std::isnan(value) ? Decision::kContinue : Decision::kStop;
+  // Continue while within the top floor(n / eta), or while the best when that top is empty.
+  const Rung& rung = rung_[static_cast<size_t>(k)];
+  const bool top_empty = rung.frontier == rung.recorded.begin();
+  const bool kept = top_empty ? !Better{}(*rung.recorded.begin(), e) : InTop(k, e);
+  return kept && !std::isnan(value) ? Decision::kContinue : Decision::kStop;
 }
 
 std::optional<AshaScheduler::Candidate> AshaScheduler::BestCandidate() const {
   for (size_t k = rungs_.size(); k-- > 0;) {
-    if (waiting_rung_[k].empty()) continue;
-    const Entry& best = *waiting_rung_[k].begin();
-    size_t top = recorded_[k].size() / static_cast<size_t>(options_.reduction_factor);
-    if (recorded_[k].order_of_key(best) < top) return Candidate{k, best.score, best.trial_id};
+    if (rung_[k].waiting.empty()) continue;
+    const Entry& best = *rung_[k].waiting.begin();
+    if (InTop(k, best)) return Candidate{k, best.score, best.trial_id};
   }
   return std::nullopt;
 }

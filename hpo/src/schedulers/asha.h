@@ -12,14 +12,14 @@
 // study replays reports in trial order, so exact ties between trials reported out of trial
 // order may rank differently after Restore).
 //
-// Cost: O(log n) per OnReport and O(K log n) per NextJob, n = values recorded at a rung. Each
-// rung keeps its values in an order-statistic tree (rank queries), and the paused trials that
-// wait for promotion from it in a second ordered set: the best waiting trial is promotable iff
-// its rank is below floor(n_k / eta), since every better-ranked waiting trial would rank higher.
+// Cost: O(log n) per OnReport and O(K) per NextJob, n = values recorded at a rung. Each rung
+// keeps its values in an ordered set with a frontier: an iterator to the first value outside
+// the top floor(n / eta), moved by at most one step per insertion. Whether a value is in the
+// top is one comparison with the frontier, so neither rank queries nor scans are needed. The
+// paused trials waiting for promotion from a rung sit in a second ordered set: the best of them
+// is promotable iff it is in the top (any other waiting trial ranks below it).
 #pragma once
 
-#include <ext/pb_ds/assoc_container.hpp>
-#include <ext/pb_ds/tree_policy.hpp>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -45,7 +45,7 @@ class AshaScheduler : public Scheduler {
   // Resources of the pause/decision rungs, ascending (excludes R).
   const std::vector<int64_t>& rung_resources() const { return rungs_; }
   // Number of values recorded at rung k.
-  size_t rung_size(size_t k) const { return recorded_[k].size(); }
+  size_t rung_size(size_t k) const { return rung_[k].recorded.size(); }
 
   // A paused trial that NextJob() would promote now (promotion variant).
   struct Candidate {
@@ -70,16 +70,21 @@ class AshaScheduler : public Scheduler {
       return a.score != b.score ? a.score > b.score : a.order < b.order;
     }
   };
-  using RankedSet = __gnu_pbds::tree<Entry, __gnu_pbds::null_type, Better, __gnu_pbds::rb_tree_tag,
-                                     __gnu_pbds::tree_order_statistics_node_update>;
   struct Waiting {
     size_t rung;
     Entry entry;
+  };
+  struct Rung {
+    std::set<Entry, Better> recorded;                  // best first
+    std::set<Entry, Better>::const_iterator frontier;  // first outside the top; set when non-empty
+    std::set<Entry, Better> waiting;                   // paused, not yet promoted from here
   };
 
   int RungIndex(int64_t resource) const;  // -1 when `resource` is not a rung
   double Score(double value) const;
   Entry Record(size_t k, int64_t trial_id, double value);
+  // `entry`, recorded at rung k, is within the top floor(n_k / eta) there.
+  bool InTop(size_t k, const Entry& entry) const;
   // `entry` (recorded at rung k) waits for promotion from k; NaN entries never do.
   void Wait(size_t k, const Entry& entry);
   void StopWaiting(int64_t trial_id);
@@ -87,9 +92,8 @@ class AshaScheduler : public Scheduler {
   SchedulerOptions options_;
   bool promote_;
   std::vector<int64_t> rungs_;
-  std::vector<RankedSet> recorded_;                    // per rung, best first
-  std::vector<std::set<Entry, Better>> waiting_rung_;  // per rung: paused, not yet promoted
-  std::unordered_map<int64_t, Waiting> waiting_;       // trial id → where it waits
+  std::vector<Rung> rung_;
+  std::unordered_map<int64_t, Waiting> waiting_;  // trial id → where it waits
   int64_t order_ = 0;
 };
 

@@ -1,6 +1,6 @@
 // Median stopping ("median") and percentile pruning ("percentile"), with the semantics of
-// Optuna's MedianPruner / PercentilePruner (optuna/pruners/_percentile.py, checked against
-// Optuna 4.x):
+// Optuna's MedianPruner / PercentilePruner (transcribed from upstream
+// optuna/pruners/_percentile.py, the version with n_min_trials):
 //
 // At a report, with t = the trial's last step (its largest reported step), the trial is stopped
 // iff all of these hold:
