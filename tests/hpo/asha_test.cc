@@ -633,6 +633,40 @@ TEST(AshaRestoreTest, RestoreFromRecords) {
   EXPECT_EQ(st->OnReport(7, 1, 0.85), kContinue);
 }
 
+// A trial suspended by a stopping process (Study::Suspend) right after its promotion is stored
+// paused with its last report at the rung it was promoted from; the study resumes it by itself,
+// so after Restore it must not wait for promotion there again. Likewise a waiting trial that
+// reports is running, and is not handed out.
+TEST(AshaRestoreTest, SuspendedTrialsDoNotWait) {
+  auto make = [](int64_t id, std::map<int64_t, double> inter, bool suspended) {
+    FrozenTrial t;
+    t.id = id;
+    t.number = id;
+    t.state = TrialState::kPaused;
+    t.intermediate = std::move(inter);
+    if (suspended) t.user_attrs[kSuspendedAttr] = "1";
+    return t;
+  };
+  // r=1, R=9, eta=3, maximize; rung 1 [0(.9) 1(.5) 2(.4)] top 1 → 0, but 0 is suspended.
+  auto s = MakeScheduler(Options("asha", Direction::kMaximize, 1, 9));
+  s->Restore({make(0, {{1, 0.9}}, true), make(1, {{1, 0.5}}, false), make(2, {{1, 0.4}}, false)});
+  EXPECT_EQ(Next(*s), kNewTrial);
+  // Once resumed from suspension ("0") it is an ordinary paused trial again.
+  auto t = MakeScheduler(Options("asha", Direction::kMaximize, 1, 9));
+  FrozenTrial resumed = make(0, {{1, 0.9}}, false);
+  resumed.user_attrs[kSuspendedAttr] = "0";
+  t->Restore({resumed, make(1, {{1, 0.5}}, false), make(2, {{1, 0.4}}, false)});
+  EXPECT_EQ(Next(*t), 0);
+
+  // Trial 5 pauses at rung 1 in the top, then reports again without being handed out.
+  auto u = MakeScheduler(Options("asha", Direction::kMaximize, 1, 9));
+  EXPECT_EQ(u->OnReport(5, 1, 0.9), kPause);
+  EXPECT_EQ(u->OnReport(6, 1, 0.5), kPause);
+  EXPECT_EQ(u->OnReport(7, 1, 0.4), kPause);  // [5 6 7] top 1 → 5 would be next
+  EXPECT_EQ(u->OnReport(5, 2, 0.91), kContinue);
+  EXPECT_EQ(Next(*u), kNewTrial);
+}
+
 // ---- concurrency through Study --------------------------------------------------------------
 
 // Many workers share one promotion-ASHA study: no paused trial is handed out twice, and no

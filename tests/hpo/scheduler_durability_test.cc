@@ -1,6 +1,7 @@
 // Durability of every scheduler through a real SQLite study: a run that is interrupted (the
 // Study object destroyed, as if the process died) and reopened with a new Study, scheduler and
 // sampler must make exactly the decisions and promotions of the same run left uninterrupted.
+// Also for a process that stops while a trial runs and suspends it (Study::Suspend).
 //
 // One worker, so the order of events is deterministic. The objective is a synthetic learning
 // curve drawn from a seeded RNG keyed by the trial number (not by the sampled parameters: a
@@ -80,18 +81,33 @@ class Driver {
   // The process dies between jobs: nothing is written on the way out.
   void Close() { study_.reset(); }
 
-  // One job: resume or start a trial and train it until it pauses, stops or finishes. Appends
-  // what happened to `log`; false when Ask() has nothing left.
-  bool Job(std::vector<std::string>& log) {
+  enum class JobEnd { kNothingLeft, kDone, kSuspended };
+
+  // One job: resume or start a trial and train it until it pauses, stops or finishes; appends
+  // what happened to `log`. With `suspend`, the trial is suspended (Study::Suspend, as a
+  // stopping trainer does on Ctrl-C): a resumed one at once, before its first epoch since the
+  // promotion (its last report is then at the rung it was promoted from); a new one after its
+  // first report that continues.
+  JobEnd Job(std::vector<std::string>& log, bool suspend = false) {
     std::optional<Trial> t = study_->Ask();
-    if (!t) return false;
+    if (!t) return JobEnd::kNothingLeft;
     int64_t epoch = 1;
     if (t->resumed()) {
       for (const FrozenTrial& rec : study_->Trials())  // the trainer's checkpoint
         if (rec.id == t->id()) epoch = rec.intermediate.rbegin()->first + 1;
-      log.push_back("resume #" + std::to_string(t->number()) + " at " + std::to_string(epoch));
+      // A suspended trial goes on where it was suspended, as if nothing had happened.
+      if (t->id() != suspended_id_)
+        log.push_back("resume #" + std::to_string(t->number()) + " at " + std::to_string(epoch));
     } else {
       log.push_back("new #" + std::to_string(t->number()));
+    }
+    EXPECT_TRUE(suspended_id_ < 0 || t->id() == suspended_id_)
+        << "the suspended trial is not handed out first";
+    suspended_id_ = -1;
+    if (suspend && t->resumed()) {  // before its first epoch since the promotion
+      study_->Suspend(*t);
+      suspended_id_ = t->id();
+      return JobEnd::kSuspended;
     }
     const bool maximize = setup_.scheduler.direction == Direction::kMaximize;
     double last = 0;
@@ -99,11 +115,18 @@ class Driver {
       double acc = Curve(setup_.seed, t->number(), epoch);
       last = maximize ? acc : 1 - acc;
       Decision d = study_->Report(*t, epoch, last);
-      if (d == Decision::kContinue) continue;
+      if (d == Decision::kContinue) {
+        if (suspend && epoch < kMaxEpochs) {
+          study_->Suspend(*t);
+          suspended_id_ = t->id();
+          return JobEnd::kSuspended;
+        }
+        continue;
+      }
       log.push_back("#" + std::to_string(t->number()) + "@" + std::to_string(epoch) + " " +
                     ToString(d));
       if (d == Decision::kStop) study_->TellPruned(*t);
-      return true;
+      return JobEnd::kDone;
     }
     if (Crashes(setup_.seed, t->number())) {
       study_->TellFailed(*t, "crash");
@@ -112,11 +135,14 @@ class Driver {
       study_->Tell(*t, last);
       log.push_back("#" + std::to_string(t->number()) + " complete");
     }
-    return true;
+    return JobEnd::kDone;
   }
 
-  // Runs to the end, closing and reopening the study before the jobs listed in `interrupt_at`.
-  std::vector<std::string> Run(const std::set<int>& interrupt_at) {
+  // Runs to the end. Before the jobs in `interrupt_at` the study is closed and reopened (the
+  // process died between jobs); in the jobs of `suspend_at` the trial is suspended after its
+  // first report that continues, and the study closed and reopened (the process stopped).
+  std::vector<std::string> Run(const std::set<int>& interrupt_at,
+                               const std::set<int>& suspend_at = {}) {
     std::vector<std::string> log;
     Open();
     for (int job = 0;; ++job) {
@@ -125,7 +151,15 @@ class Driver {
         log.push_back("-- reopened --");
         Open();
       }
-      if (!Job(log)) break;
+      JobEnd end = Job(log, suspend_at.count(job) > 0);
+      if (end == JobEnd::kNothingLeft) break;
+      if (end == JobEnd::kSuspended) {
+        Close();
+        log.push_back("-- reopened --");
+        Open();
+        EXPECT_EQ(Job(log), JobEnd::kDone);
+        ++suspensions_;
+      }
     }
     log.push_back("pruned unpromoted: " + std::to_string(study_->PruneUnpromoted()));
     for (const FrozenTrial& rec : study_->Trials())
@@ -134,11 +168,14 @@ class Driver {
     Close();
     return log;
   }
+  int suspensions() const { return suspensions_; }
 
  private:
   RunSetup setup_;
   std::string path_;
   std::unique_ptr<Study> study_;
+  int64_t suspended_id_ = -1;
+  int suspensions_ = 0;
 };
 
 std::vector<std::string> WithoutMarkers(std::vector<std::string> log) {
@@ -200,6 +237,19 @@ TEST_P(SchedulerDurabilityTest, ReopenedRunDecidesAsTheUninterruptedOne) {
         Driver(setup, dir.File("run" + std::to_string(attempt) + ".db")).Run(points);
     EXPECT_EQ(WithoutMarkers(resumed), full) << name << " interrupted before jobs" << where;
   }
+
+  // A stopping process suspends the running trial mid-way; the reopened study resumes it first
+  // and the run goes on as if uninterrupted.
+  int suspensions = 0;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::set<int> points;
+    for (int i = 0; i < 8; ++i) points.insert(pick(rng));
+    Driver driver(setup, dir.File("suspend" + std::to_string(attempt) + ".db"));
+    std::vector<std::string> resumed = driver.Run({}, points);
+    suspensions += driver.suspensions();
+    EXPECT_EQ(WithoutMarkers(resumed), full) << name << " suspended, attempt " << attempt;
+  }
+  EXPECT_GT(suspensions, 3) << name;
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "hpo/check.h"
+#include "hpo/study.h"  // kSuspendedAttr
 
 namespace hpo {
 
@@ -86,6 +87,9 @@ void AshaScheduler::StopWaiting(int64_t trial_id) {
 }
 
 Decision AshaScheduler::OnReport(int64_t trial_id, int64_t resource, double value) {
+  // A reporting trial is running: if it was waiting (resumed without NextJob, as the study does
+  // with suspended trials), it waits no longer.
+  if (promote_) StopWaiting(trial_id);
   int k = RungIndex(resource);
   if (k < 0) return Decision::kContinue;
   Entry e = Record(static_cast<size_t>(k), trial_id, value);
@@ -133,14 +137,17 @@ void AshaScheduler::Restore(const std::vector<FrozenTrial>& trials) {
 
 void AshaScheduler::RestoreTrial(const FrozenTrial& t) {
   // A trial that went past a rung was promoted from it; a paused trial whose last report is at a
-  // rung waits there.
+  // rung waits there, unless a stopping process suspended it (Study::Suspend): then it was
+  // running, already promoted from that rung, and the study resumes it by itself.
   std::optional<std::pair<size_t, Entry>> last;
   for (size_t k = 0; k < rungs_.size(); ++k) {
     auto it = t.intermediate.find(rungs_[k]);
     if (it == t.intermediate.end()) continue;
     last.emplace(k, Record(k, t.id, it->second));
   }
+  auto suspended = t.user_attrs.find(kSuspendedAttr);
   if (promote_ && last && t.state == TrialState::kPaused &&
+      (suspended == t.user_attrs.end() || suspended->second != "1") &&
       t.intermediate.upper_bound(rungs_[last->first]) == t.intermediate.end())
     Wait(last->first, last->second);
 }
