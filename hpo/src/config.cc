@@ -264,7 +264,18 @@ SchemaSection SamplerSchema() {
       {Optional(Spec("name", Kind::kString, std::string("random"), std::nullopt, std::nullopt,
                      KnownSamplers(), "Sampler algorithm.")),
        Optional(Spec("seed", Kind::kInt, int64_t{0}, 0, std::nullopt, {}, "Seed of the sampler."),
-                "study.seed")},
+                "study.seed"),
+       Optional(Spec("n_startup_trials", Kind::kInt, int64_t{10}, 0, std::nullopt, {},
+                     "tpe, gp: random sampling until this many trials have a value.")),
+       Optional(Spec("n_ei_candidates", Kind::kInt, int64_t{24}, 1, std::nullopt, {},
+                     "tpe: candidates drawn from the good-group density per ask.")),
+       Optional(Spec("multivariate", Kind::kBool, false, std::nullopt, std::nullopt, {},
+                     "tpe: model the parameters jointly instead of one by one.")),
+       Optional(Spec("constant_liar", Kind::kBool, true, std::nullopt, std::nullopt, {},
+                     "tpe: running trials count as bad observations, so parallel asks spread "
+                     "out.")),
+       Optional(Spec("scramble", Kind::kBool, true, std::nullopt, std::nullopt, {},
+                     "sobol: scramble the sequence (seeded)."))},
       "name"};
 }
 
@@ -1055,6 +1066,11 @@ StudyConfig Parser::Parse(const std::string& text) {
   config.sampler.name = sampler.GetString("name");
   config.sampler.seed =
       sampler.IsSetInFile("seed") ? static_cast<uint64_t>(sampler.GetInt("seed")) : config.seed;
+  config.sampler.n_startup_trials = sampler.GetInt("n_startup_trials");
+  config.sampler.n_ei_candidates = sampler.GetInt("n_ei_candidates");
+  config.sampler.multivariate = sampler.GetBool("multivariate");
+  config.sampler.constant_liar = sampler.GetBool("constant_liar");
+  config.sampler.scramble = sampler.GetBool("scramble");
 
   Section scheduler = read(SchedulerSchema());
   config.scheduler.name = scheduler.GetString("name");
@@ -1232,6 +1248,11 @@ std::string StudyConfig::ToYaml() const {
   out << YAML::Key << "sampler" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value << sampler.name;
   out << YAML::Key << "seed" << YAML::Value << sampler.seed;
+  out << YAML::Key << "n_startup_trials" << YAML::Value << sampler.n_startup_trials;
+  out << YAML::Key << "n_ei_candidates" << YAML::Value << sampler.n_ei_candidates;
+  out << YAML::Key << "multivariate" << YAML::Value << sampler.multivariate;
+  out << YAML::Key << "constant_liar" << YAML::Value << sampler.constant_liar;
+  out << YAML::Key << "scramble" << YAML::Value << sampler.scramble;
   out << YAML::EndMap;
 
   out << YAML::Key << "scheduler" << YAML::Value << YAML::BeginMap;

@@ -226,6 +226,30 @@ model:
 }
 
 // The median/percentile keys reach SchedulerOptions, and the scheduler built from them works.
+TEST(ConfigTest, SamplerOptions) {
+  StudyConfig c = Parse(R"(study: {name: s, seed: 4}
+budget: {trials: 10, max_epochs: 20}
+sampler: {name: tpe, n_startup_trials: 3, n_ei_candidates: 48, multivariate: true,
+          constant_liar: false}
+)");
+  EXPECT_EQ(c.sampler.name, "tpe");
+  EXPECT_EQ(c.sampler.seed, 4u);
+  EXPECT_EQ(c.sampler.n_startup_trials, 3);
+  EXPECT_EQ(c.sampler.n_ei_candidates, 48);
+  EXPECT_TRUE(c.sampler.multivariate);
+  EXPECT_FALSE(c.sampler.constant_liar);
+  EXPECT_TRUE(c.sampler.scramble);
+  StudyConfig again = ParseStudyConfig(c.ToYaml(), "resolved.yaml", TestSchema());
+  EXPECT_EQ(again.sampler.n_startup_trials, 3);
+  EXPECT_EQ(again.sampler.n_ei_candidates, 48);
+  EXPECT_TRUE(again.sampler.multivariate);
+  EXPECT_FALSE(again.sampler.constant_liar);
+  EXPECT_EQ(MakeSampler(c.sampler)->name(), "tpe");
+  EXPECT_THAT(ErrorOf("study: {name: s}\nbudget: {trials: 1, max_epochs: 1}\n"
+                      "sampler: {name: tpe, n_ei_candidates: 0}\n"),
+              HasSubstr("f.yaml:3:"));
+}
+
 TEST(ConfigTest, PercentileSchedulerOptions) {
   StudyConfig c = Parse(R"(study: {name: s, direction: minimize}
 budget: {trials: 10, max_epochs: 20}

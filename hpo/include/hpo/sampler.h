@@ -63,6 +63,14 @@ struct SamplerOptions {
   // sobol: scramble the sequence (linear matrix scramble + digital shift, seeded). Unscrambled,
   // the sequence is the plain Joe-Kuo Sobol sequence and the seed is unused.
   bool scramble = true;
+  // tpe, gp: uniform random sampling until this many trials have a value.
+  int64_t n_startup_trials = 10;
+  // tpe: candidates drawn from the good-group density per ask.
+  int64_t n_ei_candidates = 24;
+  // tpe: model the parameters jointly (multivariate Parzen estimators) instead of one by one.
+  bool multivariate = false;
+  // tpe: running trials count as bad observations, so parallel asks spread out.
+  bool constant_liar = true;
 };
 
 // Registry: unknown names throw std::invalid_argument listing the known ones.

@@ -25,7 +25,11 @@ namespace {
 using Factory = std::function<std::unique_ptr<Sampler>(const SamplerOptions&)>;
 const std::map<std::string, Factory>& Registry() {
   static const std::map<std::string, Factory> registry = {
-      {"gp", [](const SamplerOptions& o) { return std::make_unique<GpSampler>(o.seed); }},
+      {"gp",
+       [](const SamplerOptions& o) {
+         return std::make_unique<GpSampler>(
+             o.seed, GpSamplerOptions().set_n_startup_trials(static_cast<int>(o.n_startup_trials)));
+       }},
       {"grid",
        [](const SamplerOptions& o) { return std::make_unique<GridSampler>(o.seed, o.grid); }},
       {"random", [](const SamplerOptions& o) { return std::make_unique<RandomSampler>(o.seed); }},
@@ -33,7 +37,12 @@ const std::map<std::string, Factory>& Registry() {
        [](const SamplerOptions& o) { return std::make_unique<SobolSampler>(o.seed, o.scramble); }},
       {"tpe",
        [](const SamplerOptions& o) {
-         return std::make_unique<TpeSampler>(TpeOptions().seed(o.seed));
+         return std::make_unique<TpeSampler>(TpeOptions()
+                                                 .seed(o.seed)
+                                                 .n_startup_trials(o.n_startup_trials)
+                                                 .n_ei_candidates(o.n_ei_candidates)
+                                                 .multivariate(o.multivariate)
+                                                 .constant_liar(o.constant_liar));
        }},
   };
   return registry;
