@@ -90,8 +90,9 @@ int main(int argc, char** argv) {
   std::thread watcher([&] {
     while (!finished) {
       if (g_signals > 0) {
-        std::cerr << "interrupted: finishing the current epochs; running trials are retried by "
-                     "the next run (press Ctrl-C again to exit now)\n";
+        std::cerr << "interrupted: finishing the current epochs; running and paused trials are "
+                     "checkpointed and the next run of the same command resumes them (press "
+                     "Ctrl-C again to exit now)\n";
         runner->RequestStop();
         return;
       }

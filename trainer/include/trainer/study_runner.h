@@ -65,8 +65,8 @@ class StudyRunner {
 
   void Prepare();
   RunResult Run();
-  // Stops handing out work; running trials stop after their current epoch and are left
-  // "running" in storage, so the next run of the same study retries them.
+  // Stops handing out work; running trials stop after their current epoch, are checkpointed
+  // to disk and suspended (hpo::Study::Suspend), so the next run of the study resumes them.
   void RequestStop() { stop_ = true; }
 
   const std::vector<torch::Device>& devices() const { return devices_; }
