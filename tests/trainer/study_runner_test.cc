@@ -4,9 +4,11 @@
 #include <c10/util/Exception.h>
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "hpo/config.h"
@@ -256,6 +258,51 @@ TEST(StudyRunner, OutOfMemoryRequeuesOnceThenFails) {
   EXPECT_EQ(got[2].state, hpo::TrialState::kFailed);
   EXPECT_NE(got[2].fail_reason.find("out of memory twice"), std::string::npos)
       << got[2].fail_reason;
+}
+
+}  // namespace
+
+namespace {
+
+int64_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return resident * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+}
+
+// Eight concurrent trials read one copy of the dataset: resident memory grows by far less than
+// one dataset while they train (eight private copies would add eight datasets).
+TEST(StudyRunner, ConcurrentTrialsShareOneCopyOfTheData) {
+  hpo::testing::TempDir dir;
+  std::string text = TinyStudy(dir.File("m.db"), "", "fifo", 8, 1);
+  text.replace(text.find("trials_per_device: 2"), std::string("trials_per_device: 2").size(),
+               "trials_per_device: 8");
+  text.replace(text.find("synthetic_train: 400"), std::string("synthetic_train: 400").size(),
+               "synthetic_train: 100000");
+  text.replace(text.find("synthetic_features: 8"), std::string("synthetic_features: 8").size(),
+               "synthetic_features: 100");
+  text.replace(text.find("batch_size: 32"), std::string("batch_size: 32").size(),
+               "batch_size: 1000");
+  const int64_t dataset_bytes = int64_t{100000} * 100 * 4;
+  std::atomic<int64_t> peak{0};
+  trainer::RunOptions options;
+  options.output_dir = dir.File("out");
+  options.quiet = true;
+  options.before_epoch = [&](int64_t, int64_t) {
+    int64_t now = ResidentBytes(), seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+  };
+  std::ostringstream out;
+  trainer::StudyRunner runner(Parse(text), options, out);
+  runner.Prepare();
+  const int64_t after_load = ResidentBytes();
+  trainer::RunResult result = runner.Run();
+  EXPECT_EQ(result.complete, 8);
+  EXPECT_GT(peak.load(), 0);
+  EXPECT_LT(peak.load() - after_load, dataset_bytes)
+      << "resident memory grew by " << (peak.load() - after_load) / (1 << 20) << " MiB";
 }
 
 }  // namespace
