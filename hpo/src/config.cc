@@ -202,7 +202,11 @@ SchemaSection StudySchema() {
                          "Seed of the study (default of the sampler seed).")),
            Optional(Spec("storage", Kind::kString, std::string(), std::nullopt, std::nullopt, {},
                          "Storage URL or SQLite path of the study's records."),
-                    "runs/<name>.db")},
+                    "runs/<name>.db"),
+           Optional(Spec("requeue_interrupted", Kind::kBool, false, std::nullopt, std::nullopt, {},
+                         "When a reopened study finds trials a dead process left running, "
+                         "enqueue their configurations again (they are marked failed either "
+                         "way)."))},
           ""};
 }
 
@@ -1057,6 +1061,7 @@ StudyConfig Parser::Parse(const std::string& text) {
   config.seed = static_cast<uint64_t>(study.GetInt("seed"));
   config.storage = study.GetString("storage");
   if (config.storage.empty()) config.storage = "runs/" + config.name + ".db";
+  config.requeue_interrupted = study.GetBool("requeue_interrupted");
 
   Section budget = read(BudgetSchema());
   config.n_trials = budget.GetInt("trials");
@@ -1196,6 +1201,7 @@ std::string StudyConfig::ToYaml() const {
   out << YAML::Key << "seed" << YAML::Value << seed;
   out << YAML::Key << "storage" << YAML::Value;
   EmitValue(out, storage);
+  out << YAML::Key << "requeue_interrupted" << YAML::Value << requeue_interrupted;
   out << YAML::EndMap;
 
   out << YAML::Key << "budget" << YAML::Value << YAML::BeginMap;

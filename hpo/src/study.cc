@@ -76,6 +76,14 @@ Study::Study(StudyDefinition def, SearchSpace space, std::unique_ptr<Storage> st
     if (!interrupted) ++new_trials_;
   }
   scheduler_->Restore(trials_);
+  if (options_.requeue_interrupted) {
+    for (const FrozenTrial& t : interrupted_) {
+      FrozenTrial rec = storage_->CreateTrial(study_id_, t.params, TrialState::kQueued);
+      index_by_id_[rec.id] = trials_.size();
+      trials_.push_back(rec);
+      queued_.push_back(rec.id);
+    }
+  }
 }
 
 Study::~Study() = default;

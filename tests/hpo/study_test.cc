@@ -500,3 +500,44 @@ TEST(StudySuspendTest, ASuspendedTrialIsResumedFirstByTheNextStudy) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(StudyRequeueTest, InterruptedTrialsAreEnqueuedAgainWhenAsked) {
+  hpo::testing::TempDir dir;
+  const std::string db = dir.File("r.db");
+  hpo::StudyDefinition def;
+  def.name = "requeue";
+  hpo::SearchSpace space;
+  space.Add({"x", hpo::Distribution::Float(0, 1), std::nullopt});
+  auto open = [&](bool requeue) {
+    hpo::SchedulerOptions sched;
+    sched.name = "fifo";
+    sched.max_resource = 3;
+    hpo::StudyOptions options;
+    options.n_trials = 4;
+    options.requeue_interrupted = requeue;
+    return std::make_unique<hpo::Study>(def, space, hpo::Storage::Open(db),
+                                        hpo::MakeSampler({"random", 2}), hpo::MakeScheduler(sched),
+                                        options);
+  };
+  hpo::ParamMap lost;
+  {
+    auto study = open(false);
+    auto a = study->Ask();
+    auto b = study->Ask();
+    study->Tell(*a, 1.0);
+    lost = b->params();  // b is left running: the process "dies"
+  }
+  auto study = open(true);
+  ASSERT_EQ(study->interrupted_on_open().size(), 1u);
+  auto retry = study->Ask();
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->params(), lost);
+  EXPECT_EQ(retry->number(), 2);
+  auto trials = study->Trials();
+  EXPECT_EQ(trials[1].state, hpo::TrialState::kFailed);
+  EXPECT_NE(trials[1].fail_reason.find("interrupted"), std::string::npos);
+}
+
+}  // namespace

@@ -151,6 +151,8 @@ void StudyRunner::Prepare() {
   opts.synthetic_val = d.GetInt("synthetic_val");
   opts.synthetic_features = d.GetInt("synthetic_features");
   opts.synthetic_classes = d.GetInt("synthetic_classes");
+  opts.label_column = d.GetString("label_column");
+  opts.csv_header = d.GetBool("csv_header");
   data::Dataset host = data::LoadDataset(opts);  // DataError names the file and the fix
   bool any_cuda = false;
   for (const auto& dev : devices_) {
@@ -229,6 +231,7 @@ RunResult StudyRunner::Run() {
   hpo::StudyOptions study_options;
   study_options.n_trials = config_.n_trials;
   study_options.allow_extend = options_.extend;
+  study_options.requeue_interrupted = config_.requeue_interrupted;
   study_ = std::make_unique<hpo::Study>(def, config_.space, hpo::Storage::Open(url),
                                         hpo::MakeSampler(config_.sampler),
                                         hpo::MakeScheduler(config_.scheduler), study_options);

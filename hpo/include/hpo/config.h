@@ -102,6 +102,7 @@ struct StudyConfig {
   std::string metric;
   uint64_t seed = 0;
   std::string storage;  // storage URL; default "runs/<name>.db" next to the working directory
+  bool requeue_interrupted = false;  // see StudyOptions::requeue_interrupted
   // budget:
   int64_t n_trials = 0;
   int64_t max_epochs = 0;

@@ -74,6 +74,9 @@ struct StudyOptions {
   // dead process left running excepted, and queued ones not handed out yet); 0 = unlimited.
   int64_t n_trials = 0;
   bool allow_extend = false;  // reopen even if the stored space/sampler differ
+  // On open, trials a dead process left running are marked failed ("interrupted") and, with
+  // this set, their configurations are enqueued again (see Enqueue) to be retried first.
+  bool requeue_interrupted = false;
 };
 
 class Study {
