@@ -9,6 +9,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "hpo/config.h"
@@ -303,6 +304,35 @@ TEST(StudyRunner, ConcurrentTrialsShareOneCopyOfTheData) {
   EXPECT_GT(peak.load(), 0);
   EXPECT_LT(peak.load() - after_load, dataset_bytes)
       << "resident memory grew by " << (peak.load() - after_load) / (1 << 20) << " MiB";
+}
+
+}  // namespace
+
+namespace {
+
+TEST(StudyRunner, JsonLogIsOneJsonObjectPerLine) {
+  hpo::testing::TempDir dir;
+  trainer::RunOptions options;
+  options.output_dir = dir.File("out");
+  options.json_log = true;
+  std::ostringstream out;
+  trainer::StudyRunner runner(Parse(TinyStudy(dir.File("j.db"))), options, out);
+  runner.Prepare();
+  runner.Run();
+  std::istringstream lines(out.str());
+  std::string line;
+  int epochs = 0, results = 0;
+  while (std::getline(lines, line)) {
+    nlohmann::json j = nlohmann::json::parse(line);  // throws on a non-JSON line
+    epochs += j.at("event") == "epoch";
+    if (j.at("event") == "result") {
+      ++results;
+      EXPECT_EQ(j.at("trials").size(), 2u);
+      EXPECT_TRUE(j.contains("best"));
+    }
+  }
+  EXPECT_EQ(epochs, 4);  // 2 trials × 2 epochs
+  EXPECT_EQ(results, 1);
 }
 
 }  // namespace

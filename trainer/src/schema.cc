@@ -73,15 +73,17 @@ hpo::AppSchema TrainerSchema() {
        std::string("fashion_mnist"),
        {},
        {},
-       {"fashion_mnist", "mnist", "synthetic"},
-       "dataset"},
+       {"csv", "fashion_mnist", "mnist", "synthetic"},
+       "dataset; csv: a table of numeric feature columns and one label column"},
       {"path",
        K::kString,
        std::string("/usr/share/datasets/fashion-mnist"),
        {},
        {},
        {},
-       "folder holding train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz)"},
+       "fashion_mnist/mnist: folder holding train-images-idx3-ubyte(.gz) and "
+       "train-labels-idx1-ubyte(.gz); csv: the CSV file (comma-separated, optional double "
+       "quotes, '#' comment lines; features standardised with the train split's mean/std)"},
       {"validation_fraction",
        K::kFloat,
        0.1,
@@ -101,6 +103,22 @@ hpo::AppSchema TrainerSchema() {
       {"synthetic_val", K::kInt, int64_t{500}, 1, {}, {}, "synthetic: validation samples"},
       {"synthetic_features", K::kInt, int64_t{20}, 1, {}, {}, "synthetic: features"},
       {"synthetic_classes", K::kInt, int64_t{4}, 2, {}, {}, "synthetic: classes"},
+      {"label_column",
+       K::kString,
+       std::string("label"),
+       {},
+       {},
+       {},
+       "csv: the label column's header name, or its 0-based index (e.g. \"4\") when "
+       "csv_header is false; all other columns are features. Numeric labels become classes in "
+       "ascending order (0..K-1 keep their values), others in sorted string order"},
+      {"csv_header",
+       K::kBool,
+       true,
+       {},
+       {},
+       {},
+       "csv: the first line (after empty and '#' lines) names the columns"},
   };
   std::vector<hpo::FieldSpec> model = {
       {"name", K::kString, std::string("mlp"), {}, {}, models::KnownModels(), "model"}};

@@ -547,6 +547,34 @@ void StudyRunner::PrintTable(const std::vector<hpo::FrozenTrial>& trials) {
     if (ca != cb) return ca;
     return key(a) > key(b);
   });
+  auto best = study_->BestTrial();
+  if (options_.json_log) {
+    // JSON-lines output stays parseable: the final table is one "result" event.
+    nlohmann::json j = {{"event", "result"}, {"metric", config_.metric}};
+    j["trials"] = nlohmann::json::array();
+    for (size_t i = 0; i < std::min<size_t>(order.size(), 20); ++i) {
+      const auto* t = order[i];
+      nlohmann::json row = {
+          {"trial", t->number},
+          {"state", hpo::ToString(t->state)},
+          {"epochs", t->intermediate.empty() ? 0 : t->intermediate.rbegin()->first}};
+      if (t->value) row["value"] = *t->value;
+      for (const auto& [k, x] : t->params)
+        if (const auto* spec = config_.space.Find(k))
+          row["params"][k] = ToJson(spec->distribution.ToExternal(x));
+      j["trials"].push_back(row);
+    }
+    if (best) {
+      j["best"] = {{"trial", best->number}, {"value", *best->value}};
+      for (const auto& [k, x] : best->params)
+        if (const auto* spec = config_.space.Find(k))
+          j["best"]["params"][k] = ToJson(spec->distribution.ToExternal(x));
+    }
+    std::lock_guard<std::mutex> lock(log_mu_);
+    out_ << j.dump() << "\n";
+    out_.flush();
+    return;
+  }
   std::ostringstream s;
   s << "\n"
     << std::left << std::setw(7) << "trial" << std::setw(10) << "state" << std::setw(8) << "epochs"
@@ -564,7 +592,6 @@ void StudyRunner::PrintTable(const std::vector<hpo::FrozenTrial>& trials) {
       << (t->fail_reason.empty() ? "" : "  [" + t->fail_reason + "]") << "\n";
   }
   if (order.size() > shown) s << "(" << order.size() - shown << " more in trials.csv)\n";
-  auto best = study_->BestTrial();
   if (best) {
     s << "\nbest trial " << best->number << ": " << config_.metric << " = " << Fmt(*best->value)
       << "\n";
