@@ -29,11 +29,7 @@ LABELS = {
 def fmt(v):
     if v == 0:
         return "0"
-    if abs(v) >= 100:
-        return f"{v:.1f}"
-    if abs(v) >= 1:
-        return f"{v:.3f}"
-    return f"{v:.4g}"
+    return f"{v:.1f}" if abs(v) >= 100 else f"{v:.6g}"
 
 
 def cell(values):

@@ -17,7 +17,10 @@ out first, it stops and reports the trials it did (n_done < n_trials, "complete"
 per-1,000-trial block times show whether the cost per trial grows. --sqlite-wal switches the
 SQLite connection to hpo's durability settings (WAL, synchronous=NORMAL).
 
-Output: one JSON line per measurement, fields as in the C++ programs, "impl": "optuna".
+Output: one JSON line per measurement, fields as in the C++ programs, "impl": "optuna"; ask
+lines add "threads" (OMP_NUM_THREADS, or "default"). hpo's samplers run on one thread; on a
+loaded 2-core machine torch's default of one thread per core can be slower than one thread, so
+run_hpo_core.sh measures Optuna both ways.
 """
 
 import argparse
@@ -29,6 +32,12 @@ import optuna
 
 from bench_common import PROBLEMS, emit, log, make_sampler, mixed10, MIXED10_SPACE, \
     random_point, suggest_all, timing_fields
+
+
+def threads():
+    """The thread setting the run had: OMP_NUM_THREADS (torch's intra-op threads and numpy's
+    BLAS follow it), or "default" (torch: one per core)."""
+    return os.environ.get("OMP_NUM_THREADS", "default")
 
 
 def run_ask(args):
@@ -64,7 +73,8 @@ def run_ask(args):
                                        time.perf_counter() - loop_start < args.max_seconds):
             ms.append(unit())
         emit(bench="ask_latency", impl="optuna", sampler=args.sampler, problem=args.problem,
-             n_trials=n, first_ms=first_ms, prefill_s=prefill_s, **timing_fields(ms))
+             n_trials=n, threads=threads(), first_ms=first_ms, prefill_s=prefill_s,
+             **timing_fields(ms))
 
 
 def use_wal_synchronous_normal():

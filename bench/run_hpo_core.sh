@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the hpo-core benchmarks end to end, ours next to Optuna's, and prints markdown tables:
 #   1. TPE ask latency with 100 / 1,000 / 10,000 completed trials (10-parameter mixed space)
+#      (Optuna twice: torch/BLAS default threads and OMP_NUM_THREADS=1; hpo is single-threaded)
 #   2. GP-BO ask latency with 100 / 500 completed trials (Hartmann-6, 6-D continuous)
 #   3. ask+tell throughput of 10,000 trials (random sampler): SQLite and in-memory storage
 #   4. optimisation quality: best value in 100 trials, 10 seeds, six problems
@@ -12,7 +13,8 @@
 #                            on this machine, so 10,000 would take ~40 min; the table says when
 #                            a figure is extrapolated)
 #   OPTUNA_GP_QUALITY        comma-separated problems for Optuna's GPSampler in the quality table
-#                            (default none: about 50 s per 100-trial run here)
+#                            (default branin,hartmann6: ~13 s per 100-trial run here on one
+#                            thread; empty to skip)
 #   SEEDS                    seeds per quality cell (default 10)
 # Builds only build-bench (Release, no LibTorch, no tests). Results: one JSON line per
 # measurement in $HPO_BENCH_OUT/*.jsonl, tables in $HPO_BENCH_OUT/tables.md.
@@ -24,7 +26,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="$ROOT/build-bench"
 OUT="${HPO_BENCH_OUT:-$BUILD/bench-results/$(date +%Y%m%d-%H%M%S)}"
 OPTUNA_SQLITE_TRIALS="${OPTUNA_SQLITE_TRIALS:-2000}"
-OPTUNA_GP_QUALITY="${OPTUNA_GP_QUALITY:-}"
+OPTUNA_GP_QUALITY="${OPTUNA_GP_QUALITY-branin,hartmann6}"
 SEEDS="${SEEDS:-10}"
 mkdir -p "$OUT"
 
@@ -36,6 +38,13 @@ cmake --build "$BUILD" -j2 --target bench_ask_latency bench_storage_throughput b
 B="$BUILD/bench"
 cd "$ROOT/bench"
 export PYTHONWARNINGS=ignore  # Optuna's ExperimentalWarning / FutureWarning noise
+
+# optuna_threads default|N CMD...: runs CMD with torch's default threads or OMP_NUM_THREADS=N.
+optuna_threads() {
+  local t="$1"
+  shift
+  if [[ "$t" == default ]]; then (unset OMP_NUM_THREADS; "$@"); else OMP_NUM_THREADS="$t" "$@"; fi
+}
 
 step() { echo "run_hpo_core: $* ($(date +%T), load $(cut -d' ' -f1-3 /proc/loadavg))" >&2; }
 
@@ -68,13 +77,17 @@ if [[ "$WHAT" != quality ]]; then
   step "1. TPE ask latency"
   "$B/bench_ask_latency" --sampler tpe --problem mixed10 --trials 100,1000,10000 --reps 300 \
     --warmup 3 --max-seconds 20 >>"$L_HPO"
-  "$PY" optuna_latency.py ask --sampler tpe --problem mixed10 --trials 100,1000,10000 \
-    --reps 30 --warmup 3 --max-seconds 20 >>"$L_OPT"
+  for threads in default 1; do
+    optuna_threads "$threads" "$PY" optuna_latency.py ask --sampler tpe --problem mixed10 \
+      --trials 100,1000,10000 --reps 30 --warmup 3 --max-seconds 20 >>"$L_OPT"
+  done
   step "2. GP-BO ask latency"
   "$B/bench_ask_latency" --sampler gp --problem hartmann6 --trials 100,500 --reps 50 \
     --warmup 2 --max-seconds 20 >>"$L_HPO"
-  "$PY" optuna_latency.py ask --sampler gp --problem hartmann6 --trials 100,500 --reps 10 \
-    --warmup 2 --max-seconds 30 >>"$L_OPT"
+  for threads in default 1; do
+    optuna_threads "$threads" "$PY" optuna_latency.py ask --sampler gp --problem hartmann6 \
+      --trials 100,500 --reps 10 --warmup 2 --max-seconds 30 >>"$L_OPT"
+  done
   step "3. ask+tell throughput, 10,000 trials"
   for mode in declarative define-by-run; do
     "$B/bench_storage_throughput" --storage memory --trials 10000 --mode "$mode" >>"$L_HPO"
@@ -94,8 +107,8 @@ if [[ "$WHAT" != latency ]]; then
   "$PY" optuna_quality.py --samplers tpe,tpe_univariate --seeds "$SEEDS" --trials 100 \
     >"$OUT/quality_optuna.jsonl"
   if [[ -n "$OPTUNA_GP_QUALITY" ]]; then
-    "$PY" optuna_quality.py --samplers gp --problems "$OPTUNA_GP_QUALITY" --seeds "$SEEDS" \
-      --trials 100 >"$OUT/quality_optuna_gp.jsonl"
+    OMP_NUM_THREADS=1 "$PY" optuna_quality.py --samplers gp --problems "$OPTUNA_GP_QUALITY" \
+      --seeds "$SEEDS" --trials 100 >"$OUT/quality_optuna_gp.jsonl"
   fi
 fi
 step "done"
