@@ -348,6 +348,10 @@ inline std::unique_ptr<hpo::Study> MakeStudy(const hpo::SearchSpace& space,
   hpo::SamplerOptions sopts;
   sopts.name = sampler;
   sopts.seed = seed;
+  if (sampler == "tpe_mv") {  // TPE with multivariate Parzen estimators (Optuna 5's default)
+    sopts.name = "tpe";
+    sopts.multivariate = true;
+  }
   return std::make_unique<hpo::Study>(def, space, hpo::Storage::Open(storage_url),
                                       hpo::MakeSampler(sopts), hpo::MakeScheduler(sched));
 }
