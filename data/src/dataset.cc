@@ -1,6 +1,6 @@
-// The only translation unit of data/ that includes LibTorch (they compile slowly). Only
-// <torch/types.h> (via dataset.h): it has from_blob and the tensor ops; torch/torch.h is not
-// needed.
+// One of the two translation units of data/ that include LibTorch (they compile slowly; csv.cc
+// is the other). Only <torch/types.h> (via dataset.h): it has from_blob and the tensor ops;
+// torch/torch.h is not needed.
 #include "data/dataset.h"
 
 #include <algorithm>
@@ -12,6 +12,8 @@
 #include <numeric>
 #include <random>
 #include <sstream>
+
+#include "suggest.h"
 
 namespace data {
 namespace {
@@ -152,21 +154,6 @@ Dataset LoadImageFolder(const std::string& folder, const DataOptions& options,
   return out;
 }
 
-size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  std::iota(row.begin(), row.end(), 0);
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
-
 using Loader = std::function<Dataset(const DataOptions&)>;
 
 const std::map<std::string, Loader>& Registry() {
@@ -179,6 +166,7 @@ const std::map<std::string, Loader>& Registry() {
                                             o.synthetic_features, o.synthetic_classes,
                                             o.split_seed);
        }},
+      {"csv", [](const DataOptions& o) { return LoadCsv(o.path, o); }},
   };
   return *registry;
 }
@@ -276,13 +264,9 @@ Dataset LoadDataset(const DataOptions& options) {
   auto it = registry.find(options.name);
   if (it != registry.end()) return it->second(options);
 
-  std::string known, closest;
-  size_t best = 4;  // suggest only names within 3 edits
-  for (const auto& [name, loader] : registry) {
-    known += (known.empty() ? "" : ", ") + name;
-    size_t d = EditDistance(options.name, name);
-    if (d < best) best = d, closest = name;
-  }
+  std::string known;
+  for (const auto& [name, loader] : registry) known += (known.empty() ? "" : ", ") + name;
+  std::string closest = internal::Closest(options.name, KnownDatasets());
   throw DataError("unknown dataset '" + options.name + "' in data.name" +
                   (closest.empty() ? "" : " (did you mean '" + closest + "'?)") +
                   "; known datasets: " + known);

@@ -157,7 +157,8 @@ TEST(SyntheticTest, BadSizesAreReported) {
 // ---- Registry ----
 
 TEST(RegistryTest, KnownNames) {
-  EXPECT_EQ(KnownDatasets(), (std::vector<std::string>{"fashion_mnist", "mnist", "synthetic"}));
+  EXPECT_EQ(KnownDatasets(),
+            (std::vector<std::string>{"csv", "fashion_mnist", "mnist", "synthetic"}));
 }
 
 TEST(RegistryTest, LoadsSyntheticFromOptions) {
@@ -180,10 +181,10 @@ TEST(RegistryTest, UnknownNameListsKnownNamesAndSuggests) {
   options.name = "fashion-mnist";
   EXPECT_EQ(ErrorOf([&] { LoadDataset(options); }),
             "unknown dataset 'fashion-mnist' in data.name (did you mean 'fashion_mnist'?); known "
-            "datasets: fashion_mnist, mnist, synthetic");
+            "datasets: csv, fashion_mnist, mnist, synthetic");
   options.name = "imagenet";
   EXPECT_EQ(ErrorOf([&] { LoadDataset(options); }),
-            "unknown dataset 'imagenet' in data.name; known datasets: fashion_mnist, mnist, "
+            "unknown dataset 'imagenet' in data.name; known datasets: csv, fashion_mnist, mnist, "
             "synthetic");
 }
 

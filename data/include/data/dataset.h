@@ -36,6 +36,9 @@ struct Dataset {
   int64_t num_classes = 0;
   std::vector<int64_t> input_shape;  // per sample, e.g. {1, 28, 28}; {n_features} for synthetic
   std::string name;                  // registry name, e.g. "fashion_mnist"
+  // The label of each class index as written in the source file (csv only; empty otherwise).
+  // For a CSV with labels cat/dog/emu: {"cat", "dog", "emu"}.
+  std::vector<std::string> class_names;
 
   int64_t train_size() const { return train_x.defined() ? train_x.size(0) : 0; }
   int64_t val_size() const { return val_x.defined() ? val_x.size(0) : 0; }
@@ -43,8 +46,9 @@ struct Dataset {
 
 // Where a dataset comes from and how it is split. Fields mirror the study file's `data:` section.
 struct DataOptions {
-  std::string name = "fashion_mnist";  // "fashion_mnist" | "mnist" | "synthetic"
-  std::string path = "/usr/share/datasets/fashion-mnist";  // folder with the IDX files
+  std::string name = "fashion_mnist";  // "fashion_mnist" | "mnist" | "synthetic" | "csv"
+  // The folder with the IDX files; for "csv" the CSV file itself.
+  std::string path = "/usr/share/datasets/fashion-mnist";
   // Share of the training file held out for validation, in [0, 1). The count is
   // round(N * validation_fraction); 60000 * 0.1 gives 6000.
   double validation_fraction = 0.1;
@@ -61,6 +65,11 @@ struct DataOptions {
   int64_t synthetic_val = 200;
   int64_t synthetic_features = 20;
   int64_t synthetic_classes = 4;
+  // "csv": the label column, by header name, or as a 0-based index written in digits ("4") when
+  // csv_header is false. Every other column is a feature.
+  std::string label_column = "label";
+  // "csv": the first row that is not empty or a comment is a header of column names.
+  bool csv_header = true;
 };
 
 // Loads train-images-idx3-ubyte(.gz) and train-labels-idx1-ubyte(.gz) (and t10k-* when
@@ -71,6 +80,35 @@ struct DataOptions {
 // mismatch, label values >= 10 or bad options.
 Dataset LoadFashionMnist(const std::string& folder, const DataOptions& options = {});
 Dataset LoadMnist(const std::string& folder, const DataOptions& options = {});
+
+// Reads a CSV table of numeric features and one label column (options.label_column), splits it
+// like the IDX loaders (MakeSplit with options' validation_fraction, split_seed, train_limit) and
+// standardises every feature with the mean and standard deviation (population, ddof 0) of the
+// rows in the train part; a constant column (std 0) is only centred. Ignores options.name, path
+// and load_test.
+//
+// Format: one record per line, comma-separated; a line ending in \r\n is fine. Spaces around a
+// cell are trimmed. A cell may be double-quoted ("a, b" is one cell, "" inside quotes is a
+// quote) but may not span lines. Lines that are empty or only spaces, and lines whose first
+// non-space character is '#', are skipped. With options.csv_header the first remaining line
+// names the columns. Feature cells are decimal or scientific numbers (3, -0.5, 1e-3); anything
+// else, including an empty cell, nan or inf, is an error.
+// Labels: when every label is a number, the classes are the distinct values in ascending order,
+// so labels 0..K-1 keep their values (and "1" and "1.0" are one class); otherwise the classes are
+// the distinct label strings in byte-wise ascending order ("cat" -> 0, "dog" -> 1). The result
+// has input_shape {n_features}, num_classes K and class_names (the labels as written).
+//
+// Errors (DataError, one line naming the file and, for a bad row, the line number): the file
+// cannot be read; it has no data rows; a row has a different number of columns than the header
+// (or the first row); a feature cell is not a number; the label column is not in the header (the
+// message lists the columns, with a did-you-mean) or the index is out of range; there is no
+// feature column; fewer than 2 classes; bad split options (see MakeSplit).
+//
+// Example: data.csv with header "height,weight,species":
+//   data::DataOptions options;
+//   options.label_column = "species";
+//   data::Dataset d = data::LoadCsv("data.csv", options);  // input_shape {2}
+Dataset LoadCsv(const std::string& path, const DataOptions& options = {});
 
 // Gaussian class blobs: class c has a random centre (seeded) and unit-variance noise, centres
 // far enough apart that a linear model separates most samples. Labels are balanced
