@@ -25,6 +25,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "hpo/sampler.h"
@@ -152,7 +153,7 @@ class Study {
   int64_t new_trials_ = 0;  // created by this study object's budget
   mutable std::mutex mu_;
   std::vector<FrozenTrial> trials_;                        // by number
-  std::map<int64_t, size_t> index_by_id_;                  // trial id → position in trials_
+  std::unordered_map<int64_t, size_t> index_by_id_;        // trial id → position in trials_
   std::map<std::string, Distribution> dbr_distributions_;  // define-by-run registry
   std::vector<FrozenTrial> interrupted_;
   std::deque<int64_t> suspended_;  // suspended by an earlier process, resumed first
