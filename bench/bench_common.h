@@ -351,6 +351,9 @@ inline std::unique_ptr<hpo::Study> MakeStudy(const hpo::SearchSpace& space,
   if (sampler == "tpe_mv") {  // TPE with multivariate Parzen estimators (Optuna 5's default)
     sopts.name = "tpe";
     sopts.multivariate = true;
+  } else if (sampler == "tpe_uv") {  // TPE with univariate Parzen estimators
+    sopts.name = "tpe";
+    sopts.multivariate = false;
   }
   return std::make_unique<hpo::Study>(def, space, hpo::Storage::Open(storage_url),
                                       hpo::MakeSampler(sopts), hpo::MakeScheduler(sched));

@@ -273,7 +273,7 @@ SchemaSection SamplerSchema() {
                      "tpe, gp: random sampling until this many trials have a value.")),
        Optional(Spec("n_ei_candidates", Kind::kInt, int64_t{24}, 1, std::nullopt, {},
                      "tpe: candidates drawn from the good-group density per ask.")),
-       Optional(Spec("multivariate", Kind::kBool, false, std::nullopt, std::nullopt, {},
+       Optional(Spec("multivariate", Kind::kBool, true, std::nullopt, std::nullopt, {},
                      "tpe: model the parameters jointly instead of one by one.")),
        Optional(Spec("constant_liar", Kind::kBool, true, std::nullopt, std::nullopt, {},
                      "tpe: running trials count as bad observations, so parallel asks spread "

@@ -115,22 +115,91 @@ TEST(TpeRulesTest, DefaultGammaAndWeightsAreOptunas) {
 }
 
 TEST(TpeRulesTest, UnivariateBandwidthsFollowNeighbourRuleAndMagicClip) {
-  // [0, 10], observations 1, 2, 6 and the prior mean 5: sorted 1, 2, 5, 6.
-  // Raw sigmas: 1 → right gap 1 (outermost), 2 → max(1, 3), 6 → left gap 1 (outermost);
-  // the magic clip lifts them to 10 / min(100, 3 + 2) = 2.
-  Domain d = Domain::Of(Distribution::Float(0.0, 10.0));
-  auto k = tpe::UnivariateKernels(d, {6.0, 1.0, 2.0}, {1, 1, 1}, /*prior_weight=*/1.0,
+  // Optuna 5's rule: [0, 20], observations 6, 3, 4 (the prior mean 10 takes no part): sorted
+  // 3, 4, 6. Raw sigmas: 3 → right gap 1 (outermost), 4 → max(1, 2), 6 → left gap 2
+  // (outermost); the magic clip lifts them to 20 / min(100, 3 + 2) = 4.
+  Domain d = Domain::Of(Distribution::Float(0.0, 20.0));
+  auto k = tpe::UnivariateKernels(d, {6.0, 3.0, 4.0}, {1, 1, 1}, /*prior_weight=*/1.0,
                                   /*consider_endpoints=*/false);
   ASSERT_EQ(k.size(), 4u);
-  EXPECT_DOUBLE_EQ(k[0].sigma, 2.0);
-  EXPECT_DOUBLE_EQ(k[1].sigma, 2.0);
-  EXPECT_DOUBLE_EQ(k[2].sigma, 3.0);
-  EXPECT_DOUBLE_EQ(k[3].mu, 5.0);  // the prior
-  EXPECT_DOUBLE_EQ(k[3].sigma, 10.0);
-  // With endpoints, 1 uses max(1 - 0, 1) and 6 uses max(1, 10 - 6).
-  k = tpe::UnivariateKernels(d, {6.0, 1.0, 2.0}, {1, 1, 1}, 1.0, /*consider_endpoints=*/true);
-  EXPECT_DOUBLE_EQ(k[0].sigma, 4.0);
-  EXPECT_DOUBLE_EQ(k[1].sigma, 2.0);
+  for (int i = 0; i < 3; ++i) EXPECT_DOUBLE_EQ(k[i].sigma, 4.0);
+  EXPECT_DOUBLE_EQ(k[3].mu, 10.0);  // the prior
+  EXPECT_DOUBLE_EQ(k[3].sigma, 20.0);
+  // Wider gaps: 2, 9, 17 → 2: 7 (inner), 9: max(7, 8), 17: 8 (inner); clip 4 leaves them.
+  k = tpe::UnivariateKernels(d, {2.0, 9.0, 17.0}, {1, 1, 1}, 1.0, false);
+  EXPECT_DOUBLE_EQ(k[0].sigma, 7.0);
+  EXPECT_DOUBLE_EQ(k[1].sigma, 8.0);
+  EXPECT_DOUBLE_EQ(k[2].sigma, 8.0);
+  // With endpoints, 6, 3, 4: 3 uses max(3 - 0, 1) and 6 uses max(2, 20 - 6).
+  k = tpe::UnivariateKernels(d, {6.0, 3.0, 4.0}, {1, 1, 1}, 1.0, /*consider_endpoints=*/true);
+  EXPECT_DOUBLE_EQ(k[0].sigma, 14.0);
+  EXPECT_DOUBLE_EQ(k[1].sigma, 4.0);
+  // A single observation uses the larger distance to the range's ends, endpoints or not.
+  k = tpe::UnivariateKernels(d, {15.0}, {1}, 1.0, false);
+  EXPECT_DOUBLE_EQ(k[0].sigma, 15.0);
+}
+
+// Log densities of optuna 5.0.0's _ParzenEstimator (prior_weight 1, magic clip on, endpoints
+// off, default_weights) for five observations, per parameter and jointly, computed with:
+//   pe = _ParzenEstimator({name: obs}, {name: dist}, params); pe.log_pdf({name: points})
+// (the space, observations and points below).
+TEST(TpeRulesTest, LogDensitiesMatchOptuna5) {
+  // f Float(-2, 3), flog Float(1e-3, 10, log), fstep Float(0, 1, step 0.125), i Int(-3, 7),
+  // ilog Int(1, 1024, log), c Categorical(a, b, c, d).
+  const std::vector<Distribution> dists = {
+      Distribution::Float(-2.0, 3.0),
+      Distribution::Float(1e-3, 10.0, true),
+      Distribution::Float(0.0, 1.0, false, 0.125),
+      Distribution::Int(-3, 7),
+      Distribution::Int(1, 1024, true),
+      Distribution::Categorical({S("a"), S("b"), S("c"), S("d")})};
+  const std::vector<std::vector<double>> obs = {{0.5, -1.5, 2.9, 0.7, 0.1},
+                                                {0.01, 5.0, 0.2, 0.0015, 1.0},
+                                                {0.25, 0.875, 0.0, 0.5, 0.25},
+                                                {7, -3, 0, 1, 2},
+                                                {1, 3, 700, 40, 2},
+                                                {0, 3, 3, 1, 0}};
+  const std::vector<std::vector<double>> pts = {{-2.0, 0.55, 2.5},  {0.001, 0.3, 9.0},
+                                                {0.0, 0.375, 1.0},  {-3, 1, 5},
+                                                {1, 2, 512},        {0, 2, 3}};
+  const std::vector<std::vector<double>> expected = {
+      {-1.9731245040819747, -1.2821126601152861, -1.9637328417770976},
+      {-2.2817831169706286, -2.2278993221109697, -2.244814416886836},
+      {-2.0381417391174432, -1.9660410105697088, -2.823227824645063},
+      {-2.465379479635195, -2.0574423579671803, -2.760318443807596},
+      {-1.5437922218654312, -2.2187215882100126, -8.676865998327477},
+      {-1.1239300966523997, -2.079441541679836, -1.1239300966523997}};
+  const std::vector<double> joint_expected = {-13.805219062990457, -11.777558679486013,
+                                              -20.057213345268845};
+  const std::vector<double> w(5, 1.0);
+  std::vector<Domain> domains;
+  std::vector<std::vector<double>> obs_t(dists.size());
+  std::vector<std::vector<double>> joint_pts(3, std::vector<double>(dists.size()));
+  for (size_t p = 0; p < dists.size(); ++p) {
+    const Domain d = Domain::Of(dists[p]);
+    domains.push_back(d);
+    for (double v : obs[p]) obs_t[p].push_back(d.ToT(v));
+    for (size_t j = 0; j < 3; ++j) joint_pts[j][p] = d.ToT(pts[p][j]);
+    // Univariate: one parameter at a time, both through JointMixture and the 1-D estimators.
+    std::vector<std::vector<double>> one;
+    for (double v : pts[p]) one.push_back({d.ToT(v)});
+    const std::vector<double> lp = tpe::JointMixture({d}, {obs_t[p]}, w, 1.0).LogPdf(one);
+    for (size_t j = 0; j < 3; ++j) {
+      EXPECT_NEAR(lp[j], expected[p][j], 1e-12) << p << " " << j;
+      double direct = 0;
+      if (d.numeric()) {
+        direct = tpe::Mixture1D(d, tpe::UnivariateKernels(d, obs_t[p], w, 1.0, false))
+                     .Pdf(d.ToT(pts[p][j]));
+      } else {
+        std::vector<double> counts(static_cast<size_t>(d.size), 0.0);
+        for (double v : obs[p]) counts[static_cast<size_t>(v)] += 1.0;
+        direct = tpe::CategoricalProbs(counts, 5, 1.0)[static_cast<size_t>(pts[p][j])];
+      }
+      EXPECT_NEAR(std::log(direct), expected[p][j], 1e-12) << p << " " << j;
+    }
+  }
+  const std::vector<double> lp = tpe::JointMixture(domains, obs_t, w, 1.0).LogPdf(joint_pts);
+  for (size_t j = 0; j < 3; ++j) EXPECT_NEAR(lp[j], joint_expected[j], 1e-11) << j;
 }
 
 TEST(TpeRulesTest, DomainsWorkInLogSpaceAndOnGrids) {
@@ -138,12 +207,22 @@ TEST(TpeRulesTest, DomainsWorkInLogSpaceAndOnGrids) {
   EXPECT_EQ(flog.kind, Domain::Kind::kContinuous);
   EXPECT_NEAR(flog.lo, std::log(1e-4), 1e-12);
   EXPECT_NEAR(flog.ToT(1e-2), std::log(1e-2), 1e-12);
-  // Optuna's log-int rule: continuous on [log(low - 1/2), log(high + 1/2)], rounded.
+  // Optuna 5's log-int rule: drawn on [log(low - 1/2), log(high + 1/2)] and rounded; a kernel
+  // gives the integer x the mass of [log(x - 1/2), log(x + 1/2)].
   Distribution ilog_dist = Distribution::Int(1, 100, true);
   Domain ilog = Domain::Of(ilog_dist);
   EXPECT_NEAR(ilog.lo, std::log(0.5), 1e-12);
   EXPECT_NEAR(ilog.hi, std::log(100.5), 1e-12);
   EXPECT_EQ(ilog.ToInternal(std::log(41.7), ilog_dist), 42.0);
+  tpe::Kernel k;
+  k.mu = std::log(3.0);
+  k.sigma = 0.7;
+  k.zinv = 1.0 / tpe::TruncationMass(ilog, k.mu, k.sigma);
+  double sum = 0;
+  for (int x = 1; x <= 100; ++x) sum += tpe::KernelValue(ilog, k, std::log(x));
+  EXPECT_NEAR(sum, 1.0, 1e-12);
+  EXPECT_NEAR(tpe::KernelValue(ilog, k, std::log(2.0)) / k.zinv,
+              tpe::NormalMass((std::log(1.5) - k.mu) / 0.7, (std::log(2.5) - k.mu) / 0.7), 1e-15);
   Distribution istep_dist = Distribution::Int(0, 100, false, 10);
   Domain istep = Domain::Of(istep_dist);
   EXPECT_EQ(istep.kind, Domain::Kind::kDiscrete);
@@ -223,7 +302,7 @@ TEST_P(TpeAboveIndexTest, AggregatedMatchesExactAndChurnMatchesFresh) {
   double max_rel = 0, integral = 0;
   for (int k = 0; k <= 400; ++k) {
     double t = d.lo + (d.hi - d.lo) * k / 400.0;
-    if (d.kind == Domain::Kind::kDiscrete) t = d.ToT(d.ToInternal(t, dist));
+    if (d.kind == Domain::Kind::kDiscrete || d.round_int) t = d.ToT(d.ToInternal(t, dist));
     const double a = churned.Pdf(t), b = fresh.Pdf(t), e = exact.Pdf(t);
     EXPECT_NEAR(a, b, 1e-9 * b) << "t=" << t;
     max_rel = std::max(max_rel, std::abs(b - e) / e);
@@ -381,13 +460,17 @@ TEST(TpeSamplerTest, CategoricalConcentratesOnTheBestChoice) {
   SearchSpace s;
   s.Add({"c", Distribution::Categorical({S("a"), S("b"), S("c"), S("d"), S("e")}), std::nullopt});
   s.Add({"x", Distribution::Float(0.0, 1.0), std::nullopt});
-  auto study = NewStudy(s, Tpe(TpeOptions().seed(8)));
-  auto params = Optimize(*study, 100, [](const ParamMap& p) {
-    return (p.at("c") == 3 ? 0.0 : 1.0) + 0.1 * p.at("x");
-  });
-  int best = 0;
-  for (size_t k = 50; k < params.size(); ++k) best += params[k].at("c") == 3;
-  EXPECT_GT(best, 35);  // random: 10 of 50
+  // Share of the best choice among the last 50 of 100 trials; random: 10 of 50. Optuna 5 gets
+  // 27-32 (multivariate, its default) and 39-41 (univariate) over seeds 0-7.
+  for (bool multivariate : {true, false}) {
+    auto study = NewStudy(s, Tpe(TpeOptions().seed(8).multivariate(multivariate)));
+    auto params = Optimize(*study, 100, [](const ParamMap& p) {
+      return (p.at("c") == 3 ? 0.0 : 1.0) + 0.1 * p.at("x");
+    });
+    int best = 0;
+    for (size_t k = 50; k < params.size(); ++k) best += params[k].at("c") == 3;
+    EXPECT_GT(best, multivariate ? 25 : 35) << multivariate;
+  }
 }
 
 SearchSpace ConditionalSpace() {
@@ -589,8 +672,7 @@ TEST(TpeSamplerTest, JointMixtureSamplesItsDensity) {
 
 TEST(TpeSamplerTest, JointMixtureBandwidthAndWeightsMatchTheRuleAtScale) {
   // Many observations in one continuous dimension: the joint mixture is the univariate mixture
-  // with Scott-like sigma 0.2 * n^(-1/5) * range, default_weights and the prior (its truncation
-  // masses come from an interpolated table at this size).
+  // (neighbour-distance sigmas with the magic clip), default_weights and the prior.
   const Domain d = Domain::Of(Distribution::Float(-1.0, 2.0));
   std::mt19937_64 rng(3);
   const int n = 3000;
@@ -598,27 +680,15 @@ TEST(TpeSamplerTest, JointMixtureBandwidthAndWeightsMatchTheRuleAtScale) {
   for (int i = 0; i < n; ++i) mus.push_back(-1.0 + 3.0 * std::pow(tpe::Uniform01(rng), 3));
   const std::vector<double> w = tpe::DefaultWeights(n);
   tpe::JointMixture joint({d}, {mus}, w, 1.0);
-  const double sigma = 0.2 * std::pow(n, -1.0 / 5.0) * 3.0;
-  std::vector<tpe::Kernel> kernels;
-  for (int i = 0; i < n; ++i) {
-    tpe::Kernel k;
-    k.mu = mus[i];
-    k.sigma = sigma;
-    k.weight = w[i];
-    k.zinv = 1.0 / tpe::TruncationMass(d, k.mu, k.sigma);
-    kernels.push_back(k);
-  }
-  tpe::Kernel prior;
-  prior.mu = 0.5;
-  prior.sigma = 3.0;
-  prior.zinv = 1.0 / tpe::TruncationMass(d, prior.mu, prior.sigma);
-  kernels.push_back(prior);
+  std::vector<tpe::Kernel> kernels = tpe::UnivariateKernels(d, mus, w, 1.0, false);
+  ASSERT_EQ(kernels.back().mu, 0.5);  // the prior
+  ASSERT_EQ(kernels.back().sigma, 3.0);
   tpe::Mixture1D reference(d, kernels);
   std::vector<std::vector<double>> points;
   for (int k = 0; k <= 60; ++k) points.push_back({-1.0 + 3.0 * k / 60.0});
   std::vector<double> lp = joint.LogPdf(points);
   for (size_t k = 0; k < points.size(); ++k)
-    EXPECT_NEAR(lp[k], std::log(reference.Pdf(points[k][0])), 1e-4) << points[k][0];
+    EXPECT_NEAR(lp[k], std::log(reference.Pdf(points[k][0])), 1e-12) << points[k][0];
 }
 
 }  // namespace

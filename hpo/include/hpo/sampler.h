@@ -67,8 +67,9 @@ struct SamplerOptions {
   int64_t n_startup_trials = 10;
   // tpe: candidates drawn from the good-group density per ask.
   int64_t n_ei_candidates = 24;
-  // tpe: model the parameters jointly (multivariate Parzen estimators) instead of one by one.
-  bool multivariate = false;
+  // tpe: model the parameters jointly (multivariate Parzen estimators) instead of one by one
+  // (Optuna 5's default for single-objective studies).
+  bool multivariate = true;
   // tpe: running trials count as bad observations, so parallel asks spread out.
   bool constant_liar = true;
 };

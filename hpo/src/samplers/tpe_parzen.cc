@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
+#include <tuple>
 #include <numeric>
 
 #include "hpo/check.h"
@@ -12,17 +14,13 @@ namespace {
 constexpr double kSqrt2 = 1.4142135623730951;
 constexpr double kLogSqrt2Pi = 0.91893853320467274;
 constexpr double kInvSqrt2Pi = 0.39894228040143268;
-constexpr int32_t kPriorSlot = std::numeric_limits<int32_t>::max();
 // Binned kernels are summed within this many sigmas (beyond: < 3e-18 of the peak).
 constexpr double kTailZ = 9.0;
 // Beyond this many sigmas a kernel's density underflows a double.
 constexpr double kCutZ = 38.0;
-// Discrete dimensions of a joint mixture tabulate kernel masses up to this many grid points.
-constexpr int64_t kMaxJointTable = 4096;
-// Above this many observations, a joint mixture interpolates the truncation masses of its
-// continuous dimensions from a table of kZNodes + 1 nodes.
-constexpr int64_t kZTableMin = 1024;
-constexpr int64_t kZNodes = 1024;
+// A joint mixture memoises the cell masses of a discrete or log int dimension per candidate,
+// by (grid point, distinct sigma), up to this many entries.
+constexpr int64_t kMaxJointMemo = 1 << 16;
 // Terms of a log-sum-exp this far below the largest (relative weight < 1e-23, and fewer than
 // 1e7 of them) cannot change a double.
 constexpr double kNegligibleLog = -53.0;
@@ -130,6 +128,12 @@ double TruncationMass(const Domain& d, double mu, double sigma) {
 }
 
 double KernelValue(const Domain& d, const Kernel& k, double t) {
+  if (d.round_int) {
+    const auto [a, b] = d.LogCell(t);
+    const double za = (a - k.mu) / k.sigma, zb = (b - k.mu) / k.sigma;
+    if (za > kCutZ || zb < -kCutZ) return 0.0;
+    return k.weight * k.zinv * NormalMass(za, zb);
+  }
   double z = (t - k.mu) / k.sigma;
   if (d.kind == Domain::Kind::kDiscrete) {
     double hz = 0.5 * d.step / k.sigma;
@@ -159,6 +163,32 @@ double SampleKernel(const Domain& d, const Kernel& k, std::mt19937_64& rng) {
   return std::clamp(k.mu + k.sigma * 0.5 * (lo + hi), a, b);
 }
 
+std::vector<double> NeighbourSigmas(const Domain& d, const std::vector<double>& mus,
+                                    bool consider_endpoints) {
+  const size_t m = mus.size();
+  const double range = d.range();
+  std::vector<double> sigma(m);
+  if (m == 0) return sigma;
+  std::vector<size_t> order(m);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t x, size_t y) { return mus[x] < mus[y]; });
+  std::vector<double> s(m + 2);  // sorted with the endpoints
+  s[0] = d.L();
+  for (size_t i = 0; i < m; ++i) s[i + 1] = mus[order[i]];
+  s[m + 1] = d.R();
+  const double min_sigma = range / std::min(100.0, static_cast<double>(m) + 2.0);
+  for (size_t i = 0; i < m; ++i) {
+    double v = std::max(s[i + 1] - s[i], s[i + 2] - s[i + 1]);
+    if (!consider_endpoints && m >= 2) {
+      if (i == 0) v = s[2] - s[1];
+      if (i == m - 1) v = s[m] - s[m - 1];
+    }
+    sigma[order[i]] = std::clamp(v, min_sigma, range);
+  }
+  return sigma;
+}
+
 std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>& mus,
                                       const std::vector<double>& weights, double prior_weight,
                                       bool consider_endpoints) {
@@ -167,35 +197,14 @@ std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>
   const double range = d.range();
   std::vector<Kernel> out;
   out.reserve(m + 1);
-  if (m > 0) {
-    std::vector<double> vals(mus);
-    vals.push_back(d.prior_mu());
-    std::vector<size_t> order(m + 1);
-    std::iota(order.begin(), order.end(), size_t{0});
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t x, size_t y) { return vals[x] < vals[y]; });
-    std::vector<double> s(m + 3);  // sorted with the endpoints
-    s[0] = d.L();
-    for (size_t i = 0; i <= m; ++i) s[i + 1] = vals[order[i]];
-    s[m + 2] = d.R();
-    std::vector<double> sorted_sigma(m + 1);
-    for (size_t i = 0; i <= m; ++i)
-      sorted_sigma[i] = std::max(s[i + 1] - s[i], s[i + 2] - s[i + 1]);
-    if (!consider_endpoints) {
-      sorted_sigma[0] = s[2] - s[1];
-      sorted_sigma[m] = s[m + 1] - s[m];
-    }
-    std::vector<double> sigma(m + 1);
-    for (size_t i = 0; i <= m; ++i) sigma[order[i]] = sorted_sigma[i];
-    const double min_sigma = range / std::min(100.0, static_cast<double>(m) + 2.0);
-    for (size_t i = 0; i < m; ++i) {
-      Kernel k;
-      k.mu = mus[i];
-      k.sigma = std::clamp(sigma[i], min_sigma, range);
-      k.weight = weights[i];
-      k.zinv = 1.0 / TruncationMass(d, k.mu, k.sigma);
-      out.push_back(k);
-    }
+  const std::vector<double> sigma = NeighbourSigmas(d, mus, consider_endpoints);
+  for (size_t i = 0; i < m; ++i) {
+    Kernel k;
+    k.mu = mus[i];
+    k.sigma = sigma[i];
+    k.weight = weights[i];
+    k.zinv = 1.0 / TruncationMass(d, k.mu, k.sigma);
+    out.push_back(k);
   }
   Kernel prior;
   prior.mu = d.prior_mu();
@@ -254,7 +263,6 @@ AboveIndex::AboveIndex(const Domain& d, bool consider_endpoints)
   if (!d_.numeric()) {
     cells = static_cast<size_t>(d_.size);
   } else {
-    sorted_.insert({d_.prior_mu(), kPriorSlot});
     if (d_.kind == Domain::Kind::kDiscrete && d_.size <= kMaxGridCells) {
       cells = static_cast<size_t>(d_.size);
       for (int64_t off = 0; off < d_.size; ++off) {
@@ -371,7 +379,6 @@ void AboveIndex::Detach(int32_t s) {
 }
 
 void AboveIndex::Reclassify(Sorted::iterator it) {
-  if (it->second == kPriorSlot) return;
   const int32_t s = it->second;
   const bool wide = RawSigma(it) > s_narrow_;
   if (wide == slots_[s].wide) return;
@@ -416,7 +423,6 @@ void AboveIndex::Prepare(double prior_weight, bool force_exact) {
     mus.reserve(n_members_);
     weights.reserve(n_members_);
     for (const auto& [t, s] : sorted_) {
-      if (s == kPriorSlot) continue;
       mus.push_back(t);
       weights.push_back(RampWeight(s, n));
     }
@@ -490,8 +496,23 @@ double AboveIndex::BinnedValue(double t) const {
 double AboveIndex::Pdf(double t) const {
   double sum = 0;
   for (const Kernel& k : exact_) sum += KernelValue(d_, k, t);
-  if (!exact_mode_) sum += BinnedValue(t);
+  if (!exact_mode_) sum += d_.round_int ? BinnedCellMass(t) : BinnedValue(t);
   return sum / total_weight_;
+}
+
+double AboveIndex::BinnedCellMass(double t) const {
+  // The binned density integrated over the log cell by composite 3-point Gauss-Legendre on
+  // pieces no wider than the narrow sigma (relative error below 1e-5).
+  static constexpr double kNode = 0.77459666924148338, kW0 = 8.0 / 9.0, kW1 = 5.0 / 9.0;
+  const auto [a, b] = d_.LogCell(t);
+  const int pieces = std::max(1, static_cast<int>(std::ceil((b - a) / s_narrow_)));
+  const double h = (b - a) / pieces;
+  double sum = 0;
+  for (int p = 0; p < pieces; ++p) {
+    const double c = a + (p + 0.5) * h, r = 0.5 * h * kNode;
+    sum += kW0 * BinnedValue(c) + kW1 * (BinnedValue(c - r) + BinnedValue(c + r));
+  }
+  return sum * 0.5 * h;
 }
 
 std::vector<double> AboveIndex::CategoricalProbsOf(double prior_weight) {
@@ -512,9 +533,22 @@ std::vector<double> AboveIndex::CategoricalProbsOf(double prior_weight) {
 
 // ---- JointMixture ---------------------------------------------------------------------------
 
+namespace {
+
+// Grid index of a kernel-space value of a log int domain (the integer's offset from low).
+int64_t LogIntIndex(const Domain& d, double t) {
+  return std::llround(std::exp(t)) - std::llround(std::exp(d.lo) + 0.5);
+}
+int64_t LogIntSize(const Domain& d) {
+  return std::llround(std::exp(d.hi) - 0.5) - std::llround(std::exp(d.lo) + 0.5) + 1;
+}
+
+}  // namespace
+
 JointMixture::JointMixture(const std::vector<Domain>& dims,
                            const std::vector<std::vector<double>>& obs,
-                           const std::vector<double>& weights, double prior_weight)
+                           const std::vector<double>& weights, double prior_weight,
+                           bool consider_endpoints)
     : n_(static_cast<int64_t>(weights.size())) {
   HPO_CHECK(dims.size() == obs.size());
   double wsum = 0;
@@ -529,7 +563,6 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
   log_w_prior_ = std::log(prior_weight / total);
 
   const double n = static_cast<double>(n_);
-  const double n_dims = static_cast<double>(dims.size());
   for (size_t di = 0; di < dims.size(); ++di) {
     Dim x;
     x.d = dims[di];
@@ -541,61 +574,32 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
       prior.mu = x.d.prior_mu();
       prior.sigma = range;
       prior.zinv = 1.0 / TruncationMass(x.d, prior.mu, prior.sigma);
-      double sigma = 0.2 * std::pow(std::max(n, 1.0), -1.0 / (n_dims + 4.0)) * range;
-      x.sigma = std::clamp(sigma, range / std::min(100.0, n + 2.0), range);
-      x.log_norm = -std::log(x.sigma) - kLogSqrt2Pi;
-      x.log_zinv.resize(x.mu.size());
-      const double edge = kTailZ * x.sigma;
-      if (x.d.kind == Domain::Kind::kDiscrete) {
+      x.sigma = NeighbourSigmas(x.d, x.mu, consider_endpoints);
+      x.inv_sigma.resize(x.mu.size());
+      x.log_c.assign(x.mu.size(), 0.0);
+      const bool cells = x.d.kind == Domain::Kind::kDiscrete || x.d.round_int;
+      std::map<double, int32_t> classes;
+      if (cells) {
         x.idx.resize(x.mu.size());
-        for (size_t k = 0; k < x.mu.size(); ++k)
-          x.idx[k] = static_cast<int32_t>(x.d.GridIndex(x.mu[k]));
-        if (x.d.size <= kMaxJointTable) {
-          const double hz = 0.5 * x.d.step / x.sigma;
-          x.log_table.resize(x.d.size);
-          for (int64_t off = 0; off < x.d.size; ++off) {
-            double z = static_cast<double>(off) * x.d.step / x.sigma;
-            x.log_table[off] = std::log(NormalMass(z - hz, z + hz));
-          }
-        }
-        // Truncation masses depend on the grid point only: memoise them.
-        std::vector<double> memo;
-        if (x.d.size <= n_) memo.assign(x.d.size, 0.0);
-        for (size_t k = 0; k < x.mu.size(); ++k) {
-          double mu = x.mu[k];
-          if (mu - x.d.L() > edge && x.d.R() - mu > edge) continue;  // mass 1
-          double* m = memo.empty() ? nullptr : &memo[x.idx[k]];
-          if (m != nullptr && *m != 0.0) {
-            x.log_zinv[k] = *m;
-            continue;
-          }
-          double v = -std::log(TruncationMass(x.d, mu, x.sigma));
-          if (m != nullptr) *m = v;
-          x.log_zinv[k] = v;
-        }
-      } else {
-        if (n_ > kZTableMin) {
-          // log Z is smooth on the scale of sigma: linear interpolation between kZNodes + 1
-          // nodes errs by at most (range / kZNodes / sigma)^2 / 8 in log Z (1e-3 at the smallest
-          // sigma the magic clip allows, 1e-5 at the usual 0.05 * range).
-          const double l = x.d.L(), h = (x.d.R() - l) / static_cast<double>(kZNodes);
-          std::vector<double> table(static_cast<size_t>(kZNodes) + 1);
-          for (int64_t j = 0; j <= kZNodes; ++j)
-            table[j] = -std::log(TruncationMass(x.d, l + static_cast<double>(j) * h, x.sigma));
-          for (size_t k = 0; k < x.mu.size(); ++k) {
-            const double u = (x.mu[k] - l) / h;
-            const double j = std::clamp(std::floor(u), 0.0, static_cast<double>(kZNodes - 1));
-            const double f = u - j;
-            const auto ji = static_cast<size_t>(j);
-            x.log_zinv[k] = (1.0 - f) * table[ji] + f * table[ji + 1];
-          }
+        x.klass.resize(x.mu.size());
+      }
+      for (size_t k = 0; k < x.mu.size(); ++k) {
+        const double mu = x.mu[k], sigma = x.sigma[k];
+        x.inv_sigma[k] = 1.0 / sigma;
+        const double edge = kTailZ * sigma;
+        double log_c = 0;
+        if (mu - x.d.L() <= edge || x.d.R() - mu <= edge)
+          log_c = -std::log(TruncationMass(x.d, mu, sigma));
+        if (cells) {
+          x.idx[k] = static_cast<int32_t>(x.d.round_int ? LogIntIndex(x.d, mu)
+                                                          : x.d.GridIndex(mu));
+          auto [it, fresh] = classes.emplace(sigma, static_cast<int32_t>(classes.size()));
+          if (fresh) x.sigmas.push_back(sigma);
+          x.klass[k] = it->second;
         } else {
-          for (size_t k = 0; k < x.mu.size(); ++k) {
-            double mu = x.mu[k];
-            if (mu - x.d.L() > edge && x.d.R() - mu > edge) continue;
-            x.log_zinv[k] = -std::log(TruncationMass(x.d, mu, x.sigma));
-          }
+          log_c += -std::log(sigma) - kLogSqrt2Pi;
         }
+        x.log_c[k] = log_c;
       }
     } else {
       const double c = static_cast<double>(x.d.size);
@@ -633,7 +637,7 @@ std::vector<double> JointMixture::Sample(std::mt19937_64& rng) const {
     } else {
       Kernel kern;
       kern.mu = x.mu[k];
-      kern.sigma = x.sigma;
+      kern.sigma = x.sigma[k];
       out[di] = SampleKernel(x.d, kern, rng);
     }
   }
@@ -656,6 +660,19 @@ double JointMixture::PriorLogPdf(const std::vector<double>& t) const {
 std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>& cands) const {
   std::vector<double> out(cands.size());
   std::vector<double> acc(static_cast<size_t>(n_));
+  // Per cell dimension: log masses memoised by (grid point, sigma class) for one candidate.
+  std::vector<std::vector<double>> memo(dims_.size());
+  std::vector<std::vector<int32_t>> stamp(dims_.size());
+  for (size_t di = 0; di < dims_.size(); ++di) {
+    const Dim& x = dims_[di];
+    if (x.klass.empty()) continue;
+    const int64_t size = x.d.round_int ? LogIntSize(x.d) : x.d.size;
+    const int64_t entries = size * static_cast<int64_t>(x.sigmas.size());
+    if (entries <= kMaxJointMemo) {
+      memo[di].resize(static_cast<size_t>(entries));
+      stamp[di].assign(static_cast<size_t>(entries), -1);
+    }
+  }
   for (size_t c = 0; c < cands.size(); ++c) {
     const std::vector<double>& t = cands[c];
     std::copy(log_w_.begin(), log_w_.end(), acc.begin());
@@ -665,18 +682,36 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
       if (!x.d.numeric()) {
         const auto i = static_cast<int32_t>(x.d.GridIndex(v));
         for (int64_t k = 0; k < n_; ++k) acc[k] += x.idx[k] == i ? x.log_hit : x.log_miss;
-      } else if (!x.log_table.empty()) {
-        const auto i = static_cast<int32_t>(x.d.GridIndex(v));
-        for (int64_t k = 0; k < n_; ++k)
-          acc[k] += x.log_table[std::abs(i - x.idx[k])] + x.log_zinv[k];
-      } else {
-        // Continuous, or a grid too fine to tabulate: step * density is the cell's mass.
-        double base = x.log_norm;
-        if (x.d.kind == Domain::Kind::kDiscrete) base += std::log(x.d.step);
-        const double inv = 1.0 / x.sigma;
+      } else if (!x.klass.empty()) {
+        double a = 0, b = 0;
+        if (x.d.round_int) {
+          std::tie(a, b) = x.d.LogCell(v);
+        } else {
+          a = v - 0.5 * x.d.step;
+          b = v + 0.5 * x.d.step;
+        }
+        const size_t n_classes = x.sigmas.size();
+        std::vector<double>& m = memo[di];
+        std::vector<int32_t>& st = stamp[di];
         for (int64_t k = 0; k < n_; ++k) {
-          const double z = (v - x.mu[k]) * inv;
-          acc[k] += base + x.log_zinv[k] - 0.5 * z * z;
+          double lm = 0;
+          const size_t key = static_cast<size_t>(x.idx[k]) * n_classes + x.klass[k];
+          if (!m.empty() && st[key] == static_cast<int32_t>(c)) {
+            lm = m[key];
+          } else {
+            const double inv = x.inv_sigma[k];
+            lm = std::log(NormalMass((a - x.mu[k]) * inv, (b - x.mu[k]) * inv));
+            if (!m.empty()) {
+              m[key] = lm;
+              st[key] = static_cast<int32_t>(c);
+            }
+          }
+          acc[k] += x.log_c[k] + lm;
+        }
+      } else {
+        for (int64_t k = 0; k < n_; ++k) {
+          const double z = (v - x.mu[k]) * x.inv_sigma[k];
+          acc[k] += x.log_c[k] - 0.5 * z * z;
         }
       }
     }

@@ -2,9 +2,10 @@
 //
 // Kernels live in a per-parameter "kernel space" (see Domain): log ranges are worked in log space,
 // stepped ranges are discretised truncated Gaussians (a kernel's probability is its mass on
-// [x - step/2, x + step/2]), categorical parameters use Optuna's categorical kernel. Bandwidths,
-// the prior component and the observation weights follow Optuna's `_ParzenEstimator`
-// (consider_magic_clip on): see UnivariateKernels and JointMixture.
+// [x - step/2, x + step/2]; for a log int range, on [log(x - 1/2), log(x + 1/2)]), categorical
+// parameters use Optuna's categorical kernel. Bandwidths, the prior component and the
+// observation weights follow optuna 5.0's `_ParzenEstimator` (consider_magic_clip on): see
+// UnivariateKernels and JointMixture.
 //
 // Thread safety: none; the sampler that owns these objects is called under the study lock.
 #pragma once
@@ -37,13 +38,14 @@ struct Domain {
   enum class Kind { kContinuous, kDiscrete, kCategorical };
   Kind kind = Kind::kContinuous;
   bool log = false;        // kernel value t = log(internal value)
-  bool round_int = false;  // log int: the untransformed draw is rounded to an integer
+  bool round_int = false;  // log int: rounded draws, kernels give the mass of the log cell
   double lo = 0, hi = 0;   // kernel bounds; discrete: first and last grid point
   double step = 0;         // discrete: grid step; 0 otherwise
   int64_t size = 0;        // discrete: grid points; categorical: choices
 
-  // Optuna's transform: log ranges in log space; a log int range is continuous on
-  // [log(low - 1/2), log(high + 1/2)] and rounded after sampling.
+  // Optuna 5's transform: log ranges in log space; a log int range is drawn on
+  // [log(low - 1/2), log(high + 1/2)] and rounded, and a kernel's value at the integer x is its
+  // mass on the cell [log(x - 1/2), log(x + 1/2)] (optuna 4.x used the density at log x).
   static Domain Of(const Distribution& dist);
   bool numeric() const { return kind != Kind::kCategorical; }
   double L() const { return lo - step / 2; }  // truncation bounds
@@ -51,6 +53,11 @@ struct Domain {
   double range() const { return hi - lo + step; }
   double prior_mu() const { return 0.5 * (lo + hi); }
   double ToT(double internal) const { return log ? std::log(internal) : internal; }
+  // Log int: the cell [a, b] in kernel space of the integer nearest exp(t).
+  std::pair<double, double> LogCell(double t) const {
+    const double x = std::round(std::exp(t));
+    return {std::log(x - 0.5), std::log(x + 0.5)};
+  }
   // A kernel-space draw → the nearest valid internal value of `dist`.
   double ToInternal(double t, const Distribution& dist) const;
   int64_t GridIndex(double t) const;  // discrete and categorical
@@ -63,16 +70,21 @@ struct Kernel {
 };
 // Mass of N(mu, sigma) inside the domain's truncation bounds.
 double TruncationMass(const Domain& d, double mu, double sigma);
-// weight * (truncated density at t, or truncated mass of t's grid cell for a discrete domain).
+// weight * (truncated density at t, or truncated mass of t's grid cell for a discrete or log int
+// domain).
 double KernelValue(const Domain& d, const Kernel& k, double t);
 // A draw from the truncated kernel, in kernel space (not yet snapped to the grid).
 double SampleKernel(const Domain& d, const Kernel& k, std::mt19937_64& rng);
 
-// Optuna's univariate Parzen estimator for a numeric domain: one kernel per observation, its
-// sigma the larger distance to its sorted neighbours (prior mean included; with
-// consider_endpoints=false the outermost use their inner neighbour), clipped to
-// [range / min(100, n + 2), range]; plus the prior N(mid, range) with `prior_weight`.
+// Optuna 5's Parzen estimator of one numeric domain: one kernel per observation, its sigma the
+// larger distance to its sorted neighbours or the range's ends (the prior mean does not take part,
+// unlike optuna 4.x; with consider_endpoints=false and two or more observations the outermost use
+// their inner neighbour), clipped to [range / min(100, n + 2), range]; plus the prior
+// N(mid, range) with `prior_weight`. Multivariate mode applies the same rule per dimension.
 // `mus` and `weights` have equal length; equal mus keep their input order.
+// The clipped bandwidths of that rule, one per observation.
+std::vector<double> NeighbourSigmas(const Domain& d, const std::vector<double>& mus,
+                                    bool consider_endpoints);
 std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>& mus,
                                       const std::vector<double>& weights, double prior_weight,
                                       bool consider_endpoints);
@@ -164,12 +176,13 @@ class AboveIndex {
   void AddToCells(int32_t s, double sign);
   void RebuildCells();
   double BinnedValue(double t) const;
+  double BinnedCellMass(double t) const;  // log int: the binned kernels' mass on t's cell
 
   Domain d_;
   bool consider_endpoints_;
   double s_narrow_;  // range / 100: sigma of every narrow member once n >= 98
   std::vector<Slot> slots_;
-  Sorted sorted_;  // numeric members and the prior mean (slot kPriorSlot)
+  Sorted sorted_;  // numeric members
   int64_t n_members_ = 0;
   int32_t ramp_end_ = 0;  // slots below this are in the ramp zone
   int64_t ramp_count_ = 0;
@@ -189,13 +202,15 @@ class AboveIndex {
   double total_weight_ = 1;
 };
 
-// Optuna's multivariate Parzen estimator: one product kernel per observation, every numeric
-// dimension with sigma 0.2 * n^(-1/(dims+4)) * range (magic-clipped), plus the product prior.
+// Optuna 5's multivariate Parzen estimator: one product kernel per observation, in every numeric
+// dimension with that dimension's univariate sigma (UnivariateKernels: neighbour distances and
+// the magic clip; optuna 4.x used 0.2 * n^(-1/(dims+4)) * range), plus the product prior.
 class JointMixture {
  public:
   // obs[d][k]: kernel-space value of observation k in dimension d (categorical: the index).
   JointMixture(const std::vector<Domain>& dims, const std::vector<std::vector<double>>& obs,
-               const std::vector<double>& weights, double prior_weight);
+               const std::vector<double>& weights, double prior_weight,
+               bool consider_endpoints = false);
   std::vector<double> Sample(std::mt19937_64& rng) const;  // kernel space, not snapped
   // Log density of each candidate (cands[c][d], snapped values in kernel space).
   std::vector<double> LogPdf(const std::vector<std::vector<double>>& cands) const;
@@ -203,13 +218,14 @@ class JointMixture {
  private:
   struct Dim {
     Domain d;
-    double sigma = 1, log_norm = 0;    // numeric: -log(sigma*sqrt(2*pi))
-    std::vector<double> log_table;     // discrete: log mass at grid offset
     double log_hit = 0, log_miss = 0;  // categorical kernel
     double rowsum = 1;                 // categorical kernel normaliser
     std::vector<double> mu;            // per observation
-    std::vector<int32_t> idx;          // discrete/categorical: grid index per observation
-    std::vector<double> log_zinv;      // numeric: per observation
+    std::vector<double> sigma, inv_sigma;
+    std::vector<double> log_c;   // numeric: log(zinv / (sigma sqrt(2 pi))), or log(zinv) on cells
+    std::vector<int32_t> idx;    // discrete/categorical: grid index per observation
+    std::vector<int32_t> klass;  // discrete/log int: index of the observation's sigma in sigmas
+    std::vector<double> sigmas;  // discrete/log int: the distinct sigmas
   };
   double PriorLogPdf(const std::vector<double>& x) const;
 

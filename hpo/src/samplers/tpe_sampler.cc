@@ -353,10 +353,11 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
   const auto obs_below = gather(below_);
   const auto obs_above = gather(above);
   const double pw = options_.prior_weight();
+  const bool ends = options_.consider_endpoints();
   const tpe::JointMixture l(domains, obs_below, tpe::DefaultWeights(std::ssize(obs_below.front())),
-                            pw);
+                            pw, ends);
   const tpe::JointMixture g(domains, obs_above, tpe::DefaultWeights(std::ssize(obs_above.front())),
-                            pw);
+                            pw, ends);
 
   const auto nc = static_cast<size_t>(options_.n_ei_candidates());
   std::vector<std::vector<double>> values(nc), points(nc);

@@ -1,15 +1,16 @@
 // Tree-structured Parzen Estimator (Bergstra et al. 2011; Watanabe 2023), registered as "tpe".
 //
-// Reference behaviour: Optuna's TPESampler (4.x). After `n_startup_trials` ranked trials (below),
+// Reference behaviour: Optuna's TPESampler (5.0). After `n_startup_trials` ranked trials (below),
 // the trials are split into a good group (the best gamma(n)) and a bad group (the rest); one
 // Parzen estimator l(x) is fitted to the good group and one, g(x), to the bad group;
 // n_ei_candidates points are drawn from l(x) and the one with the largest log l(x) - log g(x) is
 // returned. Given the same observations and weights, the estimators' log densities agree with
-// optuna 4.5.0's _ParzenEstimator (univariate and multivariate, every distribution type) to
-// 1e-14, equal observations taken in a stable order. Optuna 5 changed three rules that are not
+// optuna 5.0.0's _ParzenEstimator (univariate and multivariate, every distribution type), equal
+// observations taken in a stable order. Optuna 5 changed these rules from 4.x, and they are
 // followed here: the prior mean no longer enters the neighbour-distance bandwidths, a log int
-// range is a discretised (not continuous) distribution in log space, and multivariate mode
-// uses the univariate bandwidth rule per dimension (and is its default).
+// range is a discretised distribution in log space (cells [log(x - 1/2), log(x + 1/2)]),
+// multivariate mode uses the univariate bandwidth rule per dimension, and multivariate mode is
+// the default (for single-objective studies, which are the only kind here).
 //
 // Ranking ("ranked" trials, n of them): complete trials by value in the study's direction (NaN
 // last), ahead of pruned ones; pruned trials by their last intermediate value, deeper steps
@@ -18,9 +19,9 @@
 // trials are ignored. With `constant_liar`, running trials without any value join the bad group
 // ("lie" that they are bad), so parallel asks spread out instead of collapsing on one point.
 //
-// Univariate mode (default): every parameter independently, from the trials in which it is
-// active (so conditional parameters are handled); multivariate mode: the parameters active in
-// every finished ranked trial are sampled jointly (product kernels), the others univariately.
+// Multivariate mode (default): the parameters active in every finished ranked trial are sampled
+// jointly (product kernels), the others univariately; univariate mode: every parameter
+// independently, from the trials in which it is active (so conditional parameters are handled).
 // A joint density does not factorise, so a multivariate ask reads every observation: O(n).
 //
 // Observation weights are Optuna's default_weights (the newest 25 weigh 1, older ones ramp down
@@ -107,7 +108,7 @@ class TpeOptions {
   int64_t n_startup_trials_ = 10;
   int64_t n_ei_candidates_ = 24;
   std::function<int64_t(int64_t)> gamma_ = TpeDefaultGamma;
-  bool multivariate_ = false;
+  bool multivariate_ = true;
   bool constant_liar_ = true;
   double prior_weight_ = 1.0;
   bool consider_endpoints_ = false;
