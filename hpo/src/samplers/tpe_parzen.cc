@@ -169,13 +169,13 @@ std::vector<double> NeighbourSigmas(const Domain& d, const std::vector<double>& 
   const double range = d.range();
   std::vector<double> sigma(m);
   if (m == 0) return sigma;
-  std::vector<size_t> order(m);
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(),
-                   [&](size_t x, size_t y) { return mus[x] < mus[y]; });
+  // Sorted by value, equal values in input order.
+  std::vector<std::pair<double, size_t>> sorted(m);
+  for (size_t i = 0; i < m; ++i) sorted[i] = {mus[i], i};
+  std::sort(sorted.begin(), sorted.end());
   std::vector<double> s(m + 2);  // sorted with the endpoints
   s[0] = d.L();
-  for (size_t i = 0; i < m; ++i) s[i + 1] = mus[order[i]];
+  for (size_t i = 0; i < m; ++i) s[i + 1] = sorted[i].first;
   s[m + 1] = d.R();
   const double min_sigma = range / std::min(100.0, static_cast<double>(m) + 2.0);
   for (size_t i = 0; i < m; ++i) {
@@ -184,7 +184,7 @@ std::vector<double> NeighbourSigmas(const Domain& d, const std::vector<double>& 
       if (i == 0) v = s[2] - s[1];
       if (i == m - 1) v = s[m] - s[m - 1];
     }
-    sigma[order[i]] = std::clamp(v, min_sigma, range);
+    sigma[sorted[i].second] = std::clamp(v, min_sigma, range);
   }
   return sigma;
 }
