@@ -2,6 +2,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "hpo/storage.h"
@@ -134,7 +135,7 @@ class InMemoryStorage final : public Storage {
 
   std::mutex mu_;
   std::map<int64_t, Study> studies_;
-  std::map<int64_t, StoredTrial> trials_;
+  std::unordered_map<int64_t, StoredTrial> trials_;  // by trial id
   int64_t next_study_id_ = 1;
   int64_t next_trial_id_ = 1;
 };
