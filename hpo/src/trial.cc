@@ -8,12 +8,18 @@ namespace hpo {
 
 const char* ToString(TrialState s) {
   switch (s) {
-    case TrialState::kQueued: return "queued";
-    case TrialState::kRunning: return "running";
-    case TrialState::kPaused: return "paused";
-    case TrialState::kComplete: return "complete";
-    case TrialState::kPruned: return "pruned";
-    case TrialState::kFailed: return "failed";
+    case TrialState::kQueued:
+      return "queued";
+    case TrialState::kRunning:
+      return "running";
+    case TrialState::kPaused:
+      return "paused";
+    case TrialState::kComplete:
+      return "complete";
+    case TrialState::kPruned:
+      return "pruned";
+    case TrialState::kFailed:
+      return "failed";
   }
   return "?";
 }
@@ -22,9 +28,12 @@ const char* ToString(Direction d) { return d == Direction::kMinimize ? "minimize
 
 const char* ToString(Decision d) {
   switch (d) {
-    case Decision::kContinue: return "continue";
-    case Decision::kPause: return "pause";
-    case Decision::kStop: return "stop";
+    case Decision::kContinue:
+      return "continue";
+    case Decision::kPause:
+      return "pause";
+    case Decision::kStop:
+      return "stop";
   }
   return "?";
 }

@@ -109,8 +109,7 @@ TrialTrainer::TrialTrainer(const models::HParams& hp, const data::Dataset& datas
   {
     std::lock_guard<std::mutex> lock(InitMutex());
     torch::manual_seed(seed);
-    model_ =
-        models::BuildModel(hp.GetString("name"), hp,
+    model_ = models::BuildModel(hp.GetString("name"), hp,
                                 {dataset.input_shape, dataset.num_classes, generator_});
   }
   model_->to(device_);

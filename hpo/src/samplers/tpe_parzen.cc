@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <limits>
 #include <map>
-#include <tuple>
 #include <numeric>
+#include <tuple>
 
 #include "hpo/check.h"
 
@@ -591,8 +591,7 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
         if (mu - x.d.L() <= edge || x.d.R() - mu <= edge)
           log_c = -std::log(TruncationMass(x.d, mu, sigma));
         if (cells) {
-          x.idx[k] = static_cast<int32_t>(x.d.round_int ? LogIntIndex(x.d, mu)
-                                                          : x.d.GridIndex(mu));
+          x.idx[k] = static_cast<int32_t>(x.d.round_int ? LogIntIndex(x.d, mu) : x.d.GridIndex(mu));
           auto [it, fresh] = classes.emplace(sigma, static_cast<int32_t>(classes.size()));
           if (fresh) x.sigmas.push_back(sigma);
           x.klass[k] = it->second;
