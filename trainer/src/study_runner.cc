@@ -101,6 +101,7 @@ struct StudyRunner::Session {
   std::unique_ptr<TrialTrainer> trainer;
   std::string checkpoint;
   std::string spill_path;
+  int64_t number = -1;  // the trial's number (checkpoint file names)
 };
 
 StudyRunner::StudyRunner(hpo::StudyConfig config, RunOptions options, std::ostream& out)
@@ -414,6 +415,7 @@ void StudyRunner::RunTrial(size_t slot, hpo::Trial& trial, bool replay) {
     std::lock_guard<std::mutex> lock(sessions_mu_);
     auto& entry = sessions_[trial.id()];
     if (!entry) entry = std::make_shared<Session>();
+    entry->number = trial.number();
     session = entry;
   }
   std::unique_lock<std::mutex> hold(session->mu);  // waits for a pausing worker to let go
@@ -525,11 +527,7 @@ void StudyRunner::SaveParkedToDisk() {
   for (auto& [id, session] : sessions_) {
     std::lock_guard<std::mutex> hold(session->mu);
     if (session->checkpoint.empty()) continue;
-    int64_t number = -1;
-    for (const auto& t : study_->Trials())
-      if (t.id == id) number = t.number;
-    if (number < 0) continue;
-    WriteFileAtomically(CheckpointPath(number), session->checkpoint);
+    WriteFileAtomically(CheckpointPath(session->number), session->checkpoint);
   }
 }
 
