@@ -8,6 +8,7 @@
 #
 # Usage: bench/run_hpo_core.sh [all|latency|quality]     (default: all; latency = 1-3)
 # Environment:
+#   HPO_BENCH_BUILD          build folder (default build-bench)
 #   HPO_BENCH_OUT            results folder (default build-bench/bench-results/<timestamp>)
 #   OPTUNA_SQLITE_TRIALS     trials for Optuna on SQLite (default 2000: about 0.25 s per trial
 #                            on this machine, so 10,000 would take ~40 min; the table says when
@@ -23,7 +24,7 @@ set -euo pipefail
 WHAT="${1:-all}"
 case "$WHAT" in all|latency|quality) ;; *) echo "usage: $0 [all|latency|quality]" >&2; exit 2;; esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="$ROOT/build-bench"
+BUILD="${HPO_BENCH_BUILD:-$ROOT/build-bench}"
 OUT="${HPO_BENCH_OUT:-$BUILD/bench-results/$(date +%Y%m%d-%H%M%S)}"
 OPTUNA_SQLITE_TRIALS="${OPTUNA_SQLITE_TRIALS:-2000}"
 OPTUNA_GP_QUALITY="${OPTUNA_GP_QUALITY-branin,hartmann6}"

@@ -22,7 +22,7 @@ set -euo pipefail
 WHAT="${1:-all}"
 case "$WHAT" in all|sim|optuna) ;; *) echo "usage: $0 [all|sim|optuna]" >&2; exit 2;; esac
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="$ROOT/build-sim"
+BUILD="${HPO_BENCH_BUILD:-$ROOT/build-sim}"
 OUT="${HPO_SIM_OUT:-$BUILD/sim-results/$(date +%Y%m%d-%H%M%S)}"
 SEEDS="${SEEDS:-10}"
 SCALE_TRIALS="${SCALE_TRIALS:-100000}"
