@@ -153,6 +153,7 @@ struct HpoField {
   std::string default_text;  // documentation of a computed default ("" → spec.default_value)
   std::string type_text;     // documentation of a type FieldSpec::Kind cannot express
   std::string range_text;    // documentation of a constraint FieldSpec cannot express
+  bool by_caller = false;    // a nested value the caller parses; ReadSection only checks the key
 };
 
 struct SchemaSection {
@@ -279,7 +280,13 @@ SchemaSection SamplerSchema() {
                      "tpe: running trials count as bad observations, so parallel asks spread "
                      "out.")),
        Optional(Spec("scramble", Kind::kBool, true, std::nullopt, std::nullopt, {},
-                     "sobol: scramble the sequence (seeded)."))},
+                     "sobol: scramble the sequence (seeded).")),
+       HpoField{Spec("grid", Kind::kString, std::string(), std::nullopt, std::nullopt, {},
+                     "grid: values per search_space entry, e.g. {lr: [0.001, 0.01]}; they "
+                     "replace the values the grid enumerates for that entry (the only way to "
+                     "put a continuous float into a grid). Other samplers reject it."),
+                /*required=*/false, "none", "mapping", "values each entry can take",
+                /*by_caller=*/true}},
       "name"};
 }
 
@@ -535,6 +542,7 @@ class Parser {
                                           const std::vector<std::string>& all,
                                           const SearchSpace& space, Location* values_at);
   void ParseSearchSpace(const YAML::Node& node, StudyConfig* config);
+  void ParseGrid(const YAML::Node& node, const Location& where, StudyConfig* config);
 
   std::string file_;
   const AppSchema& app_;
@@ -693,7 +701,9 @@ Section Parser::ReadSection(const SchemaSection& schema, const YAML::Node& node,
     const FieldSpec& spec = field.spec;
     auto it = std::find_if(entries.begin(), entries.end(),
                            [&](const Entry& e) { return e.key == spec.key; });
-    if (it != entries.end()) {
+    if (it != entries.end() && field.by_caller) {
+      section.Set(spec.key, spec.default_value, ValueAt(*it));
+    } else if (it != entries.end()) {
       section.Set(spec.key, ReadField(schema.name, spec, *it), ValueAt(*it));
     } else if (field.required) {
       std::string hint = spec.key + ": <" + KindNoun(spec.kind) +
@@ -988,6 +998,45 @@ void Parser::ParseSearchSpace(const YAML::Node& node, StudyConfig* config) {
   }
 }
 
+void Parser::ParseGrid(const YAML::Node& node, const Location& where, StudyConfig* config) {
+  if (config->sampler.name != "grid")
+    Fail(where, "sampler " + config->sampler.name + " takes no grid values",
+         "use 'name: grid' or remove 'grid'");
+  if (!node.IsMap())
+    Fail(where, std::string("expected a mapping for 'grid' in sampler, got ") + NodeKindName(node),
+         "write 'grid: {<search_space entry>: [value, ...], ...}'");
+  std::vector<std::string> names;
+  for (const ParamSpec& p : config->space.params()) names.push_back(p.name);
+  for (const Entry& e : Entries(node, "sampler grid", names, "search_space entry")) {
+    const ParamSpec* param = config->space.Find(e.key);
+    HPO_CHECK(param != nullptr) << "grid entry " + e.key + " not in the space";
+    const Kind kind = searchable_.at(e.key).spec.kind;
+    const std::string what = "a grid value of " + Quote(e.key);
+    std::vector<Value>& values = config->sampler.grid[e.key];
+    auto add = [&](const YAML::Node& item, const Location& at) {
+      Value v = ReadScalar(kind, item, at, what);
+      try {
+        param->distribution.ToInternal(v);
+      } catch (const std::invalid_argument& ex) {
+        Fail(at, what + ": " + ex.what(), "use a value inside the search_space entry");
+      }
+      if (std::find(values.begin(), values.end(), v) != values.end())
+        Fail(at, "duplicate grid value " + DisplayValue(v) + " for " + Quote(e.key),
+             "list each value once");
+      values.push_back(std::move(v));
+    };
+    const Location values_at = ValueAt(e);
+    if (e.value.IsSequence()) {
+      for (const auto& item : e.value) add(item, item.IsNull() ? values_at : At(item));
+    } else if (!e.value.IsNull()) {
+      add(e.value, values_at);
+    }
+    if (values.empty())
+      Fail(values_at, "no grid values for " + Quote(e.key),
+           "list the values to try, e.g. [0.001, 0.01]");
+  }
+}
+
 StudyConfig Parser::Parse(const std::string& text) {
   YAML::Node root;
   try {
@@ -1109,6 +1158,10 @@ StudyConfig Parser::Parse(const std::string& text) {
   for (const auto& schema : app_schemas) config.sections[schema.name] = read(schema);
 
   if (const Entry* e = find("search_space")) ParseSearchSpace(e->value, &config);
+  if (sampler.IsSetInFile("grid")) {
+    const Entry* e = find("sampler");
+    ParseGrid(e->value["grid"], sampler.LocationOf("grid"), &config);
+  }
   return config;
 }
 
@@ -1259,6 +1312,15 @@ std::string StudyConfig::ToYaml() const {
   out << YAML::Key << "multivariate" << YAML::Value << sampler.multivariate;
   out << YAML::Key << "constant_liar" << YAML::Value << sampler.constant_liar;
   out << YAML::Key << "scramble" << YAML::Value << sampler.scramble;
+  if (!sampler.grid.empty()) {
+    out << YAML::Key << "grid" << YAML::Value << YAML::BeginMap;
+    for (const auto& [name, values] : sampler.grid) {
+      out << YAML::Key << name << YAML::Value << YAML::Flow << YAML::BeginSeq;
+      for (const Value& v : values) EmitValue(out, v);
+      out << YAML::EndSeq;
+    }
+    out << YAML::EndMap;
+  }
   out << YAML::EndMap;
 
   out << YAML::Key << "scheduler" << YAML::Value << YAML::BeginMap;

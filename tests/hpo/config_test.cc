@@ -3,10 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "hpo/check.h"
+#include "hpo/sampler.h"
 #include "test_util.h"
 
 namespace hpo {
@@ -250,6 +253,45 @@ sampler: {name: tpe, n_startup_trials: 3, n_ei_candidates: 48, multivariate: tru
               HasSubstr("f.yaml:3:"));
 }
 
+TEST(ConfigTest, GridValuesFromTheFile) {
+  StudyConfig c = Parse(R"(study: {name: s}
+budget: {trials: 10, max_epochs: 2}
+search_space:
+  learning_rate: {type: float, low: 1.0e-4, high: 0.1, log: true}
+  batch_size: {type: int, low: 16, high: 128, step: 16}
+  optimizer: {type: categorical, choices: [sgd, adam]}
+sampler:
+  name: grid
+  grid:
+    learning_rate: [0.001, 0.01, 0.1]
+    batch_size: [32, 128]
+)");
+  ASSERT_EQ(c.sampler.grid.size(), 2u);
+  EXPECT_EQ(c.sampler.grid.at("learning_rate"), (std::vector<Value>{0.001, 0.01, 0.1}));
+  EXPECT_EQ(c.sampler.grid.at("batch_size"), (std::vector<Value>{int64_t{32}, int64_t{128}}));
+  StudyConfig again = ParseStudyConfig(c.ToYaml(), "resolved.yaml", TestSchema());
+  EXPECT_EQ(again.sampler.grid, c.sampler.grid);
+  EXPECT_EQ(again.ToYaml(), c.ToYaml());
+
+  // The grid is the product of the declared values and the enumerable choices: 3 x 2 x 2.
+  std::unique_ptr<Sampler> sampler = MakeSampler(c.sampler);
+  std::vector<FrozenTrial> trials;
+  std::set<std::vector<double>> seen;
+  for (int i = 0; i < 12; ++i) {
+    History history{Direction::kMinimize, &trials};
+    ParamMap p = sampler->Sample(c.space, history);
+    seen.insert({p.at("learning_rate"), p.at("batch_size"), p.at("optimizer")});
+    FrozenTrial t;
+    t.number = i;
+    t.state = TrialState::kRunning;
+    t.params = p;
+    trials.push_back(t);
+  }
+  EXPECT_EQ(seen.size(), 12u);
+  History history{Direction::kMinimize, &trials};
+  EXPECT_THROW(sampler->Sample(c.space, history), GridExhausted);
+}
+
 TEST(ConfigTest, PercentileSchedulerOptions) {
   StudyConfig c = Parse(R"(study: {name: s, direction: minimize}
 budget: {trials: 10, max_epochs: 20}
@@ -388,6 +430,36 @@ std::vector<ErrorCase> ErrorCases() {
        kHead + "scheduler:\n  reduction_factr: 2\n",
        "7:3",
        {"unknown key 'reduction_factr' in scheduler; did you mean 'reduction_factor'?"}},
+      {"GridForAnotherSampler",
+       kHead + "search_space:\n  batch_size: {type: int, low: 1, high: 4}\n"
+               "sampler:\n  name: tpe\n  grid: {batch_size: [1, 2]}\n",
+       "10:9",
+       {"sampler tpe takes no grid values; use 'name: grid' or remove 'grid'"}},
+      {"GridUnknownEntry",
+       kHead + "search_space:\n  batch_size: {type: int, low: 1, high: 4}\n"
+               "sampler:\n  name: grid\n  grid:\n    bach_size: [1, 2]\n",
+       "11:5",
+       {"unknown search_space entry 'bach_size' in sampler grid; did you mean 'batch_size'?"}},
+      {"GridValueOutsideTheEntry",
+       kHead + "search_space:\n  batch_size: {type: int, low: 1, high: 4}\n"
+               "sampler:\n  name: grid\n  grid:\n    batch_size: [1, 8]\n",
+       "11:21",
+       {"a grid value of 'batch_size'", "use a value inside the search_space entry"}},
+      {"GridValueOfTheWrongType",
+       kHead + "search_space:\n  learning_rate: {type: float, low: 0.1, high: 1}\n"
+               "sampler:\n  name: grid\n  grid:\n    learning_rate: [fast]\n",
+       "11:21",
+       {"expected a number for a grid value of 'learning_rate', got 'fast'"}},
+      {"GridDuplicateValue",
+       kHead + "search_space:\n  batch_size: {type: int, low: 1, high: 4}\n"
+               "sampler:\n  name: grid\n  grid:\n    batch_size: [2, 2]\n",
+       "11:21",
+       {"duplicate grid value 2 for 'batch_size'; list each value once"}},
+      {"GridNotAMapping",
+       kHead + "search_space:\n  batch_size: {type: int, low: 1, high: 4}\n"
+               "sampler:\n  name: grid\n  grid: [1, 2]\n",
+       "10:9",
+       {"expected a mapping for 'grid' in sampler, got a sequence"}},
       {"UnknownSamplerKey",
        kHead + "sampler:\n  sed: 2\n",
        "7:3",
