@@ -1,5 +1,6 @@
 #include "dropout.h"
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -14,15 +15,20 @@ DropoutImpl::DropoutImpl(double p, at::Generator generator)
 torch::Tensor DropoutImpl::forward(const torch::Tensor& x) {
   if (!is_training() || p_ == 0) return x;
   const double keep = 1 - p_;
+  // Keep an element where a uniform draw in [0, 1) is below `keep`: one 32-bit draw per element,
+  // where bernoulli_(keep, generator) on the CPU draws a 64-bit double per element serially and
+  // took ~18% of an MLP trial's time. Same distribution; other masks than bernoulli_ for a seed.
+  auto draw = [&](torch::Tensor u, std::optional<at::Generator> gen) {
+    return u.uniform_(0, 1, gen).lt_(keep);
+  };
   torch::Tensor mask;
   if (generator_.defined() && generator_.device() != x.device()) {
-    mask = torch::empty(x.sizes(), x.options().device(generator_.device()))
-               .bernoulli_(keep, generator_)
+    mask = draw(torch::empty(x.sizes(), x.options().device(generator_.device())), generator_)
                .to(x.device());
   } else if (generator_.defined()) {
-    mask = torch::empty_like(x).bernoulli_(keep, generator_);
+    mask = draw(torch::empty_like(x), generator_);
   } else {
-    mask = torch::empty_like(x).bernoulli_(keep);
+    mask = draw(torch::empty_like(x), std::nullopt);
   }
   return x * mask.div_(keep);
 }

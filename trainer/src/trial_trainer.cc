@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/autocast_mode.h>
 
+#include "fused_adam.h"
 #include "hpo/check.h"
 #ifdef HPO_HAVE_CUDA
 #include <ATen/cuda/CUDAGeneratorImpl.h>
@@ -166,7 +167,7 @@ EpochMetrics TrialTrainer::RunEpoch() {
     }
     loss.backward();
     if (grad_clip_ > 0) torch::nn::utils::clip_grad_norm_(model_->parameters(), grad_clip_);
-    optimizer_->step();
+    if (!device_.is_cpu() || !FusedAdamStep(*optimizer_, fused_step_counts_)) optimizer_->step();
     loss_sum += loss.detach() * idx.size(0);  // no host sync inside the loop
   }
   EpochMetrics m;

@@ -13,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "data/dataset.h"
 #include "models/hparams.h"
@@ -64,6 +65,8 @@ class TrialTrainer {
   std::shared_ptr<models::Model> model_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   at::Generator generator_;
+  // Scratch of FusedAdamStep (trainer/src/fused_adam.h), the fused CPU step of Adam and AdamW.
+  std::vector<at::Tensor> fused_step_counts_;
   double LearningRate(double progress_epochs) const;
   void SetLearningRate(double lr);
 
