@@ -1,14 +1,9 @@
 // CSV tables: our own small reader (see LoadCsv in data/dataset.h for the accepted format).
 // Parsing keeps doubles; tensors are built once at the end, standardised by the train part.
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
 #include <limits>
-#include <memory>
 #include <numeric>
 #include <string>
 #include <string_view>
@@ -16,6 +11,7 @@
 #include <vector>
 
 #include "data/dataset.h"
+#include "read_file.h"
 #include "suggest.h"
 
 namespace data {
@@ -28,30 +24,6 @@ constexpr size_t kMaxShownValue = 40;    // characters of a bad cell quoted in a
 [[noreturn]] void FailAt(const std::string& path, int64_t line, const std::string& problem,
                          const std::string& fix) {
   throw DataError(path + ":" + std::to_string(line) + ": " + problem + "; " + fix);
-}
-
-std::string ReadWhole(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw DataError("cannot read " + path + ": it is a directory; " + kSetPath);
-  }
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
-  if (!f) {
-    int err = errno;
-    throw DataError("cannot open " + path + ": " + std::strerror(err) + "; " +
-                    (err == ENOENT ? kSetPath : "check the path and its permissions"));
-  }
-  std::string bytes;
-  auto size = std::filesystem::file_size(path, ec);
-  if (!ec) bytes.reserve(size);
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f.get())) > 0) bytes.append(buf, n);
-  if (std::ferror(f.get())) {
-    throw DataError("cannot read " + path + ": " + std::strerror(errno) +
-                    "; check the disk and the file");
-  }
-  return bytes;
 }
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
@@ -207,7 +179,8 @@ std::vector<int64_t> ClassesOf(const std::vector<std::string>& distinct,
 }  // namespace
 
 Dataset LoadCsv(const std::string& path, const DataOptions& options) {
-  const std::string text = ReadWhole(path);
+  const std::string text =
+      internal::ReadWholeFile(path, {/*directory=*/kSetPath, /*missing=*/kSetPath});
   std::string_view rest(text);
   if (rest.starts_with("\xEF\xBB\xBF")) rest.remove_prefix(3);  // UTF-8 byte order mark
 

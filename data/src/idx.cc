@@ -3,13 +3,14 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <limits>
 #include <memory>
 #include <sstream>
+
+#include "read_file.h"
 
 namespace data {
 namespace {
@@ -190,29 +191,9 @@ IdxArray ParseIdx(std::string_view bytes, const std::string& source) {
 }
 
 IdxArray ReadIdx(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    Fail("cannot read " + path, "it is a directory",
-         "name an IDX file such as " + path + "/train-images-idx3-ubyte.gz");
-  }
-  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
-  if (!f) {
-    int err = errno;
-    std::string fix = err == ENOENT
-                          ? "set data.path to the folder holding train-images-idx3-ubyte(.gz)"
-                          : "check the path and its permissions";
-    throw DataError("cannot open " + path + ": " + std::strerror(err) + "; " + fix);
-  }
-  std::string bytes;
-  auto size = std::filesystem::file_size(path, ec);
-  if (!ec) bytes.reserve(size);
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f.get())) > 0) bytes.append(buf, n);
-  if (std::ferror(f.get())) {
-    throw DataError("cannot read " + path + ": " + std::strerror(errno) +
-                    "; check the disk and the file");
-  }
+  const std::string bytes = internal::ReadWholeFile(
+      path, {/*directory=*/"name an IDX file such as " + path + "/train-images-idx3-ubyte.gz",
+             /*missing=*/"set data.path to the folder holding train-images-idx3-ubyte(.gz)"});
   return ParseIdx(bytes, path);
 }
 
