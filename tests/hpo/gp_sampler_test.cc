@@ -439,6 +439,42 @@ TEST(GpNumericsTest, LogMarginalLikelihoodGradientMatchesFiniteDifferences) {
   }
 }
 
+// The batched posterior (blocks of 16 candidates, padded training points, its own sqrt and exp)
+// against the one-point reference path: with a categorical dimension, pending points, a count of
+// points that is not a multiple of the padding, queries on training points (distance 0), far
+// away (exp underflow) and a last block that is not full.
+TEST(GpNumericsTest, BatchedPosteriorMatchesOnePointPath) {
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<std::vector<double>> points, pending, queries;
+  std::vector<double> y;
+  for (int i = 0; i < 41; ++i) {
+    double a = u(rng), b = u(rng), c = std::floor(4 * u(rng));
+    points.push_back({a, b, c});
+    y.push_back(std::cos(4 * a) - b + 0.2 * c);
+  }
+  for (int i = 0; i < 2; ++i) pending.push_back({u(rng), u(rng), 1.0});
+  for (int i = 0; i < 50; ++i) queries.push_back({u(rng), u(rng), std::floor(4 * u(rng))});
+  queries.push_back(points[7]);
+  queries.push_back(pending[1]);
+  queries.push_back({40.0, -30.0, 9.0});
+  const std::vector<char> categorical = {0, 0, 1};
+  for (const std::vector<double>& raw : {std::vector<double>{0.0, 0.0, 0.0, 0.0, -2.0},
+                                         std::vector<double>{3.0, 1.5, -1.0, 0.5, -12.0},
+                                         std::vector<double>{9.0, 9.0, 2.0, -1.0, -6.0}}) {
+    std::vector<double> m1, v1, m2, v2;
+    ASSERT_TRUE(gp::PosteriorAt(points, y, categorical, raw, pending, queries, false, &m1, &v1));
+    ASSERT_TRUE(gp::PosteriorAt(points, y, categorical, raw, pending, queries, true, &m2, &v2));
+    ASSERT_EQ(m2.size(), queries.size());
+    const double scale = std::exp(raw[3]);
+    for (size_t j = 0; j < queries.size(); ++j) {
+      EXPECT_NEAR(m2[j], m1[j], 1e-9 * std::max(1.0, std::abs(m1[j]))) << "query " << j;
+      EXPECT_NEAR(v2[j], v1[j], 1e-9 * scale) << "query " << j;
+      EXPECT_GE(v2[j], 0.0);
+    }
+  }
+}
+
 // E[max(0, Z + z)] in long double, for z where it does not underflow.
 long double DirectEi(long double z) {
   long double cdf = 0.5L * std::erfc(-z / std::sqrt(2.0L));

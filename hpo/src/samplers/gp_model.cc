@@ -5,6 +5,7 @@
 #include <limits>
 #include <numbers>
 
+#include "samplers/gp_batch.h"
 #include "samplers/gp_lbfgs.h"
 #include "samplers/gp_numerics.h"
 
@@ -251,7 +252,22 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
     lo.transpose().solveInPlace(a);
     alpha_.head(n) = a;
   }
-  return alpha_.allFinite();
+  if (!alpha_.allFinite()) return false;
+
+  const int np = (total + kBatchRowPad - 1) / kBatchRowPad * kBatchRowPad;
+  n_padded_ = np;
+  train_padded_.assign(static_cast<size_t>(dims) * np, 0.0);
+  for (int d = 0; d < dims; ++d)
+    for (int l = 0; l < total; ++l) train_padded_[static_cast<size_t>(d) * np + l] = X_(d, l);
+  chol_rows_.assign(static_cast<size_t>(np) * np, 0.0);
+  inv_diag_.assign(np, 1.0);
+  for (int i = 0; i < total; ++i) {
+    for (int l = 0; l <= i; ++l) chol_rows_[static_cast<size_t>(i) * np + l] = L_(i, l);
+    inv_diag_[i] = 1.0 / L_(i, i);
+  }
+  alpha_padded_.assign(np, 0.0);
+  for (int i = 0; i < total; ++i) alpha_padded_[i] = alpha_[i];
+  return true;
 }
 
 void GpPosterior::SquaredDistances(const double* x, Eigen::Ref<Eigen::ArrayXd> r2) const {
@@ -301,24 +317,35 @@ void GpPosterior::Predict(const double* x, double* mean, double* var, double* dm
 
 void GpPosterior::PredictBatch(const Eigen::MatrixXd& xs, Eigen::VectorXd* mean,
                                Eigen::VectorXd* var) const {
-  constexpr Eigen::Index kBlock = 256;  // keeps the kernel block in cache
-  const Eigen::Index total = X_.cols(), m = xs.cols();
+  const Eigen::Index m = xs.cols();
+  const int dims = this->dims();
   const double s = params_.kernel_scale;
   mean->resize(m);
   var->resize(m);
-  Eigen::MatrixXd k(total, kBlock);
-  for (Eigen::Index start = 0; start < m; start += kBlock) {
-    const Eigen::Index b = std::min(kBlock, m - start);
-    auto kb = k.leftCols(b);
-    Eigen::ArrayXd r(total);
-    for (Eigen::Index j = 0; j < b; ++j) {
-      SquaredDistances(xs.col(start + j).data(), r);
-      r = (5.0 * r).sqrt();
-      kb.col(j) = (s * (1.0 + r + r.square() / 3.0) * (-r).exp()).matrix();
+  BatchModel model;
+  model.dims = dims;
+  model.n = static_cast<int>(X_.cols());
+  model.n_padded = n_padded_;
+  model.train = train_padded_.data();
+  model.is_categorical = is_categorical_.data();
+  model.lambda = params_.inv_sq_lengthscales.data();
+  model.kernel_scale = s;
+  model.alpha = alpha_padded_.data();
+  model.chol = chol_rows_.data();
+  model.inv_diag = inv_diag_.data();
+  std::vector<double> cand(static_cast<size_t>(dims) * kBatchBlock);
+  std::vector<double> scratch(static_cast<size_t>(n_padded_) * kBatchBlock);
+  double block_mean[kBatchBlock], block_quad[kBatchBlock];
+  for (Eigen::Index start = 0; start < m; start += kBatchBlock) {
+    const int b = static_cast<int>(std::min<Eigen::Index>(kBatchBlock, m - start));
+    for (int d = 0; d < dims; ++d)
+      for (int c = 0; c < kBatchBlock; ++c)  // a short last block repeats its last point
+        cand[static_cast<size_t>(d) * kBatchBlock + c] = xs(d, start + std::min(c, b - 1));
+    PosteriorBlock(model, cand.data(), scratch.data(), block_mean, block_quad);
+    for (int c = 0; c < b; ++c) {
+      (*mean)[start + c] = block_mean[c];
+      (*var)[start + c] = std::max(s - block_quad[c], 0.0);
     }
-    mean->segment(start, b).noalias() = kb.transpose() * alpha_;
-    L_.triangularView<Eigen::Lower>().solveInPlace(kb);
-    var->segment(start, b) = (s - kb.colwise().squaredNorm().transpose().array()).max(0.0).matrix();
   }
 }
 
@@ -349,6 +376,49 @@ double LogPosteriorOfKernelParams(const std::vector<std::vector<double>>& points
     grad->assign(g.data(), g.data() + g.size());
   }
   return v;
+}
+
+namespace {
+
+Eigen::MatrixXd Columns(const std::vector<std::vector<double>>& rows, Eigen::Index dims) {
+  Eigen::MatrixXd m(dims, static_cast<Eigen::Index>(rows.size()));
+  for (size_t i = 0; i < rows.size(); ++i)
+    for (Eigen::Index d = 0; d < dims; ++d) m(d, static_cast<Eigen::Index>(i)) = rows[i][d];
+  return m;
+}
+
+}  // namespace
+
+bool PosteriorAt(const std::vector<std::vector<double>>& points, const std::vector<double>& y,
+                 const std::vector<char>& is_categorical, const std::vector<double>& raw,
+                 const std::vector<std::vector<double>>& pending,
+                 const std::vector<std::vector<double>>& queries, bool batched,
+                 std::vector<double>* means, std::vector<double>* vars) {
+  const Eigen::Index dims = static_cast<Eigen::Index>(is_categorical.size());
+  GpData data;
+  data.X = Columns(points, dims);
+  data.y = Eigen::Map<const Eigen::VectorXd>(y.data(), static_cast<Eigen::Index>(y.size()));
+  data.is_categorical = is_categorical;
+  GpPosterior gp;
+  if (!gp.Build(data,
+                KernelParams::FromRaw(Eigen::Map<const Eigen::VectorXd>(raw.data(), dims + 2)),
+                Columns(pending, dims)))
+    return false;
+  const Eigen::MatrixXd xs = Columns(queries, dims);
+  means->resize(queries.size());
+  vars->resize(queries.size());
+  if (batched) {
+    Eigen::VectorXd m, v;
+    gp.PredictBatch(xs, &m, &v);
+    for (size_t j = 0; j < queries.size(); ++j) {
+      (*means)[j] = m[static_cast<Eigen::Index>(j)];
+      (*vars)[j] = v[static_cast<Eigen::Index>(j)];
+    }
+  } else {
+    for (size_t j = 0; j < queries.size(); ++j)
+      gp.Predict(xs.col(static_cast<Eigen::Index>(j)).data(), &(*means)[j], &(*vars)[j]);
+  }
+  return true;
 }
 
 }  // namespace hpo::gp

@@ -110,6 +110,9 @@ class GpPosterior {
   Eigen::MatrixXd Xt_;     // N x D, the same, one column per dimension
   Eigen::MatrixXd L_;      // lower Cholesky factor of K + noise I over all N points
   Eigen::VectorXd alpha_;  // C^-1 y over observed points, 0 for pending ones
+  // The same in the padded layout of gp_batch.h, for PredictBatch.
+  int n_padded_ = 0;
+  std::vector<double> train_padded_, chol_rows_, inv_diag_, alpha_padded_;
 
   // Squared scaled distances from x (size D) to every point, into r2 (size N).
   void SquaredDistances(const double* x, Eigen::Ref<Eigen::ArrayXd> r2) const;

@@ -31,4 +31,15 @@ double LogPosteriorOfKernelParams(const std::vector<std::vector<double>>& points
                                   const std::vector<char>& is_categorical,
                                   const std::vector<double>& raw, std::vector<double>* grad);
 
+// The GP posterior (gp_model.h) for `points` and `y` as above, `pending` points (rows of D
+// coordinates) and kernel parameters `raw`, evaluated at `queries` (rows of D coordinates):
+// one point at a time (GpPosterior::Predict) when `batched` is false, else by
+// GpPosterior::PredictBatch. Fills `means` and `vars`; returns false when the covariance cannot
+// be factorised. For tests of the batched kernel against the reference path.
+bool PosteriorAt(const std::vector<std::vector<double>>& points, const std::vector<double>& y,
+                 const std::vector<char>& is_categorical, const std::vector<double>& raw,
+                 const std::vector<std::vector<double>>& pending,
+                 const std::vector<std::vector<double>>& queries, bool batched,
+                 std::vector<double>* means, std::vector<double>* vars);
+
 }  // namespace hpo::gp
