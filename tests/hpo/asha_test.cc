@@ -424,12 +424,13 @@ class ScanAsha {
   int64_t order_ = 0;
 };
 
-// Random single-worker runs (tied values, NaN, failures, trials pruned while paused): every
-// decision and every NextJob() of the scheduler equals the reference's.
-TEST(AshaReferenceTest, MatchesScanBasedReference) {
-  std::mt19937_64 rng(42);
-  int resumes = 0, stops = 0;
-  for (int round = 0; round < 48; ++round) {
+// Random single-worker runs (values on `levels` distinct qualities, so ties when levels is small;
+// NaN, failures, trials pruned while paused): every decision and every NextJob() of the
+// scheduler equals the reference's. Counts the resumes and stops.
+void CompareWithReference(uint64_t seed, int rounds, int jobs, uint64_t levels, int* resumes,
+                          int* stops) {
+  std::mt19937_64 rng(seed);
+  for (int round = 0; round < rounds; ++round) {
     const bool promote = round % 2 == 0;
     const int64_t eta = 2 + static_cast<int64_t>(rng() % 3);
     const int64_t R = std::vector<int64_t>{8, 9, 27, 30, 64}[rng() % 5];
@@ -441,7 +442,7 @@ TEST(AshaReferenceTest, MatchesScanBasedReference) {
     ScanAsha ref(o, promote);
     std::map<int64_t, int64_t> paused_at;  // paused trial → last epoch
     int64_t next_id = 0;
-    for (int job = 0; job < 400; ++job) {
+    for (int job = 0; job < jobs; ++job) {
       std::optional<int64_t> got = sched->NextJob().resume_trial;
       ASSERT_EQ(got, ref.NextJob()) << "round " << round << " job " << job;
       int64_t id, epoch = 1;
@@ -449,11 +450,11 @@ TEST(AshaReferenceTest, MatchesScanBasedReference) {
         id = *got;
         epoch = paused_at.at(id) + 1;
         paused_at.erase(id);
-        ++resumes;
+        ++*resumes;
       } else {
         id = next_id++;
       }
-      const double q = static_cast<double>(rng() % 20) / 20;  // ties
+      const double q = static_cast<double>(rng() % levels) / static_cast<double>(levels);
       const bool diverges = rng() % 15 == 0;
       bool running = true;
       for (; epoch <= R && running; ++epoch) {
@@ -465,7 +466,7 @@ TEST(AshaReferenceTest, MatchesScanBasedReference) {
           paused_at[id] = epoch;
           running = false;
         } else if (d == kStop) {
-          ++stops;
+          ++*stops;
           sched->OnFinished(id, TrialState::kPruned);
           ref.OnFinished(id);
           running = false;
@@ -484,8 +485,24 @@ TEST(AshaReferenceTest, MatchesScanBasedReference) {
       }
     }
   }
+}
+
+TEST(AshaReferenceTest, MatchesScanBasedReference) {
+  int resumes = 0, stops = 0;
+  CompareWithReference(/*seed=*/42, /*rounds=*/48, /*jobs=*/400, /*levels=*/20, &resumes, &stops);
   EXPECT_GT(resumes, 1000);
   EXPECT_GT(stops, 1000);
+}
+
+// Long runs (thousands of values per rung, so the rung heaps are several levels deep), with
+// nearly distinct values and with heavy ties.
+TEST(AshaReferenceTest, MatchesScanBasedReferenceOnLongRuns) {
+  int resumes = 0, stops = 0;
+  CompareWithReference(/*seed=*/7, /*rounds=*/4, /*jobs=*/4000, /*levels=*/1 << 20, &resumes,
+                       &stops);
+  CompareWithReference(/*seed=*/8, /*rounds=*/4, /*jobs=*/4000, /*levels=*/7, &resumes, &stops);
+  EXPECT_GT(resumes, 2000);
+  EXPECT_GT(stops, 2000);
 }
 
 // ---- Restore ----------------------------------------------------------------------------------

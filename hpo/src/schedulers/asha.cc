@@ -50,40 +50,46 @@ double AshaScheduler::Score(double value) const {
 
 AshaScheduler::Entry AshaScheduler::Record(size_t k, int64_t trial_id, double value) {
   Rung& rung = rung_[k];
-  Entry e{Score(value), order_++, trial_id};
-  auto it = rung.recorded.insert(e).first;
-  const size_t n = rung.recorded.size();
-  const size_t eta = static_cast<size_t>(options_.reduction_factor);
-  if (n == 1) {  // top 0: the frontier is the first value
-    rung.frontier = it;
-    return e;
-  }
-  // The frontier sat at index floor((n - 1) / eta) < n - 1, on a value. A value inserted before
-  // it shifts it one place down; the top may also have grown by one.
-  const bool grew = n / eta != (n - 1) / eta;
-  const bool before = Better{}(e, *rung.frontier);
-  if (before && !grew) --rung.frontier;
-  if (!before && grew) ++rung.frontier;
+  const Entry e{{Score(value), order_++}, trial_id};
+  // Before: top = the best floor((n - 1) / eta), every one of them before every value of rest.
+  // e joins the side it ranks on, then at most one value crosses to restore the top's size.
+  const size_t n = ++rung.n;
+  const size_t top_size = n / static_cast<size_t>(options_.reduction_factor);
+  if (!rung.rest.empty() && Better{}(e.rank, rung.rest.top()))
+    rung.top.Push(e.rank);
+  else
+    rung.rest.Push(e.rank);
+  if (rung.top.size() > top_size) rung.rest.Push(rung.top.Pop());
+  if (rung.top.size() < top_size) rung.top.Push(rung.rest.Pop());
   return e;
 }
 
-bool AshaScheduler::InTop(size_t k, const Entry& entry) const {
-  return Better{}(entry, *rung_[k].frontier);
+bool AshaScheduler::InTop(size_t k, const Rank& rank) const {
+  // rest holds n - floor(n / eta) >= 1 values once anything is recorded.
+  return Better{}(rank, rung_[k].rest.top());
 }
 
 void AshaScheduler::Wait(size_t k, const Entry& entry) {
   StopWaiting(entry.trial_id);
   // -inf: NaN (or an infinitely bad value), never promoted.
-  if (entry.score == -std::numeric_limits<double>::infinity()) return;
-  rung_[k].waiting.insert(entry);
-  waiting_.emplace(entry.trial_id, Waiting{k, entry});
+  if (entry.rank.score == -std::numeric_limits<double>::infinity()) return;
+  rung_[k].waiting.Push(entry);
+  ticket_.Set(entry.trial_id, entry.rank.order + 1);
 }
 
 void AshaScheduler::StopWaiting(int64_t trial_id) {
-  auto it = waiting_.find(trial_id);
-  if (it == waiting_.end()) return;
-  rung_[it->second.rung].waiting.erase(it->second.entry);
-  waiting_.erase(it);
+  if (ticket_.Get(trial_id) == 0) return;
+  ticket_.Set(trial_id, 0);
+  // Its entry stays in the heap until it reaches the root; if it is the root now, drop it.
+  for (size_t k = 0; k < rung_.size(); ++k)
+    if (!rung_[k].waiting.empty() && rung_[k].waiting.top().trial_id == trial_id)
+      DropStaleWaiting(k);
+}
+
+void AshaScheduler::DropStaleWaiting(size_t k) {
+  auto& waiting = rung_[k].waiting;
+  while (!waiting.empty() && ticket_.Get(waiting.top().trial_id) != waiting.top().rank.order + 1)
+    waiting.Pop();
 }
 
 Decision AshaScheduler::OnReport(int64_t trial_id, int64_t resource, double value) {
@@ -98,25 +104,26 @@ Decision AshaScheduler::OnReport(int64_t trial_id, int64_t resource, double valu
     return Decision::kPause;
   }
   // Continue while within the top floor(n / eta), or while the best when that top is empty.
+  // With an empty top every value is in rest, and the best of them is its root.
   const Rung& rung = rung_[static_cast<size_t>(k)];
-  const bool top_empty = rung.frontier == rung.recorded.begin();
-  const bool kept = top_empty ? !Better{}(*rung.recorded.begin(), e) : InTop(k, e);
+  const bool kept =
+      rung.top.empty() ? !Better{}(rung.rest.top(), e.rank) : InTop(static_cast<size_t>(k), e.rank);
   return kept && !std::isnan(value) ? Decision::kContinue : Decision::kStop;
 }
 
 std::optional<AshaScheduler::Candidate> AshaScheduler::BestCandidate() const {
   for (size_t k = rungs_.size(); k-- > 0;) {
     if (rung_[k].waiting.empty()) continue;
-    const Entry& best = *rung_[k].waiting.begin();
-    if (InTop(k, best)) return Candidate{k, best.score, best.trial_id};
+    const Entry& best = rung_[k].waiting.top();  // waits (stale roots are dropped eagerly)
+    if (InTop(k, best.rank)) return Candidate{k, best.rank.score, best.trial_id};
   }
   return std::nullopt;
 }
 
 void AshaScheduler::Promote(const Candidate& c) {
-  auto it = waiting_.find(c.trial_id);
-  HPO_CHECK(it != waiting_.end() && it->second.rung == c.rung)
-      << "promoting trial id" << c.trial_id << "that does not wait at rung" << c.rung;
+  HPO_CHECK(c.rung < rung_.size() && !rung_[c.rung].waiting.empty() &&
+            rung_[c.rung].waiting.top().trial_id == c.trial_id)
+      << "promoting trial id" << c.trial_id << "that is not the best waiting at rung" << c.rung;
   StopWaiting(c.trial_id);
 }
 

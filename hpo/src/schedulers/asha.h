@@ -12,20 +12,25 @@
 // study replays reports in trial order, so exact ties between trials reported out of trial
 // order may rank differently after Restore).
 //
-// Cost: O(log n) per OnReport and O(K) per NextJob, n = values recorded at a rung. Each rung
-// keeps its values in an ordered set with a frontier: an iterator to the first value outside
-// the top floor(n / eta), moved by at most one step per insertion. Whether a value is in the
-// top is one comparison with the frontier, so neither rank queries nor scans are needed. The
-// paused trials waiting for promotion from a rung sit in a second ordered set: the best of them
-// is promotable iff it is in the top (any other waiting trial ranks below it).
+// Cost: amortised O(log n) per OnReport and O(K) per NextJob, n = values recorded at a rung, on
+// contiguous memory (no node per value), so the cost stays nearly flat as a study grows to
+// 100,000s of trials. Each rung splits its values into two d-ary heaps: `top`, the best
+// floor(n / eta) with the worst of them at the root, and `rest`, the others with the best of
+// them (the frontier) at the root. A new value goes into the heap on its side of the boundary,
+// and at most one value crosses the boundary per insertion (floor(n / eta) grows by at most
+// one). A value is in the top iff it ranks before the frontier. The paused trials waiting for
+// promotion from a rung sit in a third heap, best first, removed lazily: a trial that stops
+// waiting (promoted, resumed, finished) only loses its ticket (trial id → report order), and a
+// heap entry whose ticket differs is dropped when it reaches the root, so every root is a
+// trial that waits. The best waiting trial is promotable iff it is in the top (any other
+// waiting trial ranks below it).
 #pragma once
 
 #include <optional>
-#include <set>
-#include <unordered_map>
 #include <vector>
 
 #include "hpo/scheduler.h"
+#include "schedulers/rank_heap.h"
 
 namespace hpo {
 
@@ -45,7 +50,7 @@ class AshaScheduler : public Scheduler {
   // Resources of the pause/decision rungs, ascending (excludes R).
   const std::vector<int64_t>& rung_resources() const { return rungs_; }
   // Number of values recorded at rung k.
-  size_t rung_size(size_t k) const { return rung_[k].recorded.size(); }
+  size_t rung_size(size_t k) const { return rung_[k].n; }
 
   // A paused trial that NextJob() would promote now (promotion variant).
   struct Candidate {
@@ -60,40 +65,49 @@ class AshaScheduler : public Scheduler {
   void Promote(const Candidate& c);
 
  private:
-  struct Entry {
+  struct Rank {
     double score;   // larger is better (direction applied; NaN → -inf)
     int64_t order;  // report sequence, for stable ties
-    int64_t trial_id;
   };
-  struct Better {  // best first
-    bool operator()(const Entry& a, const Entry& b) const {
+  struct Better {  // a ranks before b: best first
+    bool operator()(const Rank& a, const Rank& b) const {
       return a.score != b.score ? a.score > b.score : a.order < b.order;
     }
   };
-  struct Waiting {
-    size_t rung;
-    Entry entry;
+  struct Worse {
+    bool operator()(const Rank& a, const Rank& b) const { return Better{}(b, a); }
+  };
+  struct Entry {
+    Rank rank;
+    int64_t trial_id;
+  };
+  struct EntryBetter {
+    bool operator()(const Entry& a, const Entry& b) const { return Better{}(a.rank, b.rank); }
   };
   struct Rung {
-    std::set<Entry, Better> recorded;                  // best first
-    std::set<Entry, Better>::const_iterator frontier;  // first outside the top; set when non-empty
-    std::set<Entry, Better> waiting;                   // paused, not yet promoted from here
+    size_t n = 0;                                               // values recorded
+    schedulers_internal::DaryHeap<Rank, Worse> top;             // the best floor(n / eta)
+    schedulers_internal::DaryHeap<Rank, Better> rest;           // the others; root: frontier
+    schedulers_internal::DaryHeap<Entry, EntryBetter> waiting;  // paused here, lazily removed
   };
 
   int RungIndex(int64_t resource) const;  // -1 when `resource` is not a rung
   double Score(double value) const;
   Entry Record(size_t k, int64_t trial_id, double value);
-  // `entry`, recorded at rung k, is within the top floor(n_k / eta) there.
-  bool InTop(size_t k, const Entry& entry) const;
+  // `rank`, recorded at rung k, is within the top floor(n_k / eta) there.
+  bool InTop(size_t k, const Rank& rank) const;
   // `entry` (recorded at rung k) waits for promotion from k; NaN entries never do.
   void Wait(size_t k, const Entry& entry);
   void StopWaiting(int64_t trial_id);
+  // Pops the roots of rung k's waiting heap whose trial no longer waits there.
+  void DropStaleWaiting(size_t k);
 
   SchedulerOptions options_;
   bool promote_;
   std::vector<int64_t> rungs_;
   std::vector<Rung> rung_;
-  std::unordered_map<int64_t, Waiting> waiting_;  // trial id → where it waits
+  // Trial id → 1 + the report order of the entry it waits with (0: not waiting).
+  schedulers_internal::TrialIdArray ticket_;
   int64_t order_ = 0;
 };
 
