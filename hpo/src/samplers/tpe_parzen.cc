@@ -164,15 +164,23 @@ double SampleKernel(const Domain& d, const Kernel& k, std::mt19937_64& rng) {
 }
 
 std::vector<double> NeighbourSigmas(const Domain& d, const std::vector<double>& mus,
-                                    bool consider_endpoints) {
+                                    bool consider_endpoints, const std::vector<int32_t>* order) {
   const size_t m = mus.size();
   const double range = d.range();
   std::vector<double> sigma(m);
   if (m == 0) return sigma;
   // Sorted by value, equal values in input order.
   std::vector<std::pair<double, size_t>> sorted(m);
-  for (size_t i = 0; i < m; ++i) sorted[i] = {mus[i], i};
-  std::sort(sorted.begin(), sorted.end());
+  if (order != nullptr) {
+    HPO_CHECK(order->size() == m) << "NeighbourSigmas: order of another size";
+    for (size_t i = 0; i < m; ++i) {
+      const auto p = static_cast<size_t>((*order)[i]);
+      sorted[i] = {mus[p], p};
+    }
+  } else {
+    for (size_t i = 0; i < m; ++i) sorted[i] = {mus[i], i};
+    std::sort(sorted.begin(), sorted.end());
+  }
   std::vector<double> s(m + 2);  // sorted with the endpoints
   s[0] = d.L();
   for (size_t i = 0; i < m; ++i) s[i + 1] = sorted[i].first;
@@ -548,9 +556,10 @@ int64_t LogIntSize(const Domain& d) {
 JointMixture::JointMixture(const std::vector<Domain>& dims,
                            const std::vector<std::vector<double>>& obs,
                            const std::vector<double>& weights, double prior_weight,
-                           bool consider_endpoints)
+                           bool consider_endpoints, const std::vector<std::vector<int32_t>>* orders)
     : n_(static_cast<int64_t>(weights.size())) {
   HPO_CHECK(dims.size() == obs.size());
+  HPO_CHECK(orders == nullptr || orders->size() == dims.size());
   double wsum = 0;
   for (double w : weights) {
     wsum += w;
@@ -574,7 +583,8 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
       prior.mu = x.d.prior_mu();
       prior.sigma = range;
       prior.zinv = 1.0 / TruncationMass(x.d, prior.mu, prior.sigma);
-      x.sigma = NeighbourSigmas(x.d, x.mu, consider_endpoints);
+      x.sigma = NeighbourSigmas(x.d, x.mu, consider_endpoints,
+                                orders != nullptr ? &(*orders)[di] : nullptr);
       x.inv_sigma.resize(x.mu.size());
       x.log_c.assign(x.mu.size(), 0.0);
       const bool cells = x.d.kind == Domain::Kind::kDiscrete || x.d.round_int;
@@ -659,17 +669,21 @@ double JointMixture::PriorLogPdf(const std::vector<double>& t) const {
 std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>& cands) const {
   std::vector<double> out(cands.size());
   std::vector<double> acc(static_cast<size_t>(n_));
-  // Per cell dimension: log masses memoised by (grid point, sigma class) for one candidate.
+  // Cell dimensions memoise log cell masses. A discrete (stepped) dimension is translation
+  // invariant: the mass depends only on (candidate index - kernel index, sigma), so one table
+  // serves every candidate. A log int dimension's cells differ in width: its table is keyed by
+  // (kernel grid point, sigma) and valid for one candidate (stamped).
   std::vector<std::vector<double>> memo(dims_.size());
   std::vector<std::vector<int32_t>> stamp(dims_.size());
   for (size_t di = 0; di < dims_.size(); ++di) {
     const Dim& x = dims_[di];
     if (x.klass.empty()) continue;
     const int64_t size = x.d.round_int ? LogIntSize(x.d) : x.d.size;
-    const int64_t entries = size * static_cast<int64_t>(x.sigmas.size());
+    const int64_t points = x.d.round_int ? size : 2 * size - 1;
+    const int64_t entries = points * static_cast<int64_t>(x.sigmas.size());
     if (entries <= kMaxJointMemo) {
-      memo[di].resize(static_cast<size_t>(entries));
-      stamp[di].assign(static_cast<size_t>(entries), -1);
+      memo[di].assign(static_cast<size_t>(entries), std::numeric_limits<double>::quiet_NaN());
+      if (x.d.round_int) stamp[di].assign(static_cast<size_t>(entries), -1);
     }
   }
   for (size_t c = 0; c < cands.size(); ++c) {
@@ -681,14 +695,32 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
       if (!x.d.numeric()) {
         const auto i = static_cast<int32_t>(x.d.GridIndex(v));
         for (int64_t k = 0; k < n_; ++k) acc[k] += x.idx[k] == i ? x.log_hit : x.log_miss;
-      } else if (!x.klass.empty()) {
-        double a = 0, b = 0;
-        if (x.d.round_int) {
-          std::tie(a, b) = x.d.LogCell(v);
-        } else {
-          a = v - 0.5 * x.d.step;
-          b = v + 0.5 * x.d.step;
+      } else if (!x.klass.empty() && !x.d.round_int) {
+        // Stepped grid: cell [v - step/2, v + step/2].
+        const double a = v - 0.5 * x.d.step, b = v + 0.5 * x.d.step;
+        const size_t n_classes = x.sigmas.size();
+        std::vector<double>& m = memo[di];
+        const int64_t i = x.d.GridIndex(v);
+        for (int64_t k = 0; k < n_; ++k) {
+          double lm = 0;
+          if (!m.empty()) {
+            const size_t key =
+                static_cast<size_t>(i - x.idx[k] + x.d.size - 1) * n_classes + x.klass[k];
+            lm = m[key];
+            if (std::isnan(lm)) {
+              const double inv = 1.0 / x.sigmas[x.klass[k]];
+              const double delta = static_cast<double>(i - x.idx[k]) * x.d.step;
+              lm = m[key] = std::log(
+                  NormalMass((delta - 0.5 * x.d.step) * inv, (delta + 0.5 * x.d.step) * inv));
+            }
+          } else {
+            const double inv = x.inv_sigma[k];
+            lm = std::log(NormalMass((a - x.mu[k]) * inv, (b - x.mu[k]) * inv));
+          }
+          acc[k] += x.log_c[k] + lm;
         }
+      } else if (!x.klass.empty()) {
+        const auto [a, b] = x.d.LogCell(v);
         const size_t n_classes = x.sigmas.size();
         std::vector<double>& m = memo[di];
         std::vector<int32_t>& st = stamp[di];

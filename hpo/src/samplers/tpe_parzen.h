@@ -82,9 +82,12 @@ double SampleKernel(const Domain& d, const Kernel& k, std::mt19937_64& rng);
 // their inner neighbour), clipped to [range / min(100, n + 2), range]; plus the prior
 // N(mid, range) with `prior_weight`. Multivariate mode applies the same rule per dimension.
 // `mus` and `weights` have equal length; equal mus keep their input order.
-// The clipped bandwidths of that rule, one per observation.
+// The clipped bandwidths of that rule, one per observation. `order`, when given, is the
+// permutation that sorts mus by (value, position) (the caller keeps it up to date); otherwise it
+// is computed here.
 std::vector<double> NeighbourSigmas(const Domain& d, const std::vector<double>& mus,
-                                    bool consider_endpoints);
+                                    bool consider_endpoints,
+                                    const std::vector<int32_t>* order = nullptr);
 std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>& mus,
                                       const std::vector<double>& weights, double prior_weight,
                                       bool consider_endpoints);
@@ -208,9 +211,12 @@ class AboveIndex {
 class JointMixture {
  public:
   // obs[d][k]: kernel-space value of observation k in dimension d (categorical: the index).
+  // `orders` (optional): per dimension, the permutation sorting obs[d] by (value, position)
+  // (see NeighbourSigmas); entries of categorical dimensions are ignored and may be empty.
   JointMixture(const std::vector<Domain>& dims, const std::vector<std::vector<double>>& obs,
                const std::vector<double>& weights, double prior_weight,
-               bool consider_endpoints = false);
+               bool consider_endpoints = false,
+               const std::vector<std::vector<int32_t>>* orders = nullptr);
   std::vector<double> Sample(std::mt19937_64& rng) const;  // kernel space, not snapped
   // Log density of each candidate (cands[c][d], snapped values in kernel space).
   std::vector<double> LogPdf(const std::vector<std::vector<double>>& cands) const;

@@ -12,6 +12,7 @@
 namespace hpo {
 
 struct TpeSampler::ParamModel {
+  uint64_t serial = 0;  // unique per sampler: a replaced model never matches a cached one
   Distribution dist;
   tpe::Domain domain;
   std::unique_ptr<tpe::AboveIndex> above;
@@ -55,6 +56,8 @@ TpeSampler::TpeSampler(TpeOptions options) : options_(std::move(options)), rng_(
   if (!(options_.prior_weight() > 0) || !std::isfinite(options_.prior_weight()))
     throw std::invalid_argument("tpe: prior_weight must be a positive number");
   if (!options_.gamma()) throw std::invalid_argument("tpe: gamma must be a function");
+  if (options_.max_joint_kernels() < 0)
+    throw std::invalid_argument("tpe: max_joint_kernels must be >= 0");
 }
 
 TpeSampler::~TpeSampler() = default;
@@ -73,6 +76,7 @@ void TpeSampler::Reset(const History& history) {
   n_finished_ranked_ = 0;
   finished_with_param_.clear();
   models_.clear();
+  joint_order_ = JointOrder{};
 }
 
 void TpeSampler::Classify(int64_t i, TrialInfo* info) const {
@@ -244,6 +248,7 @@ TpeSampler::ParamModel& TpeSampler::Model(const std::string& name, const Distrib
   auto it = models_.find(name);
   if (it != models_.end() && it->second->dist == dist) return *it->second;
   auto m = std::make_unique<ParamModel>();
+  m->serial = next_model_serial_++;
   m->dist = dist;
   m->domain = tpe::Domain::Of(dist);
   m->above = std::make_unique<tpe::AboveIndex>(m->domain, options_.consider_endpoints());
@@ -336,28 +341,60 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
     domains.push_back(models.back()->domain);
   }
   const size_t n_dims = specs.size();
-  auto gather = [&](auto&& indices) {
-    std::vector<std::vector<double>> obs(n_dims);
-    std::vector<int32_t> row(n_dims);
-    for (int64_t i : indices) {
-      bool all = true;
-      for (size_t k = 0; k < n_dims && all; ++k) all = (row[k] = models[k]->SlotOf(i)) >= 0;
-      if (!all) continue;
-      for (size_t k = 0; k < n_dims; ++k) obs[k].push_back(models[k]->above->t(row[k]));
+  // Rows: trials that have every jointly sampled parameter, in index order.
+  auto has_all = [&](int64_t i) {
+    for (size_t k = 0; k < n_dims; ++k)
+      if (models[k]->SlotOf(i) < 0) return false;
+    return true;
+  };
+  auto gather = [&](const std::vector<int64_t>& rows) {
+    std::vector<std::vector<double>> obs(n_dims, std::vector<double>(rows.size()));
+    for (size_t k = 0; k < n_dims; ++k) {
+      const ParamModel& m = *models[k];
+      for (size_t r = 0; r < rows.size(); ++r) obs[k][r] = m.above->t(m.slot[rows[r]]);
     }
     return obs;
   };
-  std::vector<int64_t> above;
+  std::vector<int64_t> below_rows, above_rows;
+  for (int64_t i : below_)
+    if (has_all(i)) below_rows.push_back(i);
   for (int64_t i = 0; i < std::ssize(info_); ++i)
-    if (InAbove(i)) above.push_back(i);
-  const auto obs_below = gather(below_);
-  const auto obs_above = gather(above);
+    if (InAbove(i) && has_all(i)) above_rows.push_back(i);
+  // The sorted orders of the bad group's rows change little between asks: kept, not re-sorted.
+  UpdateJointOrder(models, above_rows);
+  std::vector<double> above_weights = tpe::DefaultWeights(std::ssize(above_rows));
+  const int64_t cap = options_.max_joint_kernels();
+  if (cap > 0 && std::ssize(above_rows) > cap) {
+    // Systematic sample by weight: `cap` equally spaced points on the cumulative weight, from a
+    // random offset; an observation hit twice keeps twice the share.
+    double total = 0;
+    for (double w : above_weights) total += w;
+    const double spacing = total / static_cast<double>(cap);
+    double target = std::uniform_real_distribution<double>(0.0, spacing)(rng_);
+    std::vector<int64_t> rows;
+    std::vector<double> weights;
+    double cum = 0;
+    int64_t picked = 0;
+    for (size_t r = 0; r < above_rows.size() && picked < cap; ++r) {
+      cum += above_weights[r];
+      int64_t hits = 0;
+      for (; target < cum && picked < cap; ++picked, ++hits) target += spacing;
+      if (hits > 0) {
+        rows.push_back(above_rows[r]);
+        weights.push_back(static_cast<double>(hits) * spacing);
+      }
+    }
+    above_rows = std::move(rows);
+    above_weights = std::move(weights);
+  }
+  const std::vector<std::vector<int32_t>> orders = JointOrders(above_rows);
+  const auto obs_below = gather(below_rows);
+  const auto obs_above = gather(above_rows);
   const double pw = options_.prior_weight();
   const bool ends = options_.consider_endpoints();
-  const tpe::JointMixture l(domains, obs_below, tpe::DefaultWeights(std::ssize(obs_below.front())),
-                            pw, ends);
-  const tpe::JointMixture g(domains, obs_above, tpe::DefaultWeights(std::ssize(obs_above.front())),
-                            pw, ends);
+  const tpe::JointMixture l(domains, obs_below, tpe::DefaultWeights(std::ssize(below_rows)), pw,
+                            ends);
+  const tpe::JointMixture g(domains, obs_above, above_weights, pw, ends, &orders);
 
   const auto nc = static_cast<size_t>(options_.n_ei_candidates());
   std::vector<std::vector<double>> values(nc), points(nc);
@@ -376,6 +413,54 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
     if (ll[c] - lg[c] > ll[best] - lg[best]) best = c;
   for (size_t k = 0; k < n_dims; ++k) out[specs[k]->name] = values[best][k];
   return out;
+}
+
+void TpeSampler::UpdateJointOrder(const std::vector<ParamModel*>& models,
+                                  const std::vector<int64_t>& rows) {
+  JointOrder& jo = joint_order_;
+  const size_t n_dims = models.size();
+  std::vector<uint64_t> serials;
+  for (const ParamModel* m : models) serials.push_back(m->serial);
+  const bool rebuild = jo.serials != serials;
+  std::vector<char> now(info_.size(), 0);
+  for (int64_t i : rows) now[static_cast<size_t>(i)] = 1;
+  std::vector<int64_t> added;
+  if (rebuild) {
+    jo.serials = std::move(serials);
+    jo.sorted.assign(n_dims, {});
+    added = rows;
+  } else {
+    for (int64_t i : rows)
+      if (static_cast<size_t>(i) >= jo.member.size() || !jo.member[static_cast<size_t>(i)])
+        added.push_back(i);
+  }
+  for (size_t k = 0; k < n_dims; ++k) {
+    const ParamModel& m = *models[k];
+    if (!m.domain.numeric()) continue;
+    auto& sorted = jo.sorted[k];
+    std::erase_if(sorted, [&](const auto& e) { return !now[static_cast<size_t>(e.second)]; });
+    const auto mid = static_cast<std::ptrdiff_t>(sorted.size());
+    for (int64_t i : added) sorted.emplace_back(m.above->t(m.SlotOf(i)), i);
+    std::sort(sorted.begin() + mid, sorted.end());
+    std::inplace_merge(sorted.begin(), sorted.begin() + mid, sorted.end());
+  }
+  jo.member = std::move(now);
+}
+
+std::vector<std::vector<int32_t>> TpeSampler::JointOrders(const std::vector<int64_t>& rows) const {
+  const JointOrder& jo = joint_order_;
+  std::vector<int32_t> pos(info_.size(), -1);
+  for (size_t r = 0; r < rows.size(); ++r)
+    pos[static_cast<size_t>(rows[r])] = static_cast<int32_t>(r);
+  std::vector<std::vector<int32_t>> orders(jo.sorted.size());
+  for (size_t k = 0; k < jo.sorted.size(); ++k) {
+    if (jo.sorted[k].empty()) continue;  // categorical, or no rows
+    orders[k].reserve(rows.size());
+    for (const auto& [t, i] : jo.sorted[k])
+      if (int32_t p = pos[static_cast<size_t>(i)]; p >= 0) orders[k].push_back(p);
+    HPO_CHECK(orders[k].size() == rows.size()) << "joint order misses rows";
+  }
+  return orders;
 }
 
 ParamMap TpeSampler::Sample(const SearchSpace& space, const History& history) {

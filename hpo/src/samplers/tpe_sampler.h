@@ -22,7 +22,9 @@
 // Multivariate mode (default): the parameters active in every finished ranked trial are sampled
 // jointly (product kernels), the others univariately; univariate mode: every parameter
 // independently, from the trials in which it is active (so conditional parameters are handled).
-// A joint density does not factorise, so a multivariate ask reads every observation: O(n).
+// A joint density does not factorise: a multivariate ask reads every bad-group observation up to
+// `max_joint_kernels` (1024), and a weighted systematic sample of that many beyond (see
+// TpeOptions), so its cost stops growing there.
 //
 // Observation weights are Optuna's default_weights (the newest 25 weigh 1, older ones ramp down
 // to 1/n). In the good group and in multivariate mode they go by position in the group, as in
@@ -98,6 +100,16 @@ class TpeOptions {
     return *this;
   }
   bool consider_endpoints() const { return consider_endpoints_; }
+  // Multivariate mode: the bad group's joint estimator keeps at most this many observations
+  // (0: all). Past it, a systematic sample by weight stands for the group (each kept observation
+  // weighs total weight / kept, so the mixture is an unbiased estimate of the full one), which
+  // keeps a multivariate ask's cost flat in the number of trials. With the default 1024 the
+  // neighbour bandwidths are at their floor (range / 100) either way.
+  TpeOptions& max_joint_kernels(int64_t v) {
+    max_joint_kernels_ = v;
+    return *this;
+  }
+  int64_t max_joint_kernels() const { return max_joint_kernels_; }
   TpeOptions& seed(uint64_t v) {
     seed_ = v;
     return *this;
@@ -112,13 +124,14 @@ class TpeOptions {
   bool constant_liar_ = true;
   double prior_weight_ = 1.0;
   bool consider_endpoints_ = false;
+  int64_t max_joint_kernels_ = 1024;
   uint64_t seed_ = 0;
 };
 
 class TpeSampler : public Sampler {
  public:
   // Throws std::invalid_argument on a negative n_startup_trials, n_ei_candidates < 1, a
-  // prior_weight that is not a positive number, or an empty gamma.
+  // prior_weight that is not a positive number, an empty gamma or a negative max_joint_kernels.
   explicit TpeSampler(TpeOptions options);
   ~TpeSampler() override;
 
@@ -147,6 +160,13 @@ class TpeSampler : public Sampler {
     RankKey key;
   };
   struct ParamModel;
+  // Multivariate bad group: per numeric dimension, its rows sorted by (value, trial index), kept
+  // up to date between asks so that bandwidths need no sort (see UpdateJointOrder).
+  struct JointOrder {
+    std::vector<uint64_t> serials;  // ParamModel serials of the dimensions
+    std::vector<char> member;       // by trial index
+    std::vector<std::vector<std::pair<double, int64_t>>> sorted;  // per dimension
+  };
 
   void Reset(const History& history);
   void Sync(const History& history);
@@ -158,6 +178,11 @@ class TpeSampler : public Sampler {
   ParamModel& Model(const std::string& name, const Distribution& dist);
   double SampleUnivariate(ParamModel& model);
   std::map<std::string, double> SampleJoint(const SearchSpace& space);
+  // Brings joint_order_ to the rows `rows` (ascending trial indices) of `models`: O(rows) plus a
+  // sort of the rows added since the last call.
+  void UpdateJointOrder(const std::vector<ParamModel*>& models, const std::vector<int64_t>& rows);
+  // Orders (see tpe::JointMixture) of a subset of those rows (ascending trial indices).
+  std::vector<std::vector<int32_t>> JointOrders(const std::vector<int64_t>& rows) const;
   bool InStartup() const { return n_ranked_ < options_.n_startup_trials(); }
 
   TpeOptions options_;
@@ -172,6 +197,8 @@ class TpeSampler : public Sampler {
   int64_t n_finished_ranked_ = 0;
   std::map<std::string, int64_t> finished_with_param_;
   std::map<std::string, std::unique_ptr<ParamModel>> models_;
+  uint64_t next_model_serial_ = 0;
+  JointOrder joint_order_;
 };
 
 }  // namespace hpo
