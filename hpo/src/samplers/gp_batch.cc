@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <vector>
 
 // Variants per instruction set where the compiler and loader support it (GCC on x86-64 ELF).
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
@@ -35,37 +37,43 @@ inline __attribute__((always_inline)) F Min(F a, double b) {
 
 // sqrt(x) for x >= 0 (std::sqrt's errno path keeps loops from vectorising): Newton steps for
 // 1 / sqrt(x) from the classic bit-level estimate (relative error below 3.5%, then 2e-3, 5e-6,
-// 4e-11, 2e-21), and one correction of x / sqrt(x). Exactly 0 at 0.
+// 4e-11), and one Newton step for sqrt(x) itself (which squares the error). Exactly 0 at 0.
 template <class F, class I>
 inline __attribute__((always_inline)) F SqrtNonNegative(F x) {
   F y = std::bit_cast<F>(0x5fe6eb50c7b537a9ULL - (std::bit_cast<I>(x) >> 1));
   const F half_x = 0.5 * x;
-  for (int i = 0; i < 4; ++i) y = y * (1.5 - half_x * y * y);
+  for (int i = 0; i < 3; ++i) y = y * (1.5 - half_x * y * y);
   const F r = x * y;
   return r + 0.5 * y * (x - r * r);
 }
 
-// exp(-r) for r >= 0 (Cephes' rational approximation, about 1 ulp; r is capped at 700, where
-// exp(-r) ~ 1e-304 is already negligible).
+// exp(-r) for r >= 0: exp(x) = 2^k exp(f) with k = round(x / ln 2) and |f| <= ln(2) / 2, and
+// exp(f) by its Taylor polynomial of degree 12 (relative error below 2e-16; no division). r is
+// capped at 700, where exp(-r) ~ 1e-304 is already negligible.
 template <class F, class I>
 inline __attribute__((always_inline)) F ExpNeg(F r) {
   constexpr double kLog2e = 1.4426950408889634073599;
-  constexpr double kC1 = 6.93145751953125E-1, kC2 = 1.42860682030941723212E-6;
+  constexpr double kC1 = 6.93145751953125E-1, kC2 = 1.42860682030941723212E-6;  // ln 2 = C1 + C2
   constexpr double kRound = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
   const F x = -Min(r, 700.0);
   const F shifted = x * kLog2e + kRound;
   const F k = shifted - kRound;
   const I ki = std::bit_cast<I>(shifted) - std::bit_cast<uint64_t>(kRound);
-  const F f = x - k * kC1 - k * kC2;  // |f| <= ln(2) / 2
-  const F ff = f * f;
-  const F p = f * ((1.26177193074810590878E-4 * ff + 3.02994407707441961300E-2) * ff +
-                   9.99999999999999999910E-1);
-  const F q = ((3.00198505138664455042E-6 * ff + 2.52448340349684104192E-3) * ff +
-               2.27265548208155028766E-1) *
-                  ff +
-              2.00000000000000000009E0;
-  const F e = 1.0 + 2.0 * p / (q - p);
-  return e * std::bit_cast<F>((ki + 1023) << 52);
+  const F f = x - k * kC1 - k * kC2;
+  F p = F{} + 1.0 / 479001600.0;  // 1 / 12!
+  p = p * f + 1.0 / 39916800.0;
+  p = p * f + 1.0 / 3628800.0;
+  p = p * f + 1.0 / 362880.0;
+  p = p * f + 1.0 / 40320.0;
+  p = p * f + 1.0 / 5040.0;
+  p = p * f + 1.0 / 720.0;
+  p = p * f + 1.0 / 120.0;
+  p = p * f + 1.0 / 24.0;
+  p = p * f + 1.0 / 6.0;
+  p = p * f + 0.5;
+  p = p * f + 1.0;
+  p = p * f + 1.0;
+  return p * std::bit_cast<F>((ki + 1023) << 52);
 }
 
 // s * matern52(r2) (gp_model.h).
@@ -73,6 +81,177 @@ template <class F, class I>
 inline __attribute__((always_inline)) F ScaledMatern52(F r2, double s) {
   const F r = SqrtNonNegative<F, I>(5.0 * r2);
   return s * (1.0 + r + r * r * (1.0 / 3.0)) * ExpNeg<F, I>(r);
+}
+
+// s * matern52(r2) into *k and s * d matern52 / d r2 into *dk.
+template <class F, class I>
+inline __attribute__((always_inline)) void ScaledMatern52WithDerivative(F r2, double s, F* k,
+                                                                        F* dk) {
+  const F r = SqrtNonNegative<F, I>(5.0 * r2);
+  const F e = ExpNeg<F, I>(r);
+  *k = s * (1.0 + r + r * r * (1.0 / 3.0)) * e;
+  *dk = (s * (-5.0 / 6.0)) * (1.0 + r) * e;
+}
+
+#if defined(__GNUC__)
+typedef double V8 __attribute__((vector_size(64)));
+typedef uint64_t U8 __attribute__((vector_size(64)));
+
+inline __attribute__((always_inline)) V8 Load8(const double* p) {
+  V8 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline __attribute__((always_inline)) void Store8(double* p, V8 v) {
+  std::memcpy(p, &v, sizeof(v));
+}
+inline __attribute__((always_inline)) double Sum8(V8 v) {
+  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+#endif
+
+// sum_k a[k] * b[k] over k < len.
+inline __attribute__((always_inline)) double Dot(const double* a, const double* b, int len) {
+  int k = 0;
+  double sum = 0;
+#if defined(__GNUC__)
+  if (len >= 8) {
+    V8 acc0 = {}, acc1 = {};
+    for (; k + 16 <= len; k += 16) {
+      acc0 += Load8(a + k) * Load8(b + k);
+      acc1 += Load8(a + k + 8) * Load8(b + k + 8);
+    }
+    for (; k + 8 <= len; k += 8) acc0 += Load8(a + k) * Load8(b + k);
+    sum = Sum8(acc0 + acc1);
+  }
+#endif
+  for (; k < len; ++k) sum += a[k] * b[k];
+  return sum;
+}
+
+// out[q] = sum_k a[k] * b[q][k] over k < len, for the four rows b[0..3] (a is loaded once).
+inline __attribute__((always_inline)) void Dot4(const double* a, const double* const b[4], int len,
+                                                double out[4]) {
+  int k = 0;
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#if defined(__GNUC__)
+  if (len >= 8) {
+    V8 c0 = {}, c1 = {}, c2 = {}, c3 = {};
+    for (; k + 8 <= len; k += 8) {
+      const V8 av = Load8(a + k);
+      c0 += av * Load8(b[0] + k);
+      c1 += av * Load8(b[1] + k);
+      c2 += av * Load8(b[2] + k);
+      c3 += av * Load8(b[3] + k);
+    }
+    s0 = Sum8(c0);
+    s1 = Sum8(c1);
+    s2 = Sum8(c2);
+    s3 = Sum8(c3);
+  }
+#endif
+  for (; k < len; ++k) {
+    s0 += a[k] * b[0][k];
+    s1 += a[k] * b[1][k];
+    s2 += a[k] * b[2][k];
+    s3 += a[k] * b[3][k];
+  }
+  out[0] = s0;
+  out[1] = s1;
+  out[2] = s2;
+  out[3] = s3;
+}
+
+// Squared scaled distances from point i to points j .. j + width - 1 (F holds width values).
+template <class F>
+inline __attribute__((always_inline)) F PairR2(int n, int dims, const double* x,
+                                               const char* is_categorical, const double* lambda,
+                                               int i, int j) {
+  F r2 = {};
+  for (int d = 0; d < dims; ++d) {
+    const double* xd = x + static_cast<size_t>(d) * n;
+    F xj;
+    std::memcpy(&xj, xd + j, sizeof(F));
+    const F diff = xj - xd[i];
+    if (is_categorical[d]) {
+      const F one = F{} + lambda[d], zero = {};
+      r2 += diff != 0.0 ? one : zero;
+    } else {
+      r2 += lambda[d] * diff * diff;
+    }
+  }
+  return r2;
+}
+
+// sum over j of coef[j] * d2_d(i, j) for each d (the derivative of r2 by lambda_d), added to g.
+template <class F>
+inline __attribute__((always_inline)) void AddPairGrad(int n, int dims, const double* x,
+                                                       const char* is_categorical, int i, int j,
+                                                       F coef, F* g) {
+  for (int d = 0; d < dims; ++d) {
+    const double* xd = x + static_cast<size_t>(d) * n;
+    F xj;
+    std::memcpy(&xj, xd + j, sizeof(F));
+    const F diff = xj - xd[i];
+    if (is_categorical[d]) {
+      const F zero = {};
+      g[d] += diff != 0.0 ? coef : zero;
+    } else {
+      g[d] += coef * diff * diff;
+    }
+  }
+}
+
+// n rounded up to a multiple of 8.
+inline int Pad8(int n) { return (n + 7) & ~7; }
+
+// See InverseFromCholesky in the header; here `mmat` receives M = L^-T (row c holds column c
+// of L^-1 from entry c on, zeros before) instead of L^-1, and only the lower triangle of C^-1 is
+// written. Every entry is a dot product of two row segments; `stride` must be a multiple of 8
+// and chol must be zero above the diagonal up to the stride, so that every dot product can run
+// over whole blocks of 8 (the extra terms are products with zeros).
+inline __attribute__((always_inline)) void InverseFromCholeskyImpl(int n, int stride,
+                                                                   const double* chol,
+                                                                   const double* inv_diag,
+                                                                   double* mmat, double* cinv) {
+  auto row = [&](const double* m, int r) { return m + static_cast<size_t>(r) * stride; };
+  // L^-1 e_c = x with x_c = 1 / L_cc and x_k = -(sum_{c <= m < k} L_km x_m) / L_kk; four k at
+  // a time: the common part (m < k) by Dot4, then the small triangle among the four. The dot
+  // products start at c rounded down to 8 (x is 0 before c) and end at k rounded up to 8 (x is
+  // still 0 from k on).
+  for (int c = 0; c < n; ++c) {
+    double* mrow = mmat + static_cast<size_t>(c) * stride;
+    std::fill(mrow, mrow + stride, 0.0);
+    mrow[c] = inv_diag[c];
+    const int c0 = c & ~7;
+    int k = c + 1;
+    for (; k + 4 <= n; k += 4) {
+      const double* b[4] = {row(chol, k) + c0, row(chol, k + 1) + c0, row(chol, k + 2) + c0,
+                            row(chol, k + 3) + c0};
+      double d[4];
+      Dot4(mrow + c0, b, Pad8(k) - c0, d);
+      for (int q = 0; q < 4; ++q) {
+        double v = d[q];
+        for (int p = 0; p < q; ++p) v += row(chol, k + q)[k + p] * mrow[k + p];
+        mrow[k + q] = -v * inv_diag[k + q];
+      }
+    }
+    for (; k < n; ++k) mrow[k] = -Dot(row(chol, k) + c0, mrow + c0, Pad8(k) - c0) * inv_diag[k];
+  }
+  // C^-1_ij = sum_{k >= i} M_ik M_jk for j <= i (four j at a time, over the same segment; M_ik
+  // is 0 for k < i).
+  for (int i = 0; i < n; ++i) {
+    const int i0 = i & ~7, len = Pad8(n) - i0;
+    const double* mi = row(mmat, i) + i0;
+    double* crow = cinv + static_cast<size_t>(i) * stride;
+    int j = 0;
+    for (; j + 4 <= i + 1; j += 4) {
+      const double* b[4] = {row(mmat, j) + i0, row(mmat, j + 1) + i0, row(mmat, j + 2) + i0,
+                            row(mmat, j + 3) + i0};
+      Dot4(mi, b, len, crow + j);
+    }
+    for (; j <= i; ++j) crow[j] = Dot(mi, row(mmat, j) + i0, len);
+  }
 }
 
 }  // namespace
@@ -83,8 +262,6 @@ HPO_GP_BATCH_CLONES void PosteriorBlock(const BatchModel& model, const double* c
   const double s = model.kernel_scale;
 
 #if defined(__GNUC__)
-  typedef double V8 __attribute__((vector_size(64)));
-  typedef uint64_t U8 __attribute__((vector_size(64)));
   constexpr int kV = kB / 8;
 #endif
 
@@ -145,10 +322,13 @@ HPO_GP_BATCH_CLONES void PosteriorBlock(const BatchModel& model, const double* c
   V8 sq[kV] = {};
   for (int i0 = 0; i0 < np; i0 += kR) {
     V8 acc[kR][kV];
-    std::memcpy(acc, scratch + static_cast<size_t>(i0) * kB, sizeof(acc));
+    // Element by element (not one memcpy of the array), so that acc stays in registers.
+    for (int r = 0; r < kR; ++r)
+      for (int j = 0; j < kV; ++j)
+        acc[r][j] = Load8(scratch + static_cast<size_t>(i0 + r) * kB + 8 * j);
     for (int l = 0; l < i0; ++l) {
       V8 v[kV];
-      std::memcpy(v, scratch + static_cast<size_t>(l) * kB, sizeof(v));
+      for (int j = 0; j < kV; ++j) v[j] = Load8(scratch + static_cast<size_t>(l) * kB + 8 * j);
       for (int r = 0; r < kR; ++r) {
         const double a = model.chol[static_cast<size_t>(i0 + r) * np + l];
         for (int j = 0; j < kV; ++j) acc[r][j] -= a * v[j];
@@ -164,7 +344,9 @@ HPO_GP_BATCH_CLONES void PosteriorBlock(const BatchModel& model, const double* c
         sq[j] += acc[r][j] * acc[r][j];
       }
     }
-    std::memcpy(scratch + static_cast<size_t>(i0) * kB, acc, sizeof(acc));
+    for (int r = 0; r < kR; ++r)
+      for (int j = 0; j < kV; ++j)
+        Store8(scratch + static_cast<size_t>(i0 + r) * kB + 8 * j, acc[r][j]);
   }
   std::memcpy(quad, sq, sizeof(sq));
 #else
@@ -191,6 +373,222 @@ HPO_GP_BATCH_CLONES void PosteriorBlock(const BatchModel& model, const double* c
   }
   std::memcpy(quad, sq, sizeof(sq));
 #endif
+}
+
+size_t LmlWorkSize(int n) { return (4 * static_cast<size_t>(n) + 3) * Pad8(n); }
+
+HPO_GP_BATCH_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double* x,
+                                                       const char* is_categorical, const double* y,
+                                                       const double* lambda, double kernel_scale,
+                                                       double noise_var, double min_noise_var,
+                                                       double* work, double* grad_raw) {
+  constexpr double kNegInf = -std::numeric_limits<double>::infinity();
+  const double s = kernel_scale;
+  const int ns = Pad8(n);  // row stride
+  const size_t nn = static_cast<size_t>(n) * ns;
+  // Row-major n x n blocks: kernel values and derivatives (j < i), L then C^-1, and L^-1.
+  double* kmat = work;
+  double* dkmat = work + nn;
+  double* lmat = work + 2 * nn;
+  double* mmat = work + 3 * nn;
+  double* inv_diag = work + 4 * nn;
+  double* alpha = inv_diag + ns;
+  double* log_diag = alpha + ns;
+
+  // Kernel matrix, lower triangle.
+  for (int i = 0; i < n; ++i) {
+    double* krow = kmat + static_cast<size_t>(i) * ns;
+    double* dkrow = dkmat + static_cast<size_t>(i) * ns;
+    int j = 0;
+#if defined(__GNUC__)
+    for (; j + 8 <= i; j += 8) {
+      V8 k, dk;
+      ScaledMatern52WithDerivative<V8, U8>(PairR2<V8>(n, dims, x, is_categorical, lambda, i, j), s,
+                                           &k, &dk);
+      Store8(krow + j, k);
+      Store8(dkrow + j, dk);
+    }
+#endif
+    for (; j < i; ++j)
+      ScaledMatern52WithDerivative<double, uint64_t>(
+          PairR2<double>(n, dims, x, is_categorical, lambda, i, j), s, krow + j, dkrow + j);
+    krow[i] = s + noise_var;
+  }
+
+  // Cholesky C = L L' by rows (each entry a dot product of two row prefixes).
+  for (int i = 0; i < n; ++i) {
+    const double* krow = kmat + static_cast<size_t>(i) * ns;
+    double* lrow = lmat + static_cast<size_t>(i) * ns;
+    auto lr = [&](int r) { return lmat + static_cast<size_t>(r) * ns; };
+    // L_ij = (C_ij - sum_{m < j} L_im L_jm) / L_jj, four j at a time: the common part (m < j)
+    // by Dot4, then the small triangle among the four. Rows are zero beyond what is computed,
+    // so the dot products run to j rounded up to 8.
+    std::fill(lrow, lrow + ns, 0.0);
+    int j = 0;
+    for (; j + 4 <= i; j += 4) {
+      const double* b[4] = {lr(j), lr(j + 1), lr(j + 2), lr(j + 3)};
+      double dots[4];
+      Dot4(lrow, b, Pad8(j), dots);
+      for (int q = 0; q < 4; ++q) {
+        double v = krow[j + q] - dots[q];
+        for (int p = 0; p < q; ++p) v -= lrow[j + p] * lr(j + q)[j + p];
+        lrow[j + q] = v * inv_diag[j + q];
+      }
+    }
+    for (; j < i; ++j) lrow[j] = (krow[j] - Dot(lrow, lr(j), Pad8(j))) * inv_diag[j];
+    const double d = krow[i] - Dot(lrow, lrow, Pad8(i));
+    if (!(d > 0) || !std::isfinite(d)) return kNegInf;
+    lrow[i] = std::sqrt(d);
+    inv_diag[i] = 1.0 / lrow[i];
+    log_diag[i] = std::log(lrow[i]);
+  }
+  // z = L^-1 y (over alpha, zero beyond what is computed).
+  std::fill(alpha, alpha + ns, 0.0);
+  for (int i = 0; i < n; ++i)
+    alpha[i] = (y[i] - Dot(lmat + static_cast<size_t>(i) * ns, alpha, Pad8(i))) * inv_diag[i];
+  // M = L^-T into its block, C^-1 over L (no longer read once M is complete).
+  double* cinv = lmat;
+  InverseFromCholeskyImpl(n, ns, lmat, inv_diag, mmat, cinv);
+  // alpha = L^-T z = M z, in place (row i of M starts at entry i).
+  double y_alpha = 0, sum_log_diag = 0;
+  for (int i = 0; i < n; ++i) {
+    const int i0 = i & ~7;  // M_ik = 0 for k < i; alpha is 0 beyond n
+    alpha[i] = Dot(mmat + static_cast<size_t>(i) * ns + i0, alpha + i0, ns - i0);
+    y_alpha += y[i] * alpha[i];
+    sum_log_diag += log_diag[i];
+  }
+  const double lml = -0.5 * y_alpha - sum_log_diag - 0.5 * n * std::log(2 * 3.14159265358979323846);
+  if (!std::isfinite(lml)) return kNegInf;
+  if (grad_raw == nullptr) return lml;
+
+  // d lml / d theta = 0.5 tr(W dC/dtheta) with W = alpha alpha' - C^-1; each off-diagonal pair
+  // appears twice, which cancels the 0.5.
+  double trace_w = 0;
+  for (int i = 0; i < n; ++i)
+    trace_w += alpha[i] * alpha[i] - cinv[static_cast<size_t>(i) * ns + i];
+  double g_scale = 0.5 * s * trace_w;
+  constexpr int kMaxDims = 64;
+  double g_small[kMaxDims] = {};
+  std::vector<double> g_large;
+  double* g_lambda = g_small;
+  if (dims > kMaxDims) {
+    g_large.assign(dims, 0.0);
+    g_lambda = g_large.data();
+  }
+#if defined(__GNUC__)
+  V8 g_scale_v = {};
+  V8 g_small_v[kMaxDims];
+  const bool vector_grad = dims <= kMaxDims;
+  if (vector_grad) std::fill(g_small_v, g_small_v + dims, V8{});
+#endif
+  for (int i = 0; i < n; ++i) {
+    const double* krow = kmat + static_cast<size_t>(i) * ns;
+    const double* dkrow = dkmat + static_cast<size_t>(i) * ns;
+    const double* crow = cinv + static_cast<size_t>(i) * ns;
+    const double ai = alpha[i];
+    int j = 0;
+#if defined(__GNUC__)
+    if (vector_grad) {
+      for (; j + 8 <= i; j += 8) {
+        const V8 w = ai * Load8(alpha + j) - Load8(crow + j);
+        g_scale_v += w * Load8(krow + j);
+        AddPairGrad<V8>(n, dims, x, is_categorical, i, j, w * Load8(dkrow + j), g_small_v);
+      }
+    }
+#endif
+    for (; j < i; ++j) {
+      const double w = ai * alpha[j] - crow[j];
+      g_scale += w * krow[j];
+      AddPairGrad<double>(n, dims, x, is_categorical, i, j, w * dkrow[j], g_lambda);
+    }
+  }
+#if defined(__GNUC__)
+  g_scale += Sum8(g_scale_v);
+  if (vector_grad)
+    for (int d = 0; d < dims; ++d) g_lambda[d] += Sum8(g_small_v[d]);
+#endif
+  for (int d = 0; d < dims; ++d) grad_raw[d] = g_lambda[d] * lambda[d];
+  grad_raw[dims] = g_scale;
+  grad_raw[dims + 1] = 0.5 * trace_w * (noise_var - min_noise_var);
+  for (int d = 0; d < dims + 2; ++d)
+    if (!std::isfinite(grad_raw[d])) return kNegInf;
+  return lml;
+}
+
+HPO_GP_BATCH_CLONES void PosteriorPoint(const BatchModel& model, const double* x, double* work,
+                                        double* mean, double* var, double* dmean, double* dvar) {
+  const int n = model.n, np = model.n_padded, dims = model.dims;
+  const double s = model.kernel_scale;
+  double* k = work;
+  double* coef = work + np;
+  double* v = work + 2 * np;
+
+  // Kernel values k_l and coef_l = 2 d k_l / d r2.
+  int l = 0;
+#if defined(__GNUC__)
+  for (; l + 8 <= n; l += 8) {
+    V8 r2 = {};
+    for (int d = 0; d < dims; ++d) {
+      const V8 diff = Load8(model.train + static_cast<size_t>(d) * np + l) - x[d];
+      if (model.is_categorical[d]) {
+        const V8 lam = V8{} + model.lambda[d], zero = {};
+        r2 += diff != 0.0 ? lam : zero;
+      } else {
+        r2 += model.lambda[d] * diff * diff;
+      }
+    }
+    V8 kv, dk;
+    ScaledMatern52WithDerivative<V8, U8>(r2, s, &kv, &dk);
+    Store8(k + l, kv);
+    Store8(coef + l, 2.0 * dk);
+  }
+#endif
+  for (; l < n; ++l) {
+    double r2 = 0;
+    for (int d = 0; d < dims; ++d) {
+      const double diff = model.train[static_cast<size_t>(d) * np + l] - x[d];
+      r2 += model.is_categorical[d] ? (diff != 0.0 ? model.lambda[d] : 0.0)
+                                    : model.lambda[d] * diff * diff;
+    }
+    double dk;
+    ScaledMatern52WithDerivative<double, uint64_t>(r2, s, k + l, &dk);
+    coef[l] = 2.0 * dk;
+  }
+
+  *mean = Dot(model.alpha, k, n);
+  // u = C^-1 k by rows of C^-1; var = s - k'u.
+  double* u = v;
+  for (int i = 0; i < n; ++i) u[i] = Dot(model.cinv + static_cast<size_t>(i) * np, k, n);
+  *var = std::max(s - Dot(k, u, n), 0.0);
+  if (dmean == nullptr || dvar == nullptr) return;
+
+  // d k_l / d x_d = coef_l * lambda_d * (x_d - X_dl) for numeric d; with a = alpha * coef and
+  // b = u * coef, d mean / d x_d = lambda_d (x_d sum(a) - a.X_d) and d var / d x_d =
+  // -2 lambda_d (x_d sum(b) - b.X_d).
+  double sum_a = 0, sum_b = 0;
+  for (int i = 0; i < n; ++i) {
+    k[i] = model.alpha[i] * coef[i];  // a, over k
+    coef[i] *= u[i];                  // b, over coef
+    sum_a += k[i];
+    sum_b += coef[i];
+  }
+  for (int d = 0; d < dims; ++d) {
+    if (model.is_categorical[d]) {
+      dmean[d] = dvar[d] = 0.0;
+      continue;
+    }
+    const double* xd = model.train + static_cast<size_t>(d) * np;
+    dmean[d] = model.lambda[d] * (x[d] * sum_a - Dot(k, xd, n));
+    dvar[d] = -2.0 * model.lambda[d] * (x[d] * sum_b - Dot(coef, xd, n));
+  }
+}
+
+HPO_GP_BATCH_CLONES void InverseFromCholesky(int n, int stride, const double* chol,
+                                             const double* inv_diag, double* work, double* cinv) {
+  InverseFromCholeskyImpl(n, stride, chol, inv_diag, work, cinv);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < i; ++j)
+      cinv[static_cast<size_t>(j) * stride + i] = cinv[static_cast<size_t>(i) * stride + j];
 }
 
 }  // namespace hpo::gp

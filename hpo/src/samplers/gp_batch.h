@@ -13,11 +13,13 @@
 // Thread safety: a pure function of its arguments.
 #pragma once
 
+#include <cstddef>
+
 namespace hpo::gp {
 
 // Candidates per PosteriorBlock call, and the multiple to which the training points are padded.
 constexpr int kBatchBlock = 16;
-constexpr int kBatchRowPad = 4;
+constexpr int kBatchRowPad = 8;
 
 // The model, in the padded layout the kernel reads. Padding points (from n up to n_padded) must
 // have finite coordinates, alpha 0, zero rows and columns in chol and inv_diag 1.
@@ -31,6 +33,7 @@ struct BatchModel {
   double kernel_scale = 1.0;
   const double* alpha = nullptr;     // n_padded: C^-1 y (0 for pending and padding points)
   const double* chol = nullptr;      // n_padded x n_padded, row-major: L, lower triangular
+  const double* cinv = nullptr;      // n_padded x n_padded, row-major: C^-1; PosteriorPoint only
   const double* inv_diag = nullptr;  // n_padded: 1 / L_ii
 };
 
@@ -40,5 +43,33 @@ struct BatchModel {
 // on return it holds L^-1 k, one row of kBatchBlock per training point.
 void PosteriorBlock(const BatchModel& model, const double* cand, double* scratch, double* mean,
                     double* quad);
+
+// The posterior mean and variance at one point x (size dims), and with dmean and dvar (size
+// dims; both or neither) their gradients with respect to x (0 for categorical dimensions), for
+// the acquisition's local search: kernel values vectorised over the training points, and
+// u = C^-1 k as a sum of rows of C^-1 (var = kernel_scale - k'u). `work` holds 3 * n_padded
+// doubles.
+void PosteriorPoint(const BatchModel& model, const double* x, double* work, double* mean,
+                    double* var, double* dmean, double* dvar);
+
+// From the lower Cholesky factor L of an n x n matrix C (row-major with row stride `stride`, a
+// multiple of 8, zero above the diagonal; 1 / L_ii in inv_diag), writes all of C^-1 to cinv
+// (row-major with the same stride), using `work` (n rows of `stride`) for L^-T. About n^3 / 3
+// multiply-adds, as dot products of contiguous row segments.
+void InverseFromCholesky(int n, int stride, const double* chol, const double* inv_diag,
+                         double* work, double* cinv);
+
+// The log marginal likelihood of gp_model.h (Matérn-5/2 ARD kernel with scale `kernel_scale`,
+// noise `noise_var`) of targets y at the n points x (dims x n: x[d * n + i]), and with
+// `grad_raw` (dims + 2 entries) its gradient with respect to the raw parameters
+// [log lambda_d, log kernel_scale, log(noise_var - min_noise_var)]. Returns -inf when the
+// covariance is not numerically positive definite or anything is not finite. By rows: kernel
+// matrix, Cholesky factor, L^-T and C^-1 as dot products of contiguous rows (vectorised, and
+// multiversioned like PosteriorBlock). `work` holds LmlWorkSize(n) doubles.
+size_t LmlWorkSize(int n);
+double LogMarginalLikelihoodKernel(int n, int dims, const double* x, const char* is_categorical,
+                                   const double* y, const double* lambda, double kernel_scale,
+                                   double noise_var, double min_noise_var, double* work,
+                                   double* grad_raw);
 
 }  // namespace hpo::gp

@@ -19,25 +19,24 @@ constexpr double kRawLambdaMin = -10, kRawLambdaMax = 10;
 constexpr double kRawScaleMin = -10, kRawScaleMax = 10;
 constexpr double kRawNoiseMin = -20, kRawNoiseMax = 3;
 
-// The lower triangle of C^-1 from the lower Cholesky factor l of C: first l^-1, then
-// l^-T l^-1, both by column blocks that touch only the non-zero triangles (about a third of the
-// work of solving C X = I).
-void InverseFromCholesky(const Eigen::MatrixXd& l, Eigen::MatrixXd* c_inv) {
-  constexpr int kBlock = 32;
-  const int n = static_cast<int>(l.rows());
-  Eigen::MatrixXd l_inv = Eigen::MatrixXd::Identity(n, n);
-  for (int j = 0; j < n; j += kBlock) {
-    const int b = std::min(kBlock, n - j);
-    auto block = l_inv.block(j, j, n - j, b);
-    l.bottomRightCorner(n - j, n - j).triangularView<Eigen::Lower>().solveInPlace(block);
+// LogMarginalLikelihood with the points already transposed (xt: n x D, column-major, i.e.
+// one contiguous column per dimension) and a reusable workspace.
+double Lml(const GpData& data, const Eigen::MatrixXd& xt, const KernelParams& params,
+           std::vector<double>* work, Eigen::VectorXd* grad_raw) {
+  const int n = data.size(), dims = data.dims();
+  if (n == 0) {
+    if (grad_raw != nullptr) grad_raw->setZero(dims + 2);
+    return 0.0;
   }
-  c_inv->resize(n, n);
-  for (int j = 0; j < n; j += kBlock) {
-    const int b = std::min(kBlock, n - j);
-    c_inv->block(j, j, n - j, b).noalias() =
-        l_inv.bottomRightCorner(n - j, n - j).transpose().triangularView<Eigen::Upper>() *
-        l_inv.block(j, j, n - j, b);
-  }
+  if (!xt.allFinite() || !data.y.allFinite() || !params.inv_sq_lengthscales.allFinite() ||
+      !std::isfinite(params.kernel_scale) || !std::isfinite(params.noise_var))
+    return kNegInf;
+  work->resize(LmlWorkSize(n));
+  if (grad_raw != nullptr) grad_raw->resize(dims + 2);
+  return LogMarginalLikelihoodKernel(n, dims, xt.data(), data.is_categorical.data(), data.y.data(),
+                                     params.inv_sq_lengthscales.data(), params.kernel_scale,
+                                     params.noise_var, kMinNoiseVar, work->data(),
+                                     grad_raw != nullptr ? grad_raw->data() : nullptr);
 }
 
 }  // namespace
@@ -70,68 +69,9 @@ KernelParams KernelParams::FromRaw(const Eigen::VectorXd& raw) {
 
 double LogMarginalLikelihood(const GpData& data, const KernelParams& params,
                              Eigen::VectorXd* grad_raw) {
-  const int n = data.size(), dims = data.dims();
-  const double s = params.kernel_scale, noise = params.noise_var;
-  const Eigen::VectorXd& lambda = params.inv_sq_lengthscales;
-  const Eigen::MatrixXd xt = data.X.transpose();  // n x D, one column per dimension
-
-  // Lower triangles of the squared distances and of C = K + noise I, column by column.
-  Eigen::MatrixXd r2(n, n), c(n, n);
-  for (int j = 0; j < n; ++j) {
-    const int len = n - j;
-    auto seg = r2.col(j).tail(len).array();
-    seg.setZero();
-    for (int d = 0; d < dims; ++d) {
-      auto diff = xt.col(d).tail(len).array() - xt(j, d);
-      if (data.is_categorical[d]) {
-        seg += lambda[d] * (diff != 0.0).cast<double>();
-      } else {
-        seg += lambda[d] * diff.square();
-      }
-    }
-    Eigen::ArrayXd r = (5.0 * seg).sqrt();
-    c.col(j).tail(len) = (s * (1.0 + r + r.square() / 3.0) * (-r).exp()).matrix();
-    c(j, j) = s + noise;
-  }
-  for (int j = 0; j < n; ++j)
-    if (!c.col(j).tail(n - j).allFinite()) return kNegInf;
-  Eigen::LLT<Eigen::MatrixXd> llt(c);
-  if (llt.info() != Eigen::Success) return kNegInf;
-  const Eigen::VectorXd diag = llt.matrixLLT().diagonal();
-  if (!diag.allFinite() || (diag.array() <= 0).any()) return kNegInf;
-
-  Eigen::VectorXd alpha = llt.solve(data.y);
-  double lml = -0.5 * data.y.dot(alpha) - diag.array().log().sum() -
-               0.5 * n * std::log(2 * std::numbers::pi);
-  if (!std::isfinite(lml) || !alpha.allFinite()) return kNegInf;
-  if (grad_raw == nullptr) return lml;
-
-  // d lml / d theta = 0.5 tr(W dC/dtheta) with W = alpha alpha' - C^-1; each off-diagonal pair
-  // appears twice, which cancels the 0.5.
-  Eigen::MatrixXd c_inv;
-  InverseFromCholesky(llt.matrixLLT(), &c_inv);
-  const Eigen::ArrayXd w_diag = alpha.array().square() - c_inv.diagonal().array();
-  double g_scale = 0.5 * s * w_diag.sum();
-  const double trace_w = w_diag.sum();
-  Eigen::VectorXd g_lambda = Eigen::VectorXd::Zero(dims);
-  for (int j = 0; j + 1 < n; ++j) {
-    const int len = n - j - 1;
-    const Eigen::ArrayXd w = alpha.tail(len).array() * alpha[j] - c_inv.col(j).tail(len).array();
-    g_scale += (w * c.col(j).tail(len).array()).sum();
-    const Eigen::ArrayXd r = (5.0 * r2.col(j).tail(len).array()).sqrt();
-    const Eigen::ArrayXd coef = w * (s * (-5.0 / 6.0)) * (1.0 + r) * (-r).exp();
-    for (int d = 0; d < dims; ++d) {
-      auto diff = xt.col(d).tail(len).array() - xt(j, d);
-      g_lambda[d] += data.is_categorical[d] ? (coef * (diff != 0.0).cast<double>()).sum()
-                                            : (coef * diff.square()).sum();
-    }
-  }
-  grad_raw->resize(dims + 2);
-  grad_raw->head(dims) = g_lambda.cwiseProduct(lambda);
-  (*grad_raw)[dims] = g_scale;
-  (*grad_raw)[dims + 1] = 0.5 * trace_w * (noise - kMinNoiseVar);
-  if (!grad_raw->allFinite()) return kNegInf;
-  return lml;
+  const Eigen::MatrixXd xt = data.X.transpose();
+  std::vector<double> work;
+  return Lml(data, xt, params, &work, grad_raw);
 }
 
 double LogPrior(const KernelParams& params, Eigen::VectorXd* grad_raw) {
@@ -161,10 +101,12 @@ KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
   lower[dims + 1] = kRawNoiseMin;
   upper[dims + 1] = kRawNoiseMax;
 
+  const Eigen::MatrixXd xt = data.X.transpose();
+  std::vector<double> work;
   Objective negative_log_posterior = [&](const Eigen::VectorXd& raw, Eigen::VectorXd* grad) {
     KernelParams p = KernelParams::FromRaw(raw);
     Eigen::VectorXd g_lml, g_prior;
-    double v = LogMarginalLikelihood(data, p, &g_lml);
+    double v = Lml(data, xt, p, &work, &g_lml);
     if (!std::isfinite(v)) return std::numeric_limits<double>::infinity();
     v += LogPrior(p, &g_prior);
     *grad = -(g_lml + g_prior);
@@ -265,6 +207,10 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
     for (int l = 0; l <= i; ++l) chol_rows_[static_cast<size_t>(i) * np + l] = L_(i, l);
     inv_diag_[i] = 1.0 / L_(i, i);
   }
+  std::vector<double> work(static_cast<size_t>(np) * np, 0.0);
+  cinv_rows_.assign(static_cast<size_t>(np) * np, 0.0);
+  InverseFromCholesky(total, np, chol_rows_.data(), inv_diag_.data(), work.data(),
+                      cinv_rows_.data());
   alpha_padded_.assign(np, 0.0);
   for (int i = 0; i < total; ++i) alpha_padded_[i] = alpha_[i];
   return true;
@@ -284,35 +230,25 @@ void GpPosterior::SquaredDistances(const double* x, Eigen::Ref<Eigen::ArrayXd> r
 
 void GpPosterior::Predict(const double* x, double* mean, double* var, double* dmean,
                           double* dvar) const {
-  const Eigen::Index total = X_.cols();
-  const double s = params_.kernel_scale;
-  Eigen::ArrayXd r(total);
-  SquaredDistances(x, r);
-  r = (5.0 * r).sqrt();
-  const Eigen::ArrayXd e = (-r).exp();
-  const Eigen::VectorXd k = (s * (1.0 + r + r.square() / 3.0) * e).matrix();
-  *mean = k.dot(alpha_);
-  Eigen::VectorXd v = k;
-  L_.triangularView<Eigen::Lower>().solveInPlace(v);
-  *var = std::max(s - v.squaredNorm(), 0.0);
-  if (dmean == nullptr || dvar == nullptr) return;
+  BatchModel model = Model();
+  std::vector<double> work(3 * static_cast<size_t>(n_padded_));
+  PosteriorPoint(model, x, work.data(), mean, var, dmean, dvar);
+}
 
-  // d k_i / d x_d = coef_i * lambda_d * (x_d - X_di) for numeric d, coef = 2 d k / d r2.
-  const Eigen::ArrayXd coef = (2.0 * s * (-5.0 / 6.0)) * (1.0 + r) * e;
-  Eigen::VectorXd u = v;
-  L_.triangularView<Eigen::Lower>().transpose().solveInPlace(u);  // C^-1 k
-  const Eigen::VectorXd a = (alpha_.array() * coef).matrix(), b = (u.array() * coef).matrix();
-  const Eigen::VectorXd xa = X_ * a, xb = X_ * b;
-  const double sum_a = a.sum(), sum_b = b.sum();
-  for (int d = 0; d < dims(); ++d) {
-    if (is_categorical_[d]) {
-      dmean[d] = dvar[d] = 0.0;
-      continue;
-    }
-    const double lambda = params_.inv_sq_lengthscales[d];
-    dmean[d] = lambda * (x[d] * sum_a - xa[d]);
-    dvar[d] = -2.0 * lambda * (x[d] * sum_b - xb[d]);
-  }
+BatchModel GpPosterior::Model() const {
+  BatchModel model;
+  model.dims = dims();
+  model.n = static_cast<int>(X_.cols());
+  model.n_padded = n_padded_;
+  model.train = train_padded_.data();
+  model.is_categorical = is_categorical_.data();
+  model.lambda = params_.inv_sq_lengthscales.data();
+  model.kernel_scale = params_.kernel_scale;
+  model.alpha = alpha_padded_.data();
+  model.chol = chol_rows_.data();
+  model.cinv = cinv_rows_.data();
+  model.inv_diag = inv_diag_.data();
+  return model;
 }
 
 void GpPosterior::PredictBatch(const Eigen::MatrixXd& xs, Eigen::VectorXd* mean,
@@ -322,17 +258,7 @@ void GpPosterior::PredictBatch(const Eigen::MatrixXd& xs, Eigen::VectorXd* mean,
   const double s = params_.kernel_scale;
   mean->resize(m);
   var->resize(m);
-  BatchModel model;
-  model.dims = dims;
-  model.n = static_cast<int>(X_.cols());
-  model.n_padded = n_padded_;
-  model.train = train_padded_.data();
-  model.is_categorical = is_categorical_.data();
-  model.lambda = params_.inv_sq_lengthscales.data();
-  model.kernel_scale = s;
-  model.alpha = alpha_padded_.data();
-  model.chol = chol_rows_.data();
-  model.inv_diag = inv_diag_.data();
+  const BatchModel model = Model();
   std::vector<double> cand(static_cast<size_t>(dims) * kBatchBlock);
   std::vector<double> scratch(static_cast<size_t>(n_padded_) * kBatchBlock);
   double block_mean[kBatchBlock], block_quad[kBatchBlock];

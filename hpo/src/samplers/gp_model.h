@@ -19,6 +19,7 @@
 #include <cmath>
 #include <vector>
 
+#include "samplers/gp_batch.h"
 #include "samplers/gp_lbfgs.h"
 
 namespace hpo::gp {
@@ -112,8 +113,10 @@ class GpPosterior {
   Eigen::VectorXd alpha_;  // C^-1 y over observed points, 0 for pending ones
   // The same in the padded layout of gp_batch.h, for PredictBatch.
   int n_padded_ = 0;
-  std::vector<double> train_padded_, chol_rows_, inv_diag_, alpha_padded_;
+  std::vector<double> train_padded_, chol_rows_, cinv_rows_, inv_diag_, alpha_padded_;
 
+  // The padded layout for gp_batch.h's kernels (pointers into this object).
+  BatchModel Model() const;
   // Squared scaled distances from x (size D) to every point, into r2 (size N).
   void SquaredDistances(const double* x, Eigen::Ref<Eigen::ArrayXd> r2) const;
 };
