@@ -439,38 +439,88 @@ TEST(GpNumericsTest, LogMarginalLikelihoodGradientMatchesFiniteDifferences) {
   }
 }
 
-// The batched posterior (blocks of 16 candidates, padded training points, its own sqrt and exp)
-// against the one-point reference path: with a categorical dimension, pending points, a count of
-// points that is not a multiple of the padding, queries on training points (distance 0), far
-// away (exp underflow) and a last block that is not full.
-TEST(GpNumericsTest, BatchedPosteriorMatchesOnePointPath) {
+// The posterior kernels (gp_batch.cc: blocks of 16 candidates, padded training points, their
+// own sqrt and exp; one-point predictions through C^-1 for small models and by substitution for
+// large ones) against dense solves from the definitions: with a categorical dimension, pending
+// points, counts of points that are not multiples of the padding, queries on training points
+// (distance 0), far away (exp underflow) and a last block that is not full.
+TEST(GpNumericsTest, PosteriorKernelsMatchDenseReference) {
   std::mt19937_64 rng(3);
   std::uniform_real_distribution<double> u(0.0, 1.0);
-  std::vector<std::vector<double>> points, pending, queries;
-  std::vector<double> y;
-  for (int i = 0; i < 41; ++i) {
-    double a = u(rng), b = u(rng), c = std::floor(4 * u(rng));
-    points.push_back({a, b, c});
-    y.push_back(std::cos(4 * a) - b + 0.2 * c);
-  }
-  for (int i = 0; i < 2; ++i) pending.push_back({u(rng), u(rng), 1.0});
-  for (int i = 0; i < 50; ++i) queries.push_back({u(rng), u(rng), std::floor(4 * u(rng))});
-  queries.push_back(points[7]);
-  queries.push_back(pending[1]);
-  queries.push_back({40.0, -30.0, 9.0});
   const std::vector<char> categorical = {0, 0, 1};
-  for (const std::vector<double>& raw : {std::vector<double>{0.0, 0.0, 0.0, 0.0, -2.0},
-                                         std::vector<double>{3.0, 1.5, -1.0, 0.5, -12.0},
-                                         std::vector<double>{9.0, 9.0, 2.0, -1.0, -6.0}}) {
-    std::vector<double> m1, v1, m2, v2;
-    ASSERT_TRUE(gp::PosteriorAt(points, y, categorical, raw, pending, queries, false, &m1, &v1));
-    ASSERT_TRUE(gp::PosteriorAt(points, y, categorical, raw, pending, queries, true, &m2, &v2));
-    ASSERT_EQ(m2.size(), queries.size());
-    const double scale = std::exp(raw[3]);
+  for (int n_points : {41, 263}) {  // below and above the size where C^-1 is formed
+    std::vector<std::vector<double>> points, pending, queries;
+    std::vector<double> y;
+    for (int i = 0; i < n_points; ++i) {
+      double a = u(rng), b = u(rng), c = std::floor(4 * u(rng));
+      points.push_back({a, b, c});
+      y.push_back(std::cos(4 * a) - b + 0.2 * c);
+    }
+    for (int i = 0; i < 2; ++i) pending.push_back({u(rng), u(rng), 1.0});
+    for (int i = 0; i < 50; ++i) queries.push_back({u(rng), u(rng), std::floor(4 * u(rng))});
+    queries.push_back(points[7]);
+    queries.push_back(pending[1]);
+    queries.push_back({40.0, -30.0, 9.0});
+    for (const std::vector<double>& raw : {std::vector<double>{0.0, 0.0, 0.0, 0.0, -2.0},
+                                           std::vector<double>{3.0, 1.5, -1.0, 0.5, -12.0},
+                                           std::vector<double>{9.0, 9.0, 2.0, -1.0, -6.0}}) {
+      std::vector<double> m0, v0;
+      ASSERT_TRUE(gp::PosteriorAt(points, y, categorical, raw, pending, queries,
+                                  gp::PosteriorMethod::kReference, &m0, &v0));
+      const double scale = std::exp(raw[3]);
+      for (gp::PosteriorMethod method :
+           {gp::PosteriorMethod::kOnePoint, gp::PosteriorMethod::kBatched}) {
+        std::vector<double> m, v;
+        ASSERT_TRUE(gp::PosteriorAt(points, y, categorical, raw, pending, queries, method, &m, &v));
+        ASSERT_EQ(m.size(), queries.size());
+        for (size_t j = 0; j < queries.size(); ++j) {
+          // Conditioning (noise down to 6e-6 of the scale) costs digits in both paths.
+          EXPECT_NEAR(m[j], m0[j], 1e-6 * std::max(1.0, std::abs(m0[j])))
+              << "n " << n_points << " query " << j;
+          EXPECT_NEAR(v[j], v0[j], 1e-7 * scale) << "n " << n_points << " query " << j;
+          EXPECT_GE(v[j], 0.0);
+        }
+      }
+    }
+  }
+}
+
+// The one-point gradients of the posterior mean and variance against central differences.
+TEST(GpNumericsTest, PosteriorGradientsMatchFiniteDifferences) {
+  std::mt19937_64 rng(4);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const std::vector<char> categorical = {0, 0, 1};
+  for (int n_points : {30, 270}) {
+    std::vector<std::vector<double>> points, pending, queries;
+    std::vector<double> y;
+    for (int i = 0; i < n_points; ++i) {
+      double a = u(rng), b = u(rng), c = std::floor(3 * u(rng));
+      points.push_back({a, b, c});
+      y.push_back(std::sin(3 * a) + b * b + 0.1 * c);
+    }
+    pending.push_back({0.5, 0.5, 0.0});
+    for (int i = 0; i < 8; ++i) queries.push_back({u(rng), u(rng), std::floor(3 * u(rng))});
+    const std::vector<double> raw = {1.5, 0.5, 0.0, 0.2, -5.0};
+    std::vector<double> m, v;
+    std::vector<std::vector<double>> dm, dv;
+    ASSERT_TRUE(gp::PosteriorAt(points, y, categorical, raw, pending, queries,
+                                gp::PosteriorMethod::kOnePoint, &m, &v, &dm, &dv));
     for (size_t j = 0; j < queries.size(); ++j) {
-      EXPECT_NEAR(m2[j], m1[j], 1e-9 * std::max(1.0, std::abs(m1[j]))) << "query " << j;
-      EXPECT_NEAR(v2[j], v1[j], 1e-9 * scale) << "query " << j;
-      EXPECT_GE(v2[j], 0.0);
+      EXPECT_EQ(dm[j][2], 0.0);  // categorical
+      EXPECT_EQ(dv[j][2], 0.0);
+      for (int d = 0; d < 2; ++d) {
+        const double h = 1e-6;
+        std::vector<std::vector<double>> pm = {queries[j], queries[j]};
+        pm[0][d] += h;
+        pm[1][d] -= h;
+        std::vector<double> mm, vv;
+        ASSERT_TRUE(gp::PosteriorAt(points, y, categorical, raw, pending, pm,
+                                    gp::PosteriorMethod::kOnePoint, &mm, &vv));
+        EXPECT_NEAR(dm[j][d], (mm[0] - mm[1]) / (2 * h), 1e-5 * std::max(1.0, std::abs(dm[j][d])))
+            << "n " << n_points << " query " << j << " dim " << d;
+        EXPECT_NEAR(dv[j][d], (vv[0] - vv[1]) / (2 * h), 1e-5 * std::max(1.0, std::abs(dv[j][d])))
+            << "n " << n_points << " query " << j << " dim " << d;
+      }
     }
   }
 }

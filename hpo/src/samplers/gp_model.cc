@@ -202,15 +202,25 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
   for (int d = 0; d < dims; ++d)
     for (int l = 0; l < total; ++l) train_padded_[static_cast<size_t>(d) * np + l] = X_(d, l);
   chol_rows_.assign(static_cast<size_t>(np) * np, 0.0);
+  chol_t_rows_.assign(static_cast<size_t>(np) * np, 0.0);
   inv_diag_.assign(np, 1.0);
   for (int i = 0; i < total; ++i) {
-    for (int l = 0; l <= i; ++l) chol_rows_[static_cast<size_t>(i) * np + l] = L_(i, l);
+    for (int l = 0; l <= i; ++l) {
+      chol_rows_[static_cast<size_t>(i) * np + l] = L_(i, l);
+      chol_t_rows_[static_cast<size_t>(l) * np + i] = L_(i, l);
+    }
     inv_diag_[i] = 1.0 / L_(i, i);
   }
-  std::vector<double> work(static_cast<size_t>(np) * np, 0.0);
-  cinv_rows_.assign(static_cast<size_t>(np) * np, 0.0);
-  InverseFromCholesky(total, np, chol_rows_.data(), inv_diag_.data(), work.data(),
-                      cinv_rows_.data());
+  // C^-1 makes each one-point prediction of the local search cheaper (independent dot products
+  // instead of two substitutions) for an O(n^3) cost here, which pays up to a few hundred points.
+  constexpr int kMaxPointsForInverse = 256;
+  cinv_rows_.clear();
+  if (total <= kMaxPointsForInverse) {
+    std::vector<double> work(static_cast<size_t>(np) * np);
+    cinv_rows_.assign(static_cast<size_t>(np) * np, 0.0);
+    InverseFromCholesky(total, np, chol_rows_.data(), inv_diag_.data(), work.data(),
+                        cinv_rows_.data());
+  }
   alpha_padded_.assign(np, 0.0);
   for (int i = 0; i < total; ++i) alpha_padded_[i] = alpha_[i];
   return true;
@@ -246,7 +256,8 @@ BatchModel GpPosterior::Model() const {
   model.kernel_scale = params_.kernel_scale;
   model.alpha = alpha_padded_.data();
   model.chol = chol_rows_.data();
-  model.cinv = cinv_rows_.data();
+  model.chol_t = chol_t_rows_.data();
+  model.cinv = cinv_rows_.empty() ? nullptr : cinv_rows_.data();
   model.inv_diag = inv_diag_.data();
   return model;
 }
@@ -318,31 +329,70 @@ Eigen::MatrixXd Columns(const std::vector<std::vector<double>>& rows, Eigen::Ind
 bool PosteriorAt(const std::vector<std::vector<double>>& points, const std::vector<double>& y,
                  const std::vector<char>& is_categorical, const std::vector<double>& raw,
                  const std::vector<std::vector<double>>& pending,
-                 const std::vector<std::vector<double>>& queries, bool batched,
-                 std::vector<double>* means, std::vector<double>* vars) {
+                 const std::vector<std::vector<double>>& queries, PosteriorMethod method,
+                 std::vector<double>* means, std::vector<double>* vars,
+                 std::vector<std::vector<double>>* dmeans,
+                 std::vector<std::vector<double>>* dvars) {
   const Eigen::Index dims = static_cast<Eigen::Index>(is_categorical.size());
   GpData data;
   data.X = Columns(points, dims);
   data.y = Eigen::Map<const Eigen::VectorXd>(y.data(), static_cast<Eigen::Index>(y.size()));
   data.is_categorical = is_categorical;
-  GpPosterior gp;
-  if (!gp.Build(data,
-                KernelParams::FromRaw(Eigen::Map<const Eigen::VectorXd>(raw.data(), dims + 2)),
-                Columns(pending, dims)))
-    return false;
+  const KernelParams params =
+      KernelParams::FromRaw(Eigen::Map<const Eigen::VectorXd>(raw.data(), dims + 2));
+  const Eigen::MatrixXd pend = Columns(pending, dims);
   const Eigen::MatrixXd xs = Columns(queries, dims);
-  means->resize(queries.size());
-  vars->resize(queries.size());
-  if (batched) {
-    Eigen::VectorXd m, v;
-    gp.PredictBatch(xs, &m, &v);
-    for (size_t j = 0; j < queries.size(); ++j) {
-      (*means)[j] = m[static_cast<Eigen::Index>(j)];
-      (*vars)[j] = v[static_cast<Eigen::Index>(j)];
+  const size_t m = queries.size();
+  means->resize(m);
+  vars->resize(m);
+  if (method == PosteriorMethod::kReference) {
+    // Straight from the definitions, with dense solves.
+    const Eigen::Index n = data.X.cols(), total = n + pend.cols();
+    Eigen::MatrixXd all(dims, total);
+    all << data.X, pend;
+    auto kernel = [&](const double* a, const double* b) {
+      double r2 = 0;
+      for (Eigen::Index d = 0; d < dims; ++d)
+        r2 += params.inv_sq_lengthscales[d] *
+              (is_categorical[d] ? (a[d] != b[d] ? 1.0 : 0.0) : (a[d] - b[d]) * (a[d] - b[d]));
+      return params.kernel_scale * Matern52(r2);
+    };
+    Eigen::MatrixXd c(total, total);
+    for (Eigen::Index i = 0; i < total; ++i)
+      for (Eigen::Index j = 0; j < total; ++j)
+        c(i, j) = kernel(all.col(i).data(), all.col(j).data()) + (i == j ? params.noise_var : 0.0);
+    const Eigen::VectorXd alpha = c.topLeftCorner(n, n).llt().solve(data.y);
+    Eigen::LLT<Eigen::MatrixXd> llt(c);
+    if (llt.info() != Eigen::Success) return false;
+    for (size_t j = 0; j < m; ++j) {
+      Eigen::VectorXd k(total);
+      for (Eigen::Index i = 0; i < total; ++i)
+        k[i] = kernel(all.col(i).data(), xs.col(static_cast<Eigen::Index>(j)).data());
+      (*means)[j] = k.head(n).dot(alpha);
+      (*vars)[j] = std::max(params.kernel_scale - k.dot(llt.solve(k)), 0.0);
     }
-  } else {
-    for (size_t j = 0; j < queries.size(); ++j)
-      gp.Predict(xs.col(static_cast<Eigen::Index>(j)).data(), &(*means)[j], &(*vars)[j]);
+    return true;
+  }
+  GpPosterior gp;
+  if (!gp.Build(data, params, pend)) return false;
+  if (method == PosteriorMethod::kBatched) {
+    Eigen::VectorXd mv, vv;
+    gp.PredictBatch(xs, &mv, &vv);
+    for (size_t j = 0; j < m; ++j) {
+      (*means)[j] = mv[static_cast<Eigen::Index>(j)];
+      (*vars)[j] = vv[static_cast<Eigen::Index>(j)];
+    }
+    return true;
+  }
+  if (dmeans != nullptr) dmeans->assign(m, std::vector<double>(dims));
+  if (dvars != nullptr) dvars->assign(m, std::vector<double>(dims));
+  for (size_t j = 0; j < m; ++j) {
+    const double* x = xs.col(static_cast<Eigen::Index>(j)).data();
+    if (dmeans != nullptr && dvars != nullptr) {
+      gp.Predict(x, &(*means)[j], &(*vars)[j], (*dmeans)[j].data(), (*dvars)[j].data());
+    } else {
+      gp.Predict(x, &(*means)[j], &(*vars)[j]);
+    }
   }
   return true;
 }

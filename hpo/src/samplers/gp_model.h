@@ -113,7 +113,8 @@ class GpPosterior {
   Eigen::VectorXd alpha_;  // C^-1 y over observed points, 0 for pending ones
   // The same in the padded layout of gp_batch.h, for PredictBatch.
   int n_padded_ = 0;
-  std::vector<double> train_padded_, chol_rows_, cinv_rows_, inv_diag_, alpha_padded_;
+  std::vector<double> train_padded_, chol_rows_, chol_t_rows_, inv_diag_, alpha_padded_;
+  std::vector<double> cinv_rows_;  // C^-1 for small models (see Build), else empty
 
   // The padded layout for gp_batch.h's kernels (pointers into this object).
   BatchModel Model() const;

@@ -31,15 +31,21 @@ double LogPosteriorOfKernelParams(const std::vector<std::vector<double>>& points
                                   const std::vector<char>& is_categorical,
                                   const std::vector<double>& raw, std::vector<double>* grad);
 
+// How PosteriorAt evaluates the posterior: from the definitions with dense solves (a reference
+// for tests), by GpPosterior::Predict one point at a time, or by GpPosterior::PredictBatch.
+enum class PosteriorMethod { kReference, kOnePoint, kBatched };
+
 // The GP posterior (gp_model.h) for `points` and `y` as above, `pending` points (rows of D
-// coordinates) and kernel parameters `raw`, evaluated at `queries` (rows of D coordinates):
-// one point at a time (GpPosterior::Predict) when `batched` is false, else by
-// GpPosterior::PredictBatch. Fills `means` and `vars`; returns false when the covariance cannot
-// be factorised. For tests of the batched kernel against the reference path.
+// coordinates, kriging believer) and kernel parameters `raw`, at `queries` (rows of D
+// coordinates): fills `means` and `vars`, and for kOnePoint with non-null `dmeans` and `dvars`
+// also their gradients with respect to the query point (one row per query). Returns false when
+// the covariance cannot be factorised. For tests of the sampler's kernels.
 bool PosteriorAt(const std::vector<std::vector<double>>& points, const std::vector<double>& y,
                  const std::vector<char>& is_categorical, const std::vector<double>& raw,
                  const std::vector<std::vector<double>>& pending,
-                 const std::vector<std::vector<double>>& queries, bool batched,
-                 std::vector<double>* means, std::vector<double>* vars);
+                 const std::vector<std::vector<double>>& queries, PosteriorMethod method,
+                 std::vector<double>* means, std::vector<double>* vars,
+                 std::vector<std::vector<double>>* dmeans = nullptr,
+                 std::vector<std::vector<double>>* dvars = nullptr);
 
 }  // namespace hpo::gp

@@ -56,7 +56,7 @@ struct GpSamplerOptions {
   // searches per ask. Each costs O(n^2) in the GP's n points, so past 200 points both shrink as
   // (200 / n)^2, to at least 256 candidates and 3 local searches (the best candidate, one
   // roulette pick and the incumbent).
-  int n_candidates = 2048;
+  int n_candidates = 1024;
   int n_local_search = 10;
   // At most this many complete trials form the GP's training set (the best half, then the most
   // recent), which bounds the O(n^3) cost in very long studies.
