@@ -55,7 +55,9 @@ struct GpSamplerOptions {
   // Random points scored by the acquisition function before the local searches, and local
   // searches per ask. Each costs O(n^2) in the GP's n points, so past 200 points both shrink as
   // (200 / n)^2, to at least 256 candidates and 3 local searches (the best candidate, one
-  // roulette pick and the incumbent).
+  // roulette pick and the incumbent). Optuna scores 2048; 1024 halves the largest cost of an ask
+  // at 100 points, and the best values found on bench/quality.cc's problems did not get worse
+  // (the local searches start from the best candidates and refine them).
   int n_candidates = 1024;
   int n_local_search = 10;
   // At most this many complete trials form the GP's training set (the best half, then the most
