@@ -1,11 +1,18 @@
 #include "hpo/study.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <unordered_set>
 
 #include "hpo/check.h"
 
 namespace hpo {
+namespace {
+
+bool SameValue(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+
+}  // namespace
 
 const char* const kSuspendedAttr = "hpo.suspended";
 
@@ -58,7 +65,10 @@ Study::Study(StudyDefinition def, SearchSpace space, std::unique_ptr<Storage> st
   def_.scheduler = scheduler_->name();
   study_id_ = storage_->OpenStudy(def_, options_.allow_extend);
   interrupted_ = storage_->FailStaleRunningTrials(study_id_);
+  seq_ = storage_->LastChange(study_id_);  // before reading: later changes are read again
   trials_ = storage_->GetAllTrials(study_id_);
+  std::unordered_set<int64_t> interrupted_ids;
+  for (const FrozenTrial& t : interrupted_) interrupted_ids.insert(t.id);
   for (size_t i = 0; i < trials_.size(); ++i) {
     index_by_id_[trials_[i].id] = i;
     auto attr = trials_[i].user_attrs.find(kSuspendedAttr);
@@ -71,9 +81,9 @@ Study::Study(StudyDefinition def, SearchSpace space, std::unique_ptr<Storage> st
       continue;
     }
     // Trials a dead process left running are retried: they do not use up the budget.
-    bool interrupted = false;
-    for (const auto& t : interrupted_) interrupted |= t.id == trials_[i].id;
-    if (!interrupted) ++new_trials_;
+    if (!interrupted_ids.count(trials_[i].id)) ++new_trials_;
+    // Running although FailStaleRunningTrials just ran: another live writer started it.
+    if (trials_[i].state == TrialState::kRunning) foreign_.insert(trials_[i].id);
   }
   scheduler_->Restore(trials_);
   if (options_.requeue_interrupted) {
@@ -94,8 +104,60 @@ FrozenTrial& Study::Record(int64_t trial_id) {
   return trials_[it->second];
 }
 
+void Study::Refresh() {
+  std::lock_guard<std::mutex> lock(mu_);
+  RefreshLocked();
+}
+
+void Study::RefreshLocked() {
+  TrialChanges changes = storage_->ChangedTrials(study_id_, seq_);
+  seq_ = std::max(seq_, changes.seq);
+  for (FrozenTrial& t : changes.trials) {
+    auto it = index_by_id_.find(t.id);
+    if (it == index_by_id_.end()) {  // created by another writer
+      for (const auto& [step, value] : t.intermediate) scheduler_->OnReport(t.id, step, value);
+      if (IsFinished(t.state)) scheduler_->OnFinished(t.id, t.state);
+      if (t.state != TrialState::kQueued) ++new_trials_;
+      foreign_.insert(t.id);
+      index_by_id_[t.id] = trials_.size();
+      trials_.push_back(std::move(t));
+      continue;
+    }
+    FrozenTrial& rec = trials_[it->second];
+    // A trial this object is running: its copy is the truth (another process opening the study
+    // fails running trials as stale; the next write here stores the state again).
+    if (rec.state == TrialState::kRunning && !foreign_.count(rec.id)) continue;
+    // What the scheduler has not seen: another writer's reports and finish (this object's own
+    // changes read back are already in `rec`).
+    for (const auto& [step, value] : t.intermediate) {
+      auto seen = rec.intermediate.find(step);
+      if (seen == rec.intermediate.end() || !SameValue(seen->second, value))
+        scheduler_->OnReport(t.id, step, value);
+    }
+    if (IsFinished(t.state) && !IsFinished(rec.state)) scheduler_->OnFinished(t.id, t.state);
+    if (rec.state == TrialState::kQueued && t.state != TrialState::kQueued) {
+      // Handed out by another writer: it counts toward the budget, and is no longer ours to hand.
+      auto q = std::find(queued_.begin(), queued_.end(), t.id);
+      if (q != queued_.end()) queued_.erase(q);
+      ++new_trials_;
+    }
+    rec = std::move(t);
+  }
+}
+
+void Study::SetState(FrozenTrial& rec, TrialState state, std::optional<double> value,
+                     const std::string& reason) {
+  TrialTimes times = storage_->SetTrialState(rec.id, state, value, reason);
+  rec.state = state;
+  rec.value = value;
+  rec.fail_reason = reason;
+  rec.start_time = times.start_time;
+  rec.complete_time = times.complete_time;
+}
+
 std::optional<Trial> Study::Ask() {
   std::lock_guard<std::mutex> lock(mu_);
+  RefreshLocked();
   Trial trial;
   trial.study_ = this;
   // Trials suspended by a stopping process resume first, then the scheduler's promotions.
@@ -107,11 +169,12 @@ std::optional<Trial> Study::Ask() {
     Record(*resume).user_attrs[kSuspendedAttr] = "0";
   } else {
     resume = scheduler_->NextJob().resume_trial;
+    // Another writer's paused trial is its own to resume (its state lives in that process).
+    while (resume && foreign_.count(*resume)) resume = scheduler_->NextJob().resume_trial;
   }
   if (resume && Record(*resume).state == TrialState::kPaused) {
     FrozenTrial& rec = Record(*resume);
-    storage_->SetTrialState(rec.id, TrialState::kRunning, std::nullopt);
-    rec.state = TrialState::kRunning;
+    SetState(rec, TrialState::kRunning, std::nullopt, "");
     trial.id_ = rec.id;
     trial.number_ = rec.number;
     trial.params_ = rec.params;
@@ -129,15 +192,13 @@ std::optional<Trial> Study::Ask() {
       params[spec.name] = sampler_->SampleOne(spec.name, spec.distribution, params,
                                               History{def_.direction, &trials_});
     }
-    storage_->SetTrialState(rec.id, TrialState::kRunning, std::nullopt);
+    SetState(rec, TrialState::kRunning, std::nullopt, "");
     queued_.pop_front();
-    rec.state = TrialState::kRunning;
     for (const auto& [name, x] : params) {
       if (rec.params.count(name)) continue;
       storage_->SetTrialParam(rec.id, name, x);
       rec.params[name] = x;
     }
-    rec.start_time = storage_->GetTrial(rec.id).start_time;  // set by the storage
     ++new_trials_;
     trial.id_ = rec.id;
     trial.number_ = rec.number;
@@ -205,7 +266,7 @@ int64_t Study::Enqueue(const std::map<std::string, Value>& params) {
 bool Study::HasPendingWork() const {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& t : trials_)
-    if (t.state == TrialState::kRunning) return true;
+    if (t.state == TrialState::kRunning && !foreign_.count(t.id)) return true;
   return false;
 }
 
@@ -216,11 +277,11 @@ Decision Study::Report(const Trial& trial, int64_t step, double value) {
       << "report on a trial in state" << ToString(rec.state);
   storage_->SetIntermediate(rec.id, step, value);
   rec.intermediate[step] = value;
+  RefreshLocked();  // other writers' reports rank against this one
   Decision decision = scheduler_->OnReport(rec.id, step, value);
   if (decision == Decision::kPause) {
     // Paused before the lock is released, so no other worker can promote it half-paused.
-    storage_->SetTrialState(rec.id, TrialState::kPaused, std::nullopt);
-    rec.state = TrialState::kPaused;
+    SetState(rec, TrialState::kPaused, std::nullopt, "");
   }
   return decision;
 }
@@ -230,11 +291,7 @@ void Study::Finish(const Trial& trial, TrialState state, std::optional<double> v
   std::lock_guard<std::mutex> lock(mu_);
   FrozenTrial& rec = Record(trial.id());
   HPO_CHECK(!IsFinished(rec.state)) << "trial" << rec.number << "already finished";
-  storage_->SetTrialState(rec.id, state, value, reason);
-  rec.state = state;
-  rec.value = value;
-  rec.fail_reason = reason;
-  rec.complete_time = storage_->GetTrial(rec.id).complete_time;  // set by the storage
+  SetState(rec, state, value, reason);
   scheduler_->OnFinished(rec.id, state);
 }
 
@@ -253,17 +310,15 @@ void Study::MarkPaused(const Trial& trial) {
   // A late call must not revive a trial another worker has resumed and finished since.
   HPO_CHECK(rec.state == TrialState::kRunning)
       << "pausing trial" << rec.number << "in state" << ToString(rec.state);
-  storage_->SetTrialState(rec.id, TrialState::kPaused, std::nullopt);
-  rec.state = TrialState::kPaused;
+  SetState(rec, TrialState::kPaused, std::nullopt, "");
 }
 
 int Study::PruneUnpromoted() {
   std::lock_guard<std::mutex> lock(mu_);
   int n = 0;
   for (FrozenTrial& rec : trials_) {
-    if (rec.state != TrialState::kPaused) continue;
-    storage_->SetTrialState(rec.id, TrialState::kPruned, std::nullopt);
-    rec.state = TrialState::kPruned;
+    if (rec.state != TrialState::kPaused || foreign_.count(rec.id)) continue;
+    SetState(rec, TrialState::kPruned, std::nullopt, "");
     scheduler_->OnFinished(rec.id, TrialState::kPruned);
     ++n;
   }
@@ -276,9 +331,8 @@ void Study::Suspend(const Trial& trial) {
   HPO_CHECK(rec.state == TrialState::kRunning)
       << "suspending a trial in state" << ToString(rec.state);
   storage_->SetUserAttr(rec.id, kSuspendedAttr, "1");
-  storage_->SetTrialState(rec.id, TrialState::kPaused, std::nullopt);
   rec.user_attrs[kSuspendedAttr] = "1";
-  rec.state = TrialState::kPaused;
+  SetState(rec, TrialState::kPaused, std::nullopt, "");
 }
 
 void Study::SetUserAttr(const Trial& trial, const std::string& key, const std::string& value) {
@@ -301,8 +355,23 @@ std::optional<FrozenTrial> Study::BestTrial() const {
 }
 
 std::vector<FrozenTrial> Study::Trials() const {
+  std::vector<FrozenTrial> out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    out = trials_;
+  }
+  // Another writer's trial created while this object sampled one lands after it in trials_.
+  auto by_number = [](const FrozenTrial& a, const FrozenTrial& b) { return a.number < b.number; };
+  if (!std::is_sorted(out.begin(), out.end(), by_number))
+    std::sort(out.begin(), out.end(), by_number);
+  return out;
+}
+
+std::optional<FrozenTrial> Study::GetTrial(int64_t trial_id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  return trials_;
+  auto it = index_by_id_.find(trial_id);
+  if (it == index_by_id_.end()) return std::nullopt;
+  return trials_[it->second];
 }
 
 Distribution Study::DefineByRunDistribution(const std::string& name) const {

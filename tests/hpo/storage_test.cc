@@ -437,7 +437,7 @@ TEST(SqliteStorageTest, SchemaIsVersionedAndWal) {
   std::string path = dir.File("study.db");
   { MakeSqliteStorage(path)->OpenStudy(Def()); }
   EXPECT_EQ(RawQuery(path, "SELECT value FROM hpo_meta WHERE key = 'schema_version'"),
-            std::vector<std::string>{"1"});
+            std::vector<std::string>{"2"});
   EXPECT_EQ(RawQuery(path, "SELECT value FROM hpo_meta WHERE key = 'application'"),
             std::vector<std::string>{"hpo"});
   EXPECT_EQ(RawQuery(path, "PRAGMA journal_mode"), std::vector<std::string>{"wal"});
@@ -507,7 +507,7 @@ TEST(SqliteStorageTest, NewerSchemaIsRejectedAndUntouched) {
   TempDir dir;
   std::string path = dir.File("new.db");
   { MakeSqliteStorage(path)->OpenStudy(Def()); }
-  RawQuery(path, "UPDATE hpo_meta SET value = '2' WHERE key = 'schema_version'");
+  RawQuery(path, "UPDATE hpo_meta SET value = '3' WHERE key = 'schema_version'");
   // A clean close checkpoints the WAL into the file; make sure nothing is pending.
   RawQuery(path, "PRAGMA wal_checkpoint(TRUNCATE)");
   std::string before = ReadFile(path);
@@ -598,6 +598,121 @@ TEST(SqliteStorageTest, ConcurrentProcesses) {
   EXPECT_EQ(per_child.size(), static_cast<size_t>(kChildren));
   for (const auto& [child, count] : per_child) EXPECT_EQ(count, kPerChild) << child;
   EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM studies"), std::vector<std::string>{"1"});
+}
+
+TEST_P(StorageTest, SetTrialStateReturnsTheStoredTimes) {
+  auto s = Make();
+  int64_t study = s->OpenStudy(Def());
+  FrozenTrial queued = s->CreateTrial(study, {}, TrialState::kQueued);
+  TrialTimes running = s->SetTrialState(queued.id, TrialState::kRunning, std::nullopt);
+  EXPECT_GT(running.start_time, 0);
+  EXPECT_EQ(running.complete_time, 0);
+  TrialTimes done = s->SetTrialState(queued.id, TrialState::kComplete, 1.0);
+  EXPECT_EQ(done.start_time, running.start_time);
+  EXPECT_GE(done.complete_time, done.start_time);
+  FrozenTrial stored = s->GetTrial(queued.id);
+  EXPECT_EQ(stored.start_time, done.start_time);
+  EXPECT_EQ(stored.complete_time, done.complete_time);
+}
+
+TEST_P(StorageTest, ChangedTrialsWithoutOtherWriters) {
+  // One object sees no other writer: whatever it returns, `seq` never goes backwards.
+  auto s = Make();
+  int64_t study = s->OpenStudy(Def());
+  int64_t seq = s->LastChange(study);
+  FrozenTrial t = s->CreateTrial(study, {{"x", 1}}, TrialState::kRunning);
+  s->SetTrialState(t.id, TrialState::kComplete, 2.0);
+  TrialChanges changes = s->ChangedTrials(study, seq);
+  EXPECT_GE(changes.seq, seq);
+  for (const FrozenTrial& c : changes.trials) EXPECT_EQ(c.id, t.id);
+  EXPECT_THROW(s->LastChange(study + 1000), StorageError);
+}
+
+TEST(SqliteStorageTest, ChangedTrialsReturnsAnotherConnectionsChanges) {
+  TempDir dir;
+  const std::string path = dir.File("shared.db");
+  auto reader = MakeSqliteStorage(path);
+  auto writer = MakeSqliteStorage(path);
+  int64_t study = reader->OpenStudy(Def());
+  ASSERT_EQ(writer->OpenStudy(Def()), study);
+  int64_t seq = reader->LastChange(study);
+  EXPECT_EQ(seq, 0);
+  // Nothing written: nothing changed.
+  TrialChanges none = reader->ChangedTrials(study, seq);
+  EXPECT_TRUE(none.trials.empty());
+  EXPECT_EQ(none.seq, seq);
+
+  FrozenTrial a = writer->CreateTrial(study, {{"x", 0.5}}, TrialState::kRunning);
+  FrozenTrial b = writer->CreateTrial(study, {{"x", 0.25}}, TrialState::kRunning);
+  writer->SetIntermediate(a.id, 1, 0.75);
+  writer->SetUserAttr(a.id, "k", "v");
+  writer->SetTrialParam(a.id, "y", 3);
+  TrialChanges first = reader->ChangedTrials(study, seq);
+  ASSERT_EQ(first.trials.size(), 2u);
+  EXPECT_GT(first.seq, seq);
+  EXPECT_EQ(first.trials[0].id, a.id);  // by number
+  EXPECT_EQ(first.trials[1].id, b.id);
+  ExpectSameTrial(first.trials[0], writer->GetTrial(a.id));
+  ExpectSameTrial(first.trials[1], writer->GetTrial(b.id));
+
+  // Only what changed after `first.seq` comes back, with the whole record.
+  writer->SetTrialState(b.id, TrialState::kComplete, 0.125);
+  TrialChanges second = reader->ChangedTrials(study, first.seq);
+  ASSERT_EQ(second.trials.size(), 1u);
+  EXPECT_GT(second.seq, first.seq);
+  ExpectSameTrial(second.trials[0], writer->GetTrial(b.id));
+  EXPECT_TRUE(reader->ChangedTrials(study, second.seq).trials.empty());
+
+  // The reader's own changes need not come back, but the next foreign one does.
+  FrozenTrial own = reader->CreateTrial(study, {}, TrialState::kRunning);
+  writer->SetIntermediate(a.id, 2, 0.5);
+  TrialChanges third = reader->ChangedTrials(study, second.seq);
+  bool saw_a = false;
+  for (const FrozenTrial& t : third.trials) {
+    EXPECT_TRUE(t.id == a.id || t.id == own.id) << t.id;
+    if (t.id == a.id) {
+      saw_a = true;
+      EXPECT_EQ(t.intermediate.at(2), 0.5);
+    }
+  }
+  EXPECT_TRUE(saw_a);
+  // Failing stale running trials is a change too.
+  ASSERT_EQ(writer->FailStaleRunningTrials(study).size(), 2u);  // a and own
+  TrialChanges fourth = reader->ChangedTrials(study, third.seq);
+  ASSERT_EQ(fourth.trials.size(), 2u);
+  for (const FrozenTrial& t : fourth.trials) EXPECT_EQ(t.state, TrialState::kFailed);
+}
+
+TEST(SqliteStorageTest, Version1DatabaseIsUpgradedInPlace) {
+  TempDir dir;
+  const std::string path = dir.File("v1.db");
+  std::vector<FrozenTrial> written;
+  {
+    auto s = MakeSqliteStorage(path);
+    written = FillStudy(*s, s->OpenStudy(Def()));
+  }
+  // Turn it into what version 1 wrote: no seq column, an index by state.
+  RawQuery(path,
+           "DROP INDEX trials_by_seq; ALTER TABLE trials DROP COLUMN seq; "
+           "CREATE INDEX trials_by_state ON trials(study_id, state); "
+           "UPDATE hpo_meta SET value = '1' WHERE key = 'schema_version'");
+  auto s = MakeSqliteStorage(path);
+  EXPECT_EQ(RawQuery(path, "SELECT value FROM hpo_meta WHERE key = 'schema_version'"),
+            std::vector<std::string>{"2"});
+  EXPECT_EQ(RawQuery(path, "SELECT name FROM sqlite_master WHERE name LIKE 'trials_by_%'"),
+            std::vector<std::string>{"trials_by_seq"});
+  int64_t study = s->OpenStudy(Def());
+  std::vector<FrozenTrial> read = s->GetAllTrials(study);
+  ASSERT_EQ(read.size(), written.size());
+  for (size_t i = 0; i < read.size(); ++i) ExpectSameTrial(read[i], written[i]);
+  int64_t seq = s->LastChange(study);
+  EXPECT_GT(seq, 0);
+  auto other = MakeSqliteStorage(path);
+  FrozenTrial t = other->CreateTrial(study, {}, TrialState::kRunning);
+  TrialChanges changes = s->ChangedTrials(study, seq);
+  ASSERT_EQ(changes.trials.size(), 1u);
+  EXPECT_EQ(changes.trials[0].id, t.id);
+  EXPECT_EQ(changes.trials[0].number, static_cast<int64_t>(written.size()));
 }
 
 // ---- Storage::Open ------------------------------------------------------------------------

@@ -3,8 +3,11 @@
 #include "hpo/study.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <map>
 #include <memory>
@@ -438,6 +441,183 @@ TEST(StudyTest, ReopenWithDifferentDefinitionFails) {
   auto study = NewStudy(Direction::kMinimize, other, Storage::Open(path), "fifo", extend);
   EXPECT_EQ(study->Trials().size(), 1u);
   EXPECT_EQ(study->Trials()[0].value, 1.0);
+}
+
+// ---- several writers on one SQLite study ----------------------------------------------------
+
+// The random sampler, recording how many trials (and complete ones) each Sample() saw.
+class RecordingSampler : public Sampler {
+ public:
+  struct Seen {
+    size_t trials = 0;
+    size_t complete = 0;
+  };
+  explicit RecordingSampler(std::vector<Seen>* seen)
+      : seen_(seen), inner_(MakeSampler({"random", 11})) {}
+  std::string name() const override { return inner_->name(); }
+  ParamMap Sample(const SearchSpace& space, const History& history) override {
+    Seen s;
+    s.trials = history.trials->size();
+    for (const FrozenTrial& t : *history.trials) s.complete += t.state == TrialState::kComplete;
+    seen_->push_back(s);
+    return inner_->Sample(space, history);
+  }
+  double SampleOne(const std::string& name, const Distribution& dist, const ParamMap& chosen,
+                   const History& history) override {
+    return inner_->SampleOne(name, dist, chosen, history);
+  }
+
+ private:
+  std::vector<Seen>* seen_;
+  std::unique_ptr<Sampler> inner_;
+};
+
+TEST(StudySharedTest, TwoStudiesOnOneFileSeeEachOthersTrials) {
+  hpo::testing::TempDir dir;
+  const std::string path = dir.File("shared.db");
+  std::vector<RecordingSampler::Seen> seen_b;
+  auto a = NewStudy(Direction::kMinimize, XnSpace(), Storage::Open(path), "fifo");
+  StudyOptions budget;
+  budget.n_trials = 6;  // shared: a's trials count too
+  auto b =
+      std::make_unique<Study>(Def("study", Direction::kMinimize), XnSpace(), Storage::Open(path),
+                              std::make_unique<RecordingSampler>(&seen_b),
+                              MakeScheduler(SchedOptions("fifo", Direction::kMinimize)), budget);
+
+  for (double v : {0.5, 0.25, 0.75}) a->Tell(*a->Ask(), v);
+  Trial running_in_a = *a->Ask();
+  a->Report(running_in_a, 1, 0.125);
+
+  Trial t = *b->Ask();
+  ASSERT_EQ(seen_b.size(), 1u);
+  EXPECT_EQ(seen_b[0].trials, 4u);  // a's three complete trials and its running one
+  EXPECT_EQ(seen_b[0].complete, 3u);
+  EXPECT_EQ(t.number(), 4);
+  ASSERT_TRUE(b->BestTrial().has_value());
+  EXPECT_EQ(b->BestTrial()->value, 0.25);
+  std::vector<FrozenTrial> trials = b->Trials();
+  ASSERT_EQ(trials.size(), 5u);
+  for (size_t i = 0; i < trials.size(); ++i) EXPECT_EQ(trials[i].number, static_cast<int64_t>(i));
+  EXPECT_EQ(trials[3].state, TrialState::kRunning);
+  EXPECT_EQ(trials[3].intermediate, (std::map<int64_t, double>{{1, 0.125}}));
+  ASSERT_TRUE(b->GetTrial(running_in_a.id()).has_value());
+  EXPECT_FALSE(b->GetTrial(-5).has_value());
+  // a's running trial is not b's pending work.
+  b->Tell(t, 0.375);
+  EXPECT_FALSE(b->HasPendingWork());
+
+  // a finishes its trial with the best value; b sees it at its next Ask, and a sees b's trial.
+  a->Tell(running_in_a, 0.0625);
+  Trial u = *b->Ask();
+  EXPECT_EQ(seen_b.back().complete, 5u);
+  EXPECT_EQ(b->BestTrial()->id, running_in_a.id());
+  EXPECT_EQ(b->GetTrial(running_in_a.id())->state, TrialState::kComplete);
+  b->Tell(u, 1.0);
+  // The budget of 6 is spent (a's four trials and b's two).
+  EXPECT_FALSE(b->Ask().has_value());
+  a->Refresh();
+  EXPECT_EQ(a->Trials().size(), 6u);
+  EXPECT_EQ(a->GetTrial(u.id())->value, 1.0);
+}
+
+TEST(StudySharedTest, SchedulerRanksAgainstAnotherWritersReports) {
+  hpo::testing::TempDir dir;
+  const std::string path = dir.File("shared.db");
+  SchedulerOptions median = SchedOptions("median", Direction::kMinimize);
+  median.n_startup_trials = 1;
+  auto make = [&] {
+    return std::make_unique<Study>(Def("study", Direction::kMinimize), XnSpace(),
+                                   Storage::Open(path), MakeSampler({"random", 7}),
+                                   MakeScheduler(median));
+  };
+  auto a = make();
+  auto b = make();
+  Trial first = *a->Ask();
+  EXPECT_EQ(a->Report(first, 1, 1.0), Decision::kContinue);
+  a->Tell(first, 1.0);
+  // b never ran a trial: only a's completed one makes its median, and 10 is worse.
+  Trial t = *b->Ask();
+  EXPECT_EQ(b->Report(t, 1, 10.0), Decision::kStop);
+  b->TellPruned(t);
+  // And a's scheduler learns b's reports at its own Report.
+  Trial second = *a->Ask();
+  EXPECT_EQ(a->Report(second, 1, 0.5), Decision::kContinue);
+}
+
+TEST(StudySharedTest, AnotherWritersPausedTrialIsNotResumedHere) {
+  hpo::testing::TempDir dir;
+  const std::string path = dir.File("shared.db");
+  auto a = NewStudy(Direction::kMaximize, XnSpace(), Storage::Open(path), "asha");
+  auto b = NewStudy(Direction::kMaximize, XnSpace(), Storage::Open(path), "asha");
+  int64_t best = -1;
+  for (double v : {0.1, 0.9, 0.5}) {
+    Trial t = *a->Ask();
+    EXPECT_EQ(a->Report(t, 1, v), Decision::kPause);
+    if (v == 0.9) best = t.id();
+  }
+  // b's scheduler ranks a's trials (the best is promotable), but only a may resume it.
+  Trial t = *b->Ask();
+  EXPECT_FALSE(t.resumed());
+  EXPECT_EQ(t.number(), 3);
+  EXPECT_EQ(b->PruneUnpromoted(), 0);  // a's paused trials are a's
+  Trial r = *a->Ask();
+  EXPECT_TRUE(r.resumed());
+  EXPECT_EQ(r.id(), best);
+  // b's trial ranks below a's best at rung 1 (n = 4, top 1): it pauses and is not promoted.
+  EXPECT_EQ(b->Report(t, 1, 0.3), Decision::kPause);
+  std::optional<Trial> next = b->Ask();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_FALSE(next->resumed());
+}
+
+TEST(StudySharedTest, ProcessesShareTheBudget) {
+  hpo::testing::TempDir dir;
+  const std::string path = dir.File("runs/shared.db");
+  constexpr int kChildren = 4, kBudget = 40;
+  std::vector<pid_t> pids;
+  for (int c = 0; c < kChildren; ++c) {
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0) << "fork failed";
+    if (pid == 0) {
+      int code = 0;
+      try {
+        StudyOptions options;
+        options.n_trials = kBudget;
+        auto study =
+            NewStudy(Direction::kMinimize, XnSpace(), Storage::Open(path), "fifo", options);
+        int own = 0;
+        while (auto t = study->Ask()) {
+          study->Tell(*t, std::get<double>(*t->Get("x")));
+          ++own;
+        }
+        hpo::testing::WriteFile(dir.File("child" + std::to_string(c)), std::to_string(own));
+      } catch (const std::exception& e) {
+        std::cerr << "child " << c << ": " << e.what() << std::endl;
+        code = 2;
+      }
+      _exit(code);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+  }
+  int own_total = 0;
+  for (int c = 0; c < kChildren; ++c)
+    own_total += std::stoi(hpo::testing::ReadFile(dir.File("child" + std::to_string(c))));
+  auto storage = Storage::Open(path);
+  std::vector<FrozenTrial> all =
+      storage->GetAllTrials(storage->OpenStudy(Def("study", Direction::kMinimize),
+                                               /*allow_extend=*/true));
+  EXPECT_EQ(static_cast<int>(all.size()), own_total);
+  for (const FrozenTrial& t : all) EXPECT_EQ(t.state, TrialState::kComplete) << t.number;
+  // Each process counts the others' trials at every Ask, so the budget holds up to the trials
+  // started between one process's check and its insert (and those a late opener took for
+  // stale), not kChildren times over as when each counted only what it saw on open.
+  EXPECT_GE(own_total, kBudget);
+  EXPECT_LE(own_total, kBudget + 2 * kChildren);
 }
 
 }  // namespace

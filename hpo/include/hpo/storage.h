@@ -3,6 +3,11 @@
 // Every call is one atomic, durable state change (for SQLite: one transaction). A study is
 // identified by name; `OpenStudy` creates it or checks that the stored definition matches.
 //
+// Several writers (processes, or several Storage objects on one SQLite file) may share a study.
+// Every change to a trial (creation, state, parameter, intermediate value, user attribute) gives
+// it the study's next change sequence number, so a reader catches up on the others' changes
+// with ChangedTrials(study, since) instead of reading every trial again.
+//
 // Thread safety: all methods may be called from many threads at once.
 // Errors: I/O and database failures throw hpo::StorageError naming the path and what failed.
 #pragma once
@@ -35,6 +40,18 @@ struct StudyDefinition {
   std::string config;      // the resolved study file, for the record
 };
 
+// The times a state change left on a trial (seconds since the epoch; 0 when unset).
+struct TrialTimes {
+  double start_time = 0;
+  double complete_time = 0;
+};
+
+// Trials changed since a change sequence number, and the number to pass next time.
+struct TrialChanges {
+  std::vector<FrozenTrial> trials;  // full records, by number
+  int64_t seq = 0;
+};
+
 class Storage {
  public:
   // `url`: "memory" (in-process, lost on exit), "sqlite:PATH" or a path ending in .db/.sqlite.
@@ -55,9 +72,11 @@ class Storage {
   // Creates a trial in `state` (kRunning or kQueued) with the given parameters; assigns `id`
   // and `number`; returns the stored record.
   virtual FrozenTrial CreateTrial(int64_t study_id, const ParamMap& params, TrialState state) = 0;
-  // Sets state (and the final value for kComplete, the reason for kFailed).
-  virtual void SetTrialState(int64_t trial_id, TrialState state, std::optional<double> value,
-                             const std::string& fail_reason = "") = 0;
+  // Sets state (and the final value for kComplete, the reason for kFailed). The storage sets
+  // start_time when the trial first leaves kQueued and complete_time when it finishes; returns
+  // both as stored, so the caller need not read the trial back.
+  virtual TrialTimes SetTrialState(int64_t trial_id, TrialState state, std::optional<double> value,
+                                   const std::string& fail_reason = "") = 0;
   // Adds one parameter to a running trial (define-by-run suggestions).
   virtual void SetTrialParam(int64_t trial_id, const std::string& name, double internal) = 0;
   virtual void SetIntermediate(int64_t trial_id, int64_t step, double value) = 0;
@@ -66,7 +85,19 @@ class Storage {
   virtual std::vector<FrozenTrial> GetAllTrials(int64_t study_id) = 0;
 
   // Marks trials left kRunning by a dead process as kFailed ("interrupted"); returns them.
+  // There is no liveness check: a trial another live process is running is failed too.
   virtual std::vector<FrozenTrial> FailStaleRunningTrials(int64_t study_id) = 0;
+
+  // The study's latest change sequence number (0 before any change): call it before
+  // GetAllTrials, then pass it to ChangedTrials.
+  virtual int64_t LastChange(int64_t study_id) = 0;
+  // The trials of the study that other writers (other processes, other Storage objects on the
+  // same file) changed after `since` (a number from LastChange or an earlier ChangedTrials), as
+  // full records, and the number to pass next time. This object's own changes may or may not be
+  // included (SQLite skips the query, at the cost of one PRAGMA, when no other connection has
+  // committed since its previous call; the in-memory storage has no other writers and always
+  // returns none). Call it with non-decreasing `since`.
+  virtual TrialChanges ChangedTrials(int64_t study_id, int64_t since) = 0;
 
  protected:
   Storage() = default;

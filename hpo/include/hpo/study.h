@@ -16,6 +16,24 @@
 //
 // Thread safety: every method may be called from many threads at once; a Trial handle is used by
 // one thread at a time. Each state change is written to storage before the call returns.
+//
+// Several writers on one study (processes, or several Study objects on one SQLite file): Ask(),
+// Report() and Refresh() read the other writers' changes since the last read
+// (Storage::ChangedTrials; with SQLite one PRAGMA when nobody else has committed). After that:
+//  - the sampler's History holds their trials (appended to trials_ as they are first seen) and
+//    their state changes; Trials(), BestTrial(), GetTrial() and the n_trials budget count them;
+//  - the scheduler gets their reports (OnReport, its decision ignored) and finishes
+//    (OnFinished), so its rankings include them; their paused trials are never resumed here
+//    (their training state lives in the other process) and PruneUnpromoted() leaves them alone;
+//  - HasPendingWork() looks at this object's running trials only;
+//  - queued trials they enqueue are seen but handed out only by them; a queued trial of ours
+//    that another writer hands out leaves our queue when seen, but two writers that hand out
+//    the same queued trial between two reads both run it;
+//  - not shared: define-by-run distributions (dbr_distributions_) and trials suspended by a
+//    stopping process (resumed by whichever Study opens the storage next). A Study opened on a
+//    study other live processes are running marks their running trials failed ("interrupted",
+//    Storage::FailStaleRunningTrials has no liveness check); those processes keep running them
+//    and store their real end state when they finish.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +44,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "hpo/sampler.h"
@@ -72,7 +91,10 @@ class Trial {
 
 struct StudyOptions {
   // Trials Ask() may start, sampled or enqueued, counting the study's stored trials (those a
-  // dead process left running excepted, and queued ones not handed out yet); 0 = unlimited.
+  // dead process left running excepted, and queued ones not handed out yet) and those other
+  // writers start meanwhile (seen at each Ask); 0 = unlimited. Resuming a trial is not starting
+  // one: paused trials promoted by the scheduler and trials suspended by a stopping process are
+  // handed out even when the budget is spent, and do not count against it.
   int64_t n_trials = 0;
   bool allow_extend = false;  // reopen even if the stored space/sampler differ
   // On open, trials a dead process left running are marked failed ("interrupted") and, with
@@ -120,13 +142,20 @@ class Study {
   // the user attribute kSuspendedAttr.
   void Suspend(const Trial& trial);
   void SetUserAttr(const Trial& trial, const std::string& key, const std::string& value);
-  // True while some trial is running (a paused trial may still become promotable).
+  // True while a trial this object handed out is running (a paused trial may still become
+  // promotable).
   bool HasPendingWork() const;
   // At the end of a study: paused trials that were never promoted become pruned. Returns how many.
   int PruneUnpromoted();
 
+  // Reads other writers' changes now (Ask and Report do it by themselves); see the top comment.
+  void Refresh();
+
+  // As of the last Ask, Report or Refresh. Trials(): by number.
   std::optional<FrozenTrial> BestTrial() const;
   std::vector<FrozenTrial> Trials() const;
+  // A copy of the trial with this storage id; nullopt when this object does not know it.
+  std::optional<FrozenTrial> GetTrial(int64_t trial_id) const;
   const StudyDefinition& definition() const { return def_; }
   const SearchSpace& space() const { return space_; }
   Direction direction() const { return def_.direction; }
@@ -140,6 +169,10 @@ class Study {
 
  private:
   FrozenTrial& Record(int64_t trial_id);  // lock held
+  void RefreshLocked();
+  // Stores a state change and mirrors it (with the times the storage set) in `rec`; lock held.
+  void SetState(FrozenTrial& rec, TrialState state, std::optional<double> value,
+                const std::string& reason);
   void Finish(const Trial& trial, TrialState state, std::optional<double> value,
               const std::string& reason);
 
@@ -151,13 +184,17 @@ class Study {
   StudyOptions options_;
   int64_t study_id_ = -1;
   int64_t new_trials_ = 0;  // created by this study object's budget
+  int64_t seq_ = 0;         // storage change sequence read up to (Storage::ChangedTrials)
   mutable std::mutex mu_;
-  std::vector<FrozenTrial> trials_;                        // by number
+  // By number, except that another writer's trial created while this object created one lands
+  // after it (positions never change: samplers sync by position).
+  std::vector<FrozenTrial> trials_;
   std::unordered_map<int64_t, size_t> index_by_id_;        // trial id → position in trials_
   std::map<std::string, Distribution> dbr_distributions_;  // define-by-run registry
   std::vector<FrozenTrial> interrupted_;
-  std::deque<int64_t> suspended_;  // suspended by an earlier process, resumed first
-  std::deque<int64_t> queued_;     // ids of queued trials, oldest first
+  std::deque<int64_t> suspended_;        // suspended by an earlier process, resumed first
+  std::deque<int64_t> queued_;           // ids of queued trials, oldest first
+  std::unordered_set<int64_t> foreign_;  // trials other writers created after this object opened
 };
 
 }  // namespace hpo

@@ -51,8 +51,8 @@ class InMemoryStorage final : public Storage {
     return t;
   }
 
-  void SetTrialState(int64_t trial_id, TrialState state, std::optional<double> value,
-                     const std::string& fail_reason) override {
+  TrialTimes SetTrialState(int64_t trial_id, TrialState state, std::optional<double> value,
+                           const std::string& fail_reason) override {
     std::lock_guard<std::mutex> lock(mu_);
     FrozenTrial& t = FindTrial(trial_id);
     double now = NowSeconds();
@@ -61,6 +61,7 @@ class InMemoryStorage final : public Storage {
     t.fail_reason = fail_reason;
     if (state != TrialState::kQueued && t.start_time == 0) t.start_time = now;
     t.complete_time = IsFinished(state) ? now : 0;
+    return {t.start_time, t.complete_time};
   }
 
   void SetTrialParam(int64_t trial_id, const std::string& name, double internal) override {
@@ -106,6 +107,18 @@ class InMemoryStorage final : public Storage {
       failed.push_back(t);
     }
     return failed;
+  }
+
+  // Nothing else can write to this storage: there are never other writers' changes.
+  int64_t LastChange(int64_t study_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    FindStudy(study_id);
+    return 0;
+  }
+  TrialChanges ChangedTrials(int64_t study_id, int64_t since) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    FindStudy(study_id);
+    return {{}, since};
   }
 
  private:
