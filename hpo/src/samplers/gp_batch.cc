@@ -205,6 +205,37 @@ inline __attribute__((always_inline)) void AddPairGrad(int n, int dims, const do
 // n rounded up to a multiple of 8.
 inline int Pad8(int n) { return (n + 7) & ~7; }
 
+// Row i of the lower Cholesky factor L of C (row-major, `stride` a multiple of 8): from row i
+// of C's lower triangle (krow) and rows 0 .. i - 1 of L (zero beyond their diagonal) into row i
+// of lmat (zeroed beyond the diagonal), and 1 / L_ii into inv_diag[i]. Returns false when C is
+// not numerically positive definite.
+inline __attribute__((always_inline)) bool CholeskyRow(int i, int stride, const double* krow,
+                                                       double* lmat, double* inv_diag) {
+  double* lrow = lmat + static_cast<size_t>(i) * stride;
+  auto lr = [&](int r) { return lmat + static_cast<size_t>(r) * stride; };
+  // L_ij = (C_ij - sum_{m < j} L_im L_jm) / L_jj, four j at a time: the common part (m < j) by
+  // Dot4, then the small triangle among the four. The row is zero beyond what is computed, so
+  // the dot products run to j rounded up to 8.
+  std::fill(lrow, lrow + stride, 0.0);
+  int j = 0;
+  for (; j + 4 <= i; j += 4) {
+    const double* b[4] = {lr(j), lr(j + 1), lr(j + 2), lr(j + 3)};
+    double dots[4];
+    Dot4(lrow, b, Pad8(j), dots);
+    for (int q = 0; q < 4; ++q) {
+      double v = krow[j + q] - dots[q];
+      for (int p = 0; p < q; ++p) v -= lrow[j + p] * lr(j + q)[j + p];
+      lrow[j + q] = v * inv_diag[j + q];
+    }
+  }
+  for (; j < i; ++j) lrow[j] = (krow[j] - Dot(lrow, lr(j), Pad8(j))) * inv_diag[j];
+  const double d = krow[i] - Dot(lrow, lrow, Pad8(i));
+  if (!(d > 0) || !std::isfinite(d)) return false;
+  lrow[i] = std::sqrt(d);
+  inv_diag[i] = 1.0 / lrow[i];
+  return true;
+}
+
 // See InverseFromCholesky in the header; here `mmat` receives M = L^-T (row c holds column c
 // of L^-1 from entry c on, zeros before) instead of L^-1, and only the lower triangle of C^-1 is
 // written. Every entry is a dot product of two row segments; `stride` must be a multiple of 8
@@ -415,32 +446,10 @@ HPO_GP_BATCH_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const do
     krow[i] = s + noise_var;
   }
 
-  // Cholesky C = L L' by rows (each entry a dot product of two row prefixes).
+  // Cholesky C = L L' by rows.
   for (int i = 0; i < n; ++i) {
-    const double* krow = kmat + static_cast<size_t>(i) * ns;
-    double* lrow = lmat + static_cast<size_t>(i) * ns;
-    auto lr = [&](int r) { return lmat + static_cast<size_t>(r) * ns; };
-    // L_ij = (C_ij - sum_{m < j} L_im L_jm) / L_jj, four j at a time: the common part (m < j)
-    // by Dot4, then the small triangle among the four. Rows are zero beyond what is computed,
-    // so the dot products run to j rounded up to 8.
-    std::fill(lrow, lrow + ns, 0.0);
-    int j = 0;
-    for (; j + 4 <= i; j += 4) {
-      const double* b[4] = {lr(j), lr(j + 1), lr(j + 2), lr(j + 3)};
-      double dots[4];
-      Dot4(lrow, b, Pad8(j), dots);
-      for (int q = 0; q < 4; ++q) {
-        double v = krow[j + q] - dots[q];
-        for (int p = 0; p < q; ++p) v -= lrow[j + p] * lr(j + q)[j + p];
-        lrow[j + q] = v * inv_diag[j + q];
-      }
-    }
-    for (; j < i; ++j) lrow[j] = (krow[j] - Dot(lrow, lr(j), Pad8(j))) * inv_diag[j];
-    const double d = krow[i] - Dot(lrow, lrow, Pad8(i));
-    if (!(d > 0) || !std::isfinite(d)) return kNegInf;
-    lrow[i] = std::sqrt(d);
-    inv_diag[i] = 1.0 / lrow[i];
-    log_diag[i] = std::log(lrow[i]);
+    if (!CholeskyRow(i, ns, kmat + static_cast<size_t>(i) * ns, lmat, inv_diag)) return kNegInf;
+    log_diag[i] = std::log(lmat[static_cast<size_t>(i) * ns + i]);
   }
   // z = L^-1 y (over alpha, zero beyond what is computed).
   std::fill(alpha, alpha + ns, 0.0);
@@ -617,6 +626,29 @@ HPO_GP_BATCH_CLONES void InverseFromCholesky(int n, int stride, const double* ch
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < i; ++j)
       cinv[static_cast<size_t>(j) * stride + i] = cinv[static_cast<size_t>(i) * stride + j];
+}
+
+HPO_GP_BATCH_CLONES bool KernelCholesky(int n, int stride, int dims, const double* x,
+                                        const char* is_categorical, const double* lambda,
+                                        double kernel_scale, double diagonal, double* krow,
+                                        double* chol, double* inv_diag) {
+  for (int i = 0; i < n; ++i) {
+    int j = 0;
+#if defined(__GNUC__)
+    for (; j + 8 <= i; j += 8)
+      Store8(krow + j,
+             ScaledMatern52<V8, U8>(PairR2<V8>(stride, dims, x, is_categorical, lambda, i, j),
+                                    kernel_scale));
+#endif
+    for (; j < i; ++j)
+      krow[j] = ScaledMatern52<double, uint64_t>(
+          PairR2<double>(stride, dims, x, is_categorical, lambda, i, j), kernel_scale);
+    krow[i] = diagonal;
+    for (j = 0; j < i; ++j)
+      if (!std::isfinite(krow[j])) return false;
+    if (!CholeskyRow(i, stride, krow, chol, inv_diag)) return false;
+  }
+  return true;
 }
 
 }  // namespace hpo::gp

@@ -60,6 +60,15 @@ void PosteriorPoint(const BatchModel& model, const double* x, double* work, doub
 void InverseFromCholesky(int n, int stride, const double* chol, const double* inv_diag,
                          double* work, double* cinv);
 
+// The lower Cholesky factor of C = K + diagonal I for the n points x (dims x stride, d-major:
+// x[d * stride + i]) under the Matérn-5/2 ARD kernel, row by row into chol (row-major, `stride`
+// a multiple of 8 and at least n; zero beyond the diagonal) with 1 / L_ii in inv_diag; `krow`
+// holds `stride` doubles of scratch. Returns false when C is not numerically positive definite
+// or not finite.
+bool KernelCholesky(int n, int stride, int dims, const double* x, const char* is_categorical,
+                    const double* lambda, double kernel_scale, double diagonal, double* krow,
+                    double* chol, double* inv_diag);
+
 // The log marginal likelihood of gp_model.h (Matérn-5/2 ARD kernel with scale `kernel_scale`,
 // noise `noise_var`) of targets y at the n points x (dims x n: x[d * n + i]), and with
 // `grad_raw` (dims + 2 entries) its gradient with respect to the raw parameters

@@ -172,45 +172,61 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
   X_.resize(dims, total);
   X_.leftCols(n) = data.X;
   if (p > 0) X_.rightCols(p) = pending;
-  Xt_ = X_.transpose();
+  if (!X_.allFinite() || !data.y.allFinite() || !params.inv_sq_lengthscales.allFinite() ||
+      !(params.kernel_scale > 0) || !std::isfinite(params.kernel_scale) ||
+      !std::isfinite(params.noise_var))
+    return false;
 
-  const double s = params.kernel_scale;
-  L_.resize(total, total);
-  Eigen::ArrayXd r2(total);
-  for (int j = 0; j < total; ++j) {
-    SquaredDistances(X_.col(j).data(), r2);
-    Eigen::ArrayXd r = (5.0 * r2).sqrt();
-    L_.col(j) = (s * (1.0 + r + r.square() / 3.0) * (-r).exp()).matrix();
-    L_(j, j) = s + params.noise_var;
-  }
-  if (!CholeskyWithJitter(L_)) return false;
-  // The leading n x n block of L factors the observed points alone; pending points get
-  // alpha = 0 (the kriging believer leaves the mean unchanged).
-  alpha_ = Eigen::VectorXd::Zero(total);
-  if (n > 0) {
-    auto lo = L_.topLeftCorner(n, n).triangularView<Eigen::Lower>();
-    Eigen::VectorXd a = data.y;
-    lo.solveInPlace(a);
-    lo.transpose().solveInPlace(a);
-    alpha_.head(n) = a;
-  }
-  if (!alpha_.allFinite()) return false;
-
-  const int np = (total + kBatchRowPad - 1) / kBatchRowPad * kBatchRowPad;
+  const int np = std::max(kBatchRowPad, (total + kBatchRowPad - 1) / kBatchRowPad * kBatchRowPad);
   n_padded_ = np;
   train_padded_.assign(static_cast<size_t>(dims) * np, 0.0);
   for (int d = 0; d < dims; ++d)
     for (int l = 0; l < total; ++l) train_padded_[static_cast<size_t>(d) * np + l] = X_(d, l);
+
+  // C = K + noise I over all points; when it is not numerically positive definite, retry with
+  // growing jitter (relative to the mean diagonal) on the diagonal.
   chol_rows_.assign(static_cast<size_t>(np) * np, 0.0);
-  chol_t_rows_.assign(static_cast<size_t>(np) * np, 0.0);
   inv_diag_.assign(np, 1.0);
-  for (int i = 0; i < total; ++i) {
-    for (int l = 0; l <= i; ++l) {
-      chol_rows_[static_cast<size_t>(i) * np + l] = L_(i, l);
-      chol_t_rows_[static_cast<size_t>(l) * np + i] = L_(i, l);
-    }
-    inv_diag_[i] = 1.0 / L_(i, i);
+  std::vector<double> krow(np);
+  const double diagonal = params.kernel_scale + params.noise_var;
+  double jitter = 0;
+  bool factorised = false;
+  for (int attempt = 0; attempt < 9 && !factorised; ++attempt) {
+    factorised =
+        KernelCholesky(total, np, dims, train_padded_.data(), is_categorical_.data(),
+                       params.inv_sq_lengthscales.data(), params.kernel_scale, diagonal + jitter,
+                       krow.data(), chol_rows_.data(), inv_diag_.data());
+    jitter = jitter == 0 ? 1e-10 * diagonal : jitter * 10;
   }
+  if (!factorised) return false;
+  for (int i = total; i < np; ++i) {  // padding rows: zero, with 1 / L_ii = 1
+    std::fill(chol_rows_.begin() + static_cast<std::ptrdiff_t>(i) * np,
+              chol_rows_.begin() + static_cast<std::ptrdiff_t>(i + 1) * np, 0.0);
+    inv_diag_[i] = 1.0;
+  }
+  chol_t_rows_.assign(static_cast<size_t>(np) * np, 0.0);
+  for (int i = 0; i < total; ++i)
+    for (int l = 0; l <= i; ++l)
+      chol_t_rows_[static_cast<size_t>(l) * np + i] = chol_rows_[static_cast<size_t>(i) * np + l];
+
+  // The leading n x n block of L factors the observed points alone; pending points get
+  // alpha = 0 (the kriging believer leaves the mean unchanged).
+  alpha_padded_.assign(np, 0.0);
+  std::vector<double> z(n);
+  for (int i = 0; i < n; ++i) {
+    double acc = data.y[i];
+    for (int l = 0; l < i; ++l) acc -= chol_rows_[static_cast<size_t>(i) * np + l] * z[l];
+    z[i] = acc * inv_diag_[i];
+  }
+  for (int i = n - 1; i >= 0; --i) {
+    double acc = z[i];
+    for (int l = i + 1; l < n; ++l)
+      acc -= chol_t_rows_[static_cast<size_t>(i) * np + l] * alpha_padded_[l];
+    alpha_padded_[i] = acc * inv_diag_[i];
+  }
+  for (int i = 0; i < n; ++i)
+    if (!std::isfinite(alpha_padded_[i])) return false;
+
   // C^-1 makes each one-point prediction of the local search cheaper (independent dot products
   // instead of two substitutions) for an O(n^3) cost here, which pays up to a few hundred points.
   constexpr int kMaxPointsForInverse = 256;
@@ -221,21 +237,7 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
     InverseFromCholesky(total, np, chol_rows_.data(), inv_diag_.data(), work.data(),
                         cinv_rows_.data());
   }
-  alpha_padded_.assign(np, 0.0);
-  for (int i = 0; i < total; ++i) alpha_padded_[i] = alpha_[i];
   return true;
-}
-
-void GpPosterior::SquaredDistances(const double* x, Eigen::Ref<Eigen::ArrayXd> r2) const {
-  r2.setZero();
-  for (int d = 0; d < dims(); ++d) {
-    const double lambda = params_.inv_sq_lengthscales[d];
-    if (is_categorical_[d]) {
-      r2 += lambda * (Xt_.col(d).array() != x[d]).cast<double>();
-    } else {
-      r2 += lambda * (Xt_.col(d).array() - x[d]).square();
-    }
-  }
 }
 
 void GpPosterior::Predict(const double* x, double* mean, double* var, double* dmean,

@@ -107,19 +107,17 @@ class GpPosterior {
  private:
   KernelParams params_;
   std::vector<char> is_categorical_;
-  Eigen::MatrixXd X_;      // D x N, observed then pending points
-  Eigen::MatrixXd Xt_;     // N x D, the same, one column per dimension
-  Eigen::MatrixXd L_;      // lower Cholesky factor of K + noise I over all N points
-  Eigen::VectorXd alpha_;  // C^-1 y over observed points, 0 for pending ones
-  // The same in the padded layout of gp_batch.h, for PredictBatch.
+  Eigen::MatrixXd X_;  // D x N, observed then pending points
+  // In the padded layout of gp_batch.h (N rounded up to n_padded_, row-major, zero padding):
+  // the points (D x n_padded_), the lower Cholesky factor L of C = K + noise I over all N points
+  // and L' (n_padded_^2 each), 1 / L_ii, alpha = C^-1 y over the observed points (0 for pending
+  // ones), and C^-1 for small models (see Build), else empty.
   int n_padded_ = 0;
   std::vector<double> train_padded_, chol_rows_, chol_t_rows_, inv_diag_, alpha_padded_;
-  std::vector<double> cinv_rows_;  // C^-1 for small models (see Build), else empty
+  std::vector<double> cinv_rows_;
 
   // The padded layout for gp_batch.h's kernels (pointers into this object).
   BatchModel Model() const;
-  // Squared scaled distances from x (size D) to every point, into r2 (size N).
-  void SquaredDistances(const double* x, Eigen::Ref<Eigen::ArrayXd> r2) const;
 };
 
 }  // namespace hpo::gp
