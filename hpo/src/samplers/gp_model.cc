@@ -91,7 +91,8 @@ double LogPrior(const KernelParams& params, Eigen::VectorXd* grad_raw) {
 }
 
 KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
-                             const FitOptions& options, LbfgsMemory* memory) {
+                             const FitOptions& options, LbfgsMemory* memory,
+                             std::vector<double>* workspace) {
   const int dims = data.dims();
   Eigen::VectorXd lower(dims + 2), upper(dims + 2);
   lower.head(dims).setConstant(kRawLambdaMin);
@@ -102,7 +103,8 @@ KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
   upper[dims + 1] = kRawNoiseMax;
 
   const Eigen::MatrixXd xt = data.X.transpose();
-  std::vector<double> work;
+  std::vector<double> local_work;
+  std::vector<double>& work = workspace != nullptr ? *workspace : local_work;
   Objective negative_log_posterior = [&](const Eigen::VectorXd& raw, Eigen::VectorXd* grad) {
     KernelParams p = KernelParams::FromRaw(raw);
     Eigen::VectorXd g_lml, g_prior;
@@ -187,15 +189,15 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
   // growing jitter (relative to the mean diagonal) on the diagonal.
   chol_rows_.assign(static_cast<size_t>(np) * np, 0.0);
   inv_diag_.assign(np, 1.0);
-  std::vector<double> krow(np);
+  scratch_.resize(std::max(static_cast<size_t>(np) * np, static_cast<size_t>(np)));
+  double* krow = scratch_.data();
   const double diagonal = params.kernel_scale + params.noise_var;
   double jitter = 0;
   bool factorised = false;
   for (int attempt = 0; attempt < 9 && !factorised; ++attempt) {
-    factorised =
-        KernelCholesky(total, np, dims, train_padded_.data(), is_categorical_.data(),
-                       params.inv_sq_lengthscales.data(), params.kernel_scale, diagonal + jitter,
-                       krow.data(), chol_rows_.data(), inv_diag_.data());
+    factorised = KernelCholesky(total, np, dims, train_padded_.data(), is_categorical_.data(),
+                                params.inv_sq_lengthscales.data(), params.kernel_scale,
+                                diagonal + jitter, krow, chol_rows_.data(), inv_diag_.data());
     jitter = jitter == 0 ? 1e-10 * diagonal : jitter * 10;
   }
   if (!factorised) return false;
@@ -232,9 +234,8 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
   constexpr int kMaxPointsForInverse = 256;
   cinv_rows_.clear();
   if (total <= kMaxPointsForInverse) {
-    std::vector<double> work(static_cast<size_t>(np) * np);
     cinv_rows_.assign(static_cast<size_t>(np) * np, 0.0);
-    InverseFromCholesky(total, np, chol_rows_.data(), inv_diag_.data(), work.data(),
+    InverseFromCholesky(total, np, chol_rows_.data(), inv_diag_.data(), scratch_.data(),
                         cinv_rows_.data());
   }
   return true;

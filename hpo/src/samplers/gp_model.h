@@ -75,10 +75,12 @@ struct FitOptions {
 
 // Maximises LogMarginalLikelihood + LogPrior by L-BFGS over the raw parameters, starting from
 // `init` (warm start; with `memory`, also the curvature pairs of the previous fit, updated in
-// place) and, if that fails, from KernelParams::Default. Returns the defaults when both fail. The
-// result is always finite.
+// place) and, if that fails, from KernelParams::Default. `workspace`, when given, is reused for
+// the likelihood's scratch memory (kept between calls to spare the allocations). Returns the
+// defaults when both fail. The result is always finite.
 KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
-                             const FitOptions& options = {}, LbfgsMemory* memory = nullptr);
+                             const FitOptions& options = {}, LbfgsMemory* memory = nullptr,
+                             std::vector<double>* workspace = nullptr);
 
 // Cholesky factorisation of the symmetric matrix `a` (lower triangle read), in place into its
 // lower triangle. On failure adds growing jitter (relative to the mean diagonal) to the diagonal
@@ -115,6 +117,7 @@ class GpPosterior {
   int n_padded_ = 0;
   std::vector<double> train_padded_, chol_rows_, chol_t_rows_, inv_diag_, alpha_padded_;
   std::vector<double> cinv_rows_;
+  std::vector<double> scratch_;  // Build's, kept to spare allocations when rebuilt
 
   // The padded layout for gp_batch.h's kernels (pointers into this object).
   BatchModel Model() const;

@@ -123,6 +123,9 @@ struct GpSampler::FitCache {
   std::vector<std::string> dims;
   gp::KernelParams params;
   gp::LbfgsMemory memory;
+  // Buffers reused from one ask to the next: the fit's scratch memory and the posterior.
+  std::vector<double> fit_workspace;
+  gp::GpPosterior posterior;
 };
 
 GpSampler::GpSampler(uint64_t seed, GpSamplerOptions options)
@@ -293,11 +296,12 @@ std::optional<ParamMap> GpSampler::SuggestJoint(const std::vector<Candidate>& ca
   }
   gp::FitOptions fit_options;
   fit_options.max_iterations = options_.fit_max_iterations;
-  gp::KernelParams params = gp::FitKernelParams(n > fit_cap ? fit_data : data, fit_cache_->params,
-                                                fit_options, &fit_cache_->memory);
+  gp::KernelParams params =
+      gp::FitKernelParams(n > fit_cap ? fit_data : data, fit_cache_->params, fit_options,
+                          &fit_cache_->memory, &fit_cache_->fit_workspace);
   fit_cache_->params = params;
 
-  gp::GpPosterior posterior;
+  gp::GpPosterior& posterior = fit_cache_->posterior;
   if (!posterior.Build(data, params, pending)) {
     params = gp::KernelParams::Default(n_dims);
     if (!posterior.Build(data, params, pending)) return std::nullopt;
