@@ -156,7 +156,7 @@ DEFAULTS = {
     "training": {"optimizer": "adam", "lr": 0.001, "momentum": 0.9, "nesterov": False,
                  "weight_decay": 0.0, "batch_size": 128, "lr_schedule": "constant",
                  "warmup_epochs": 0.0, "grad_clip": 0.0, "precision": "fp32",
-                 "eval_batch_size": 2048},
+                 "eval_batch_size": 512},
     "resources": {"devices": "cpu", "trials_per_device": 2, "threads_per_trial": 0},
     "scheduler": {"name": "asha", "min_resource": 1, "reduction_factor": 3,
                   "min_early_stopping_rate": 0},
@@ -243,7 +243,8 @@ class Dropout(torch.nn.Module):
         if not self.training or self.p == 0:
             return x
         keep = 1 - self.p
-        mask = torch.empty_like(x).bernoulli_(keep, generator=self.generator)
+        # uniform draw < keep, as models/src/dropout.cc (the same masks for the same generator)
+        mask = torch.empty_like(x).uniform_(0, 1, generator=self.generator).lt_(keep)
         return x * mask.div_(keep)
 
 

@@ -7,11 +7,17 @@
 // match), with one line on stderr naming the place and the fix and no study database written;
 // 1 any other failure; 130 interrupted by SIGINT/SIGTERM.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <thread>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "data/idx.h"
 #include "hpo/config.h"
@@ -26,6 +32,25 @@ void OnSignal(int) {
   if (++g_signals >= 2) std::_Exit(130);  // a second signal exits at once
 }
 
+// glibc gives each new thread its own malloc arena (up to 8 per core), and an arena keeps what
+// its thread freed for that thread's later use. One arena per trial thread then holds that
+// trial's peak plus its fragmentation for good, which made 8 concurrent trials of
+// bench/trainer/memory.yaml cost ~30 MiB each against ~19 MiB of tensors. At most one arena per
+// core: no more threads allocate at once than there are cores, so contention stays low, and
+// freed blocks are shared between the trials on an arena. MALLOC_ARENA_MAX (or
+// glibc.malloc.arena_max in GLIBC_TUNABLES) in the environment wins. Measured in docs/BENCHMARKS.md
+// (Trainer, memory).
+void LimitMallocArenas() {
+#ifdef __GLIBC__
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (std::getenv("MALLOC_ARENA_MAX") != nullptr ||
+      (tunables != nullptr && std::string(tunables).find("arena_max") != std::string::npos))
+    return;
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  mallopt(M_ARENA_MAX, static_cast<int>(cores));
+#endif
+}
+
 int Fail(int code, const std::string& message) {
   std::cerr << "error: " << message << "\n";
   return code;
@@ -34,6 +59,7 @@ int Fail(int code, const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  LimitMallocArenas();  // before any thread starts
   CLI::App app{"Hyperparameter study runner: many trials in one process, ASHA, SQLite storage"};
   std::string study_file;
   trainer::RunOptions options;

@@ -171,7 +171,13 @@ hpo::AppSchema TrainerSchema() {
                   {"fp32", "bf16"},
                   "bf16: autocast forward passes to bfloat16 on CUDA devices (fp32 on the CPU)"}),
       searchable({"grad_clip", K::kFloat, 0.0, 0.0, {}, {}, "clip gradient norm (0: off)"}),
-      {"eval_batch_size", K::kInt, int64_t{2048}, 1, {}, {}, "validation batch size"},
+      {"eval_batch_size",
+       K::kInt,
+       int64_t{512},
+       1,
+       {},
+       {},
+       "validation batch size (activation memory per concurrent trial grows with it)"},
   };
   return schema;
 }

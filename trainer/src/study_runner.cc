@@ -21,12 +21,26 @@
 #include <sstream>
 #include <thread>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include "hpo/check.h"
 #include "trainer/schema.h"
 #include "trainer/trial_trainer.h"
 
 namespace trainer {
 namespace {
+
+// Returns the pages that a finished job (its model, optimiser, activations) freed to the
+// system: glibc keeps freed memory in its arenas, so without this a long study's resident
+// memory creeps up with fragmentation from trial to trial. Costs a walk over the arenas, once
+// per job.
+void ReleaseFreedMemory() {
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
 
 double Now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -289,6 +303,7 @@ void StudyRunner::Worker(size_t slot) {
   while (!stop_) {
     if (std::optional<hpo::Trial> retry = TakeRetry(device)) {
       RunTrial(slot, *retry, /*replay=*/true);
+      ReleaseFreedMemory();
       continue;
     }
     std::optional<hpo::Trial> trial = study_->Ask();
@@ -300,6 +315,7 @@ void StudyRunner::Worker(size_t slot) {
       continue;
     }
     RunTrial(slot, *trial, /*replay=*/false);
+    ReleaseFreedMemory();
     Summary(/*force=*/false);
   }
 }

@@ -170,6 +170,9 @@ EpochMetrics TrialTrainer::RunEpoch() {
     if (!device_.is_cpu() || !FusedAdamStep(*optimizer_, fused_step_counts_)) optimizer_->step();
     loss_sum += loss.detach() * idx.size(0);  // no host sync inside the loop
   }
+  // Free the last step's gradients before evaluating (the next step would only overwrite them):
+  // evaluation activations then take their place instead of adding to them.
+  optimizer_->zero_grad();
   EpochMetrics m;
   m.train_loss = loss_sum.item<double>() / static_cast<double>(n);
   if (!std::isfinite(m.train_loss))
