@@ -243,9 +243,13 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
 
 void GpPosterior::Predict(const double* x, double* mean, double* var, double* dmean,
                           double* dvar) const {
-  BatchModel model = Model();
-  std::vector<double> work(3 * static_cast<size_t>(n_padded_));
-  PosteriorPoint(model, x, work.data(), mean, var, dmean, dvar);
+  const BatchModel model = Model();
+  // Called hundreds of times per ask by the local search: scratch on the stack when it fits.
+  constexpr size_t kStackDoubles = 3 * 512;
+  const size_t need = 3 * static_cast<size_t>(n_padded_);
+  double stack[kStackDoubles];
+  std::vector<double> heap(need > kStackDoubles ? need : 0);
+  PosteriorPoint(model, x, need > kStackDoubles ? heap.data() : stack, mean, var, dmean, dvar);
 }
 
 BatchModel GpPosterior::Model() const {
