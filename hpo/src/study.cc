@@ -109,6 +109,7 @@ void Study::Refresh() {
   RefreshLocked();
 }
 
+// Lock held. Grows trials_: references into it taken before are invalid after.
 void Study::RefreshLocked() {
   TrialChanges changes = storage_->ChangedTrials(study_id_, seq_);
   seq_ = std::max(seq_, changes.seq);
@@ -141,6 +142,9 @@ void Study::RefreshLocked() {
       if (q != queued_.end()) queued_.erase(q);
       ++new_trials_;
     }
+    // Running now, and not by this object (its own running trials were skipped above): the
+    // other writer resumed or started it, so it is that writer's, as if it had created it.
+    if (t.state == TrialState::kRunning) foreign_.insert(t.id);
     rec = std::move(t);
   }
 }
@@ -272,12 +276,13 @@ bool Study::HasPendingWork() const {
 
 Decision Study::Report(const Trial& trial, int64_t step, double value) {
   std::lock_guard<std::mutex> lock(mu_);
+  // Other writers' reports rank against this one. First: it may grow trials_ (and move `rec`).
+  RefreshLocked();
   FrozenTrial& rec = Record(trial.id());
   HPO_CHECK(rec.state == TrialState::kRunning)
       << "report on a trial in state" << ToString(rec.state);
   storage_->SetIntermediate(rec.id, step, value);
   rec.intermediate[step] = value;
-  RefreshLocked();  // other writers' reports rank against this one
   Decision decision = scheduler_->OnReport(rec.id, step, value);
   if (decision == Decision::kPause) {
     // Paused before the lock is released, so no other worker can promote it half-paused.

@@ -570,6 +570,44 @@ TEST(StudySharedTest, AnotherWritersPausedTrialIsNotResumedHere) {
   EXPECT_FALSE(next->resumed());
 }
 
+TEST(StudySharedTest, OwnPausedTrialResumedByAnotherWriterIsTheirs) {
+  hpo::testing::TempDir dir;
+  const std::string path = dir.File("shared.db");
+  auto a = NewStudy(Direction::kMaximize, XnSpace(), Storage::Open(path), "asha");
+  int64_t best = -1;
+  for (double v : {0.1, 0.9, 0.5}) {
+    Trial t = *a->Ask();
+    EXPECT_EQ(a->Report(t, 1, v), Decision::kPause);
+    if (v == 0.9) best = t.id();
+  }
+  auto other = Storage::Open(path);
+  other->SetTrialState(best, TrialState::kRunning, std::nullopt);
+  a->Refresh();
+  EXPECT_EQ(a->GetTrial(best)->state, TrialState::kRunning);
+  EXPECT_FALSE(a->HasPendingWork());
+  Trial t = *a->Ask();
+  EXPECT_FALSE(t.resumed());
+  EXPECT_NE(t.id(), best);
+}
+
+TEST(StudySharedTest, RunningTrialFailedByALateOpenerIsStillTold) {
+  hpo::testing::TempDir dir;
+  const std::string path = dir.File("shared.db");
+  auto a = NewStudy(Direction::kMinimize, XnSpace(), Storage::Open(path), "fifo");
+  Trial t = *a->Ask();
+  // A second Study takes a's running trial for a dead process's (no liveness check).
+  auto b = NewStudy(Direction::kMinimize, XnSpace(), Storage::Open(path), "fifo");
+  ASSERT_EQ(b->interrupted_on_open().size(), 1u);
+  a->Report(t, 1, 0.5);  // reads b's change, keeps its own running copy
+  a->Tell(t, 0.25);
+  auto storage = Storage::Open(path);
+  FrozenTrial stored = storage->GetTrial(t.id());
+  EXPECT_EQ(stored.state, TrialState::kComplete);
+  EXPECT_EQ(stored.value, 0.25);
+  b->Refresh();
+  EXPECT_EQ(b->GetTrial(t.id())->state, TrialState::kComplete);
+}
+
 TEST(StudySharedTest, ProcessesShareTheBudget) {
   hpo::testing::TempDir dir;
   const std::string path = dir.File("runs/shared.db");

@@ -4,9 +4,9 @@
 // identified by name; `OpenStudy` creates it or checks that the stored definition matches.
 //
 // Several writers (processes, or several Storage objects on one SQLite file) may share a study.
-// Every change to a trial (creation, state, parameter, intermediate value, user attribute) gives
-// it the study's next change sequence number, so a reader catches up on the others' changes
-// with ChangedTrials(study, since) instead of reading every trial again.
+// Every change to a trial (creation, state, parameter, intermediate value, user attribute) is
+// numbered by an increasing change sequence, so a reader catches up on the others' changes with
+// ChangedTrials(study, since) instead of reading every trial again.
 //
 // Thread safety: all methods may be called from many threads at once.
 // Errors: I/O and database failures throw hpo::StorageError naming the path and what failed.
@@ -88,8 +88,8 @@ class Storage {
   // There is no liveness check: a trial another live process is running is failed too.
   virtual std::vector<FrozenTrial> FailStaleRunningTrials(int64_t study_id) = 0;
 
-  // The study's latest change sequence number (0 before any change): call it before
-  // GetAllTrials, then pass it to ChangedTrials.
+  // The latest change sequence number (0 before any change; SQLite numbers the changes of the
+  // whole database): call it before GetAllTrials, then pass it to ChangedTrials.
   virtual int64_t LastChange(int64_t study_id) = 0;
   // The trials of the study that other writers (other processes, other Storage objects on the
   // same file) changed after `since` (a number from LastChange or an earlier ChangedTrials), as

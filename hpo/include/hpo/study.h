@@ -23,8 +23,9 @@
 //  - the sampler's History holds their trials (appended to trials_ as they are first seen) and
 //    their state changes; Trials(), BestTrial(), GetTrial() and the n_trials budget count them;
 //  - the scheduler gets their reports (OnReport, its decision ignored) and finishes
-//    (OnFinished), so its rankings include them; their paused trials are never resumed here
-//    (their training state lives in the other process) and PruneUnpromoted() leaves them alone;
+//    (OnFinished), so its rankings include them; their paused trials (and ours once another
+//    writer has resumed one) are never resumed here (the training state lives in the other
+//    process) and PruneUnpromoted() leaves them alone;
 //  - HasPendingWork() looks at this object's running trials only;
 //  - queued trials they enqueue are seen but handed out only by them; a queued trial of ours
 //    that another writer hands out leaves our queue when seen, but two writers that hand out

@@ -4,22 +4,25 @@
 // lock up front (BEGIN IMMEDIATE) and wait for each other (busy_timeout, then retries), and trial
 // numbers are allocated inside the inserting transaction.
 //
-// Schema (version 2). SQLite stores NaN as NULL, so a NULL intermediate or parameter value reads
-// back as NaN, and trials.value_is_nan tells a NaN objective from a missing one. trials.seq is
-// the study's change sequence: every transaction that changes a trial sets it to the study's
-// largest seq + 1 (under the write lock, so it increases across processes), and
-// ChangedTrials reads the trials with a larger seq through trials_by_seq. Version 1 (no seq) is
-// upgraded in place on open.
+// Schema (version 3). SQLite stores NaN as NULL, so a NULL intermediate or parameter value reads
+// back as NaN, and trials.value_is_nan tells a NaN objective from a missing one.
+// trial_changes is the change log that lets a writer catch up on the others' changes: every
+// transaction that changes a trial appends (seq, study_id, trial_id), seq being the rowid, so it
+// increases across processes (appends happen under the write lock); ChangedTrials reads the
+// trials named after a given seq. An append touches one page at the end of the log, where an
+// indexed seq column on trials cost an index update (two more pages) per change. Versions 1 (no
+// change tracking) and 2 (an indexed trials.seq, now unused) are upgraded in place on open. The
+// log is never trimmed: about 20 bytes per change (a 10,000-trial declared study: ~0.4 MB).
 //
 // Cost per state change (measured with bench/storage_throughput.cc; see docs/BENCHMARKS.md):
 // WAL with synchronous = NORMAL (commits append to the WAL without fsync: durable against a
 // process crash, and the database stays consistent after a power loss, which may lose the last
-// commits); checkpoints (the only fsyncs) every 10,000 WAL pages; one statement per change plus
-// BEGIN IMMEDIATE / COMMIT, no read-back (UPDATE ... RETURNING hands back what the caller
-// needs); as few indexes as the queries need, since each one touched adds a WAL frame to the
-// commit; statements prepared once and cached by their text's address. What remains per commit
-// is SQLite's own: the shm lock calls of BEGIN IMMEDIATE / COMMIT (about six fcntl) and one WAL
-// frame (two pwrite) per page changed.
+// commits); checkpoints (the only fsyncs) every 10,000 WAL pages; one statement per change and
+// its change-log append between BEGIN IMMEDIATE and COMMIT, no separate existence check or
+// read-back (UPDATE ... RETURNING hands back what the caller needs); as few indexes as the queries
+// need, since each one touched adds a WAL frame to the commit; statements prepared once and cached
+// by their text's address. What remains per commit is SQLite's own: the shm lock calls of BEGIN
+// IMMEDIATE / COMMIT (about six fcntl) and one WAL frame (two pwrite) per page changed.
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -49,7 +52,7 @@ namespace {
 namespace fs = std::filesystem;
 using storage_internal::NowSeconds;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr char kApplication[] = "hpo";
 constexpr int kBusyTimeoutMs = 30000;
 // How long a call keeps retrying when SQLite reports the database busy beyond busy_timeout.
@@ -77,9 +80,11 @@ constexpr const char* kSchema[] = {
     " fail_reason TEXT NOT NULL DEFAULT '',"
     " start_time REAL,"
     " complete_time REAL,"
-    " seq INTEGER NOT NULL DEFAULT 0,"
     " UNIQUE(study_id, number))",
-    "CREATE INDEX trials_by_seq ON trials(study_id, seq)",
+    "CREATE TABLE trial_changes("
+    " seq INTEGER PRIMARY KEY,"
+    " study_id INTEGER NOT NULL,"
+    " trial_id INTEGER NOT NULL)",
     "CREATE TABLE trial_params("
     " trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,"
     " name TEXT NOT NULL,"
@@ -97,19 +102,17 @@ constexpr const char* kSchema[] = {
     " PRIMARY KEY(trial_id, key)) WITHOUT ROWID",
 };
 
-// Upgrades a version-1 database (no change sequence; an index by state that only the scan for
-// stale running trials on open used, and that every state change had to update) to version 2.
-constexpr const char* kUpgradeFrom1[] = {
-    "ALTER TABLE trials ADD COLUMN seq INTEGER NOT NULL DEFAULT 0",
-    "UPDATE trials SET seq = id",
-    "CREATE INDEX trials_by_seq ON trials(study_id, seq)",
+// Upgrades a version-1 or -2 database to version 3. Version 1 had an index by state that only the
+// scan for stale running trials on open used, and that every state change had to update.
+constexpr const char* kUpgrade[] = {
+    "CREATE TABLE IF NOT EXISTS trial_changes("
+    " seq INTEGER PRIMARY KEY,"
+    " study_id INTEGER NOT NULL,"
+    " trial_id INTEGER NOT NULL)",
     "DROP INDEX IF EXISTS trials_by_state",
-    "UPDATE hpo_meta SET value = '2' WHERE key = 'schema_version'",
+    "DROP INDEX IF EXISTS trials_by_seq",
+    "UPDATE hpo_meta SET value = '3' WHERE key = 'schema_version'",
 };
-
-// The study's next change sequence number, as an SQL expression of the study id `study`.
-#define HPO_NEXT_SEQ(study) \
-  "(SELECT COALESCE(MAX(s.seq), 0) + 1 FROM trials AS s WHERE s.study_id = " study ")"
 
 // Thrown when SQLite reports the database busy or locked; the whole transaction is retried.
 struct BusyError {
@@ -198,7 +201,7 @@ void BackOff(int attempt) {
       std::chrono::milliseconds(1 + std::uniform_int_distribution<int>(0, max_ms)(rng)));
 }
 
-enum class SchemaStatus { kEmpty, kVersion1, kCurrent };
+enum class SchemaStatus { kEmpty, kOlder, kCurrent };
 
 // Inspects the tables of an open database without writing. Throws StorageError when it holds
 // another application's tables or a newer schema; BusyError when busy.
@@ -260,7 +263,7 @@ SchemaStatus InspectSchema(sqlite3* db, const std::string& path) {
                        "); it was written by a newer hpo: upgrade hpo. The file was left "
                        "untouched");
   }
-  return v == 1 ? SchemaStatus::kVersion1 : SchemaStatus::kCurrent;
+  return v < kSchemaVersion ? SchemaStatus::kOlder : SchemaStatus::kCurrent;
 }
 
 // Checks an existing file without writing to it: it must be empty or a SQLite database that
@@ -403,9 +406,9 @@ class SqliteStorage final : public Storage {
       if (state == TrialState::kRunning) t.start_time = NowSeconds();
       {
         Query q = Prepare(
-            "INSERT INTO trials(study_id, number, state, start_time, seq) VALUES "
+            "INSERT INTO trials(study_id, number, state, start_time) VALUES "
             "(?1, (SELECT COALESCE(MAX(number), -1) + 1 FROM trials WHERE study_id = ?1), ?2, "
-            "?3, " HPO_NEXT_SEQ("?1") ") RETURNING id, number");
+            "?3) RETURNING id, number");
         q.Bind(1, study_id).Bind(2, ToString(state));
         if (t.start_time != 0) q.Bind(3, t.start_time);
         if (!q.Step()) throw StorageError("SQLite database " + path_ + ": trial insert failed");
@@ -413,11 +416,18 @@ class SqliteStorage final : public Storage {
         t.number = q.Int(1);
         q.Run();
       }
-      static constexpr char kInsertParam[] =
-          "INSERT INTO trial_params(trial_id, name, value) VALUES (?, ?, ?)";
-      for (const auto& [name, value] : params) {
-        Query p = Prepare(kInsertParam);
-        p.Bind(1, t.id).Bind(2, name).Bind(3, value).Run();
+      LogChange(study_id, t.id);
+      // One statement per kParamRowsPerInsert parameters rather than one per parameter.
+      auto it = params.begin();
+      for (size_t left = params.size(); left > 0;) {
+        const size_t rows = std::min(left, kParamRowsPerInsert);
+        Query p = Prepare(ParamInsertSql(rows));
+        for (size_t r = 0; r < rows; ++r, ++it) {
+          const int base = static_cast<int>(3 * r);
+          p.Bind(base + 1, t.id).Bind(base + 2, it->first).Bind(base + 3, it->second);
+        }
+        p.Run();
+        left -= rows;
       }
       return t;
     });
@@ -430,9 +440,8 @@ class SqliteStorage final : public Storage {
       double now = NowSeconds();
       Query q = Prepare(
           "UPDATE trials SET state = ?1, value = ?2, value_is_nan = ?3, fail_reason = ?4, "
-          "start_time = COALESCE(start_time, ?5), complete_time = ?6, "
-          "seq = " HPO_NEXT_SEQ("trials.study_id") " WHERE id = ?7 "
-          "RETURNING start_time, complete_time");
+          "start_time = COALESCE(start_time, ?5), complete_time = ?6 WHERE id = ?7 "
+          "RETURNING start_time, complete_time, study_id");
       q.Bind(1, ToString(state)).Bind(2, value).Bind(3, value && std::isnan(*value) ? 1 : 0);
       q.Bind(4, fail_reason);
       if (state != TrialState::kQueued) q.Bind(5, now);
@@ -440,7 +449,9 @@ class SqliteStorage final : public Storage {
       q.Bind(7, trial_id);
       if (!q.Step()) throw NoTrial(trial_id);
       TrialTimes times{q.Time(0), q.Time(1)};
+      int64_t study_id = q.Int(2);
       q.Run();
+      LogChange(study_id, trial_id);
       return times;
     });
   }
@@ -495,7 +506,7 @@ class SqliteStorage final : public Storage {
     std::lock_guard<std::mutex> lock(mu_);
     return Transaction(/*write=*/false, [&] {
       RequireStudy(study_id);
-      int64_t seq = MaxSeq(study_id);
+      int64_t seq = MaxSeq();
       checked_ = {study_id, seq, DataVersion()};
       return seq;
     });
@@ -525,8 +536,8 @@ class SqliteStorage final : public Storage {
       {
         Query q = Prepare(
             "UPDATE trials SET state = ?1, fail_reason = ?2, complete_time = ?3, "
-            "start_time = COALESCE(start_time, ?3), seq = " HPO_NEXT_SEQ(
-                "?4") " WHERE study_id = ?4 AND state = ?5 RETURNING id");
+            "start_time = COALESCE(start_time, ?3) WHERE study_id = ?4 AND state = ?5 "
+            "RETURNING id");
         q.Bind(1, ToString(TrialState::kFailed))
             .Bind(2, storage_internal::kInterruptedReason)
             .Bind(3, NowSeconds())
@@ -535,7 +546,10 @@ class SqliteStorage final : public Storage {
         while (q.Step()) ids.push_back(q.Int(0));
       }
       std::vector<FrozenTrial> failed;
-      for (int64_t id : ids) failed.push_back(LoadTrial(id));
+      for (int64_t id : ids) {
+        LogChange(study_id, id);
+        failed.push_back(LoadTrial(id));
+      }
       std::sort(failed.begin(), failed.end(),
                 [](const FrozenTrial& a, const FrozenTrial& b) { return a.number < b.number; });
       return failed;
@@ -570,8 +584,8 @@ class SqliteStorage final : public Storage {
     Transaction(/*write=*/true, [&] {
       SchemaStatus status = InspectSchema(db_, path_);
       if (status == SchemaStatus::kCurrent) return;
-      if (status == SchemaStatus::kVersion1) {
-        for (const char* sql : kUpgradeFrom1) Exec(sql);
+      if (status == SchemaStatus::kOlder) {
+        for (const char* sql : kUpgrade) Exec(sql);
         return;
       }
       for (const char* sql : kSchema) Exec(sql);
@@ -661,15 +675,34 @@ class SqliteStorage final : public Storage {
     q.Bind(1, study_id);
     if (!q.Step()) throw NoStudy(study_id);
   }
-  // Gives the trial the study's next change sequence number; throws when there is no such trial.
+  static constexpr size_t kParamRowsPerInsert = 64;
+  // "INSERT INTO trial_params ... VALUES (?, ?, ?), ..." with `rows` rows, kept for the life of
+  // this object (Prepare caches statements by the text's address).
+  const char* ParamInsertSql(size_t rows) {
+    std::string& sql = param_insert_sql_[rows];
+    if (sql.empty()) {
+      sql = "INSERT INTO trial_params(trial_id, name, value) VALUES (?, ?, ?)";
+      for (size_t r = 1; r < rows; ++r) sql += ", (?, ?, ?)";
+    }
+    return sql.c_str();
+  }
+
+  // Appends a change of the trial to the log (see the top comment).
+  void LogChange(int64_t study_id, int64_t trial_id) {
+    Query q = Prepare("INSERT INTO trial_changes(study_id, trial_id) VALUES (?, ?)");
+    q.Bind(1, study_id).Bind(2, trial_id).Run();
+  }
+  // LogChange for a trial known by id only; throws when there is no such trial.
   void TouchTrial(int64_t trial_id) {
-    Query q = Prepare("UPDATE trials SET seq = " HPO_NEXT_SEQ("trials.study_id") " WHERE id = ?");
+    Query q = Prepare(
+        "INSERT INTO trial_changes(study_id, trial_id) SELECT study_id, id FROM trials "
+        "WHERE id = ?");
     q.Bind(1, trial_id).Run();
     if (sqlite3_changes(db_) != 1) throw NoTrial(trial_id);
   }
-  int64_t MaxSeq(int64_t study_id) {
-    Query q = Prepare("SELECT COALESCE(MAX(seq), 0) FROM trials WHERE study_id = ?");
-    q.Bind(1, study_id);
+  // The latest change sequence number of the database (0: none).
+  int64_t MaxSeq() {
+    Query q = Prepare("SELECT COALESCE(MAX(seq), 0) FROM trial_changes");
     q.Step();
     return q.Int(0);
   }
@@ -680,47 +713,60 @@ class SqliteStorage final : public Storage {
     return q.Int(0);
   }
 
-  // Every trial of the study with seq > since (all with since < 0), by number, with the largest
-  // seq read (or `since` when none). Inside a transaction.
+  // The trials of the study changed after `since` (every trial with since < 0), by number, and
+  // the latest seq of the database (or `since` when larger). Inside a transaction.
   TrialChanges LoadTrials(int64_t study_id, int64_t since) {
     TrialChanges out;
-    out.seq = std::max<int64_t>(since, 0);
+    out.seq = std::max<int64_t>(since, MaxSeq());
     std::vector<FrozenTrial>& trials = out.trials;
     std::unordered_map<int64_t, size_t> index;  // trial id → position in `trials`
+    const bool all = since < 0;
+    // ?1: study id, ?2: since.
+#define HPO_CHANGED "(SELECT trial_id FROM trial_changes WHERE seq > ?2 AND study_id = ?1)"
     {
-      Query q = Prepare(
-          "SELECT id, number, state, value, value_is_nan, fail_reason, start_time, "
-          "complete_time, seq FROM trials WHERE study_id = ? AND seq > ? ORDER BY number");
-      q.Bind(1, study_id).Bind(2, since);
+      Query q = Prepare(all ? "SELECT id, number, state, value, value_is_nan, fail_reason, "
+                              "start_time, complete_time FROM trials WHERE study_id = ?1 "
+                              "ORDER BY number"
+                            : "SELECT id, number, state, value, value_is_nan, fail_reason, "
+                              "start_time, complete_time FROM trials WHERE id IN " HPO_CHANGED
+                              " ORDER BY number");
+      q.Bind(1, study_id);
+      if (!all) q.Bind(2, since);
       while (q.Step()) {
         trials.push_back(ReadTrialRow(q));
         index.emplace(trials.back().id, trials.size() - 1);
-        out.seq = std::max(out.seq, q.Int(8));
       }
     }
     if (trials.empty()) return out;
     auto find = [&](int64_t id) -> FrozenTrial& { return trials[index.at(id)]; };
     {
-      Query q = Prepare(
-          "SELECT p.trial_id, p.name, p.value FROM trials t "
-          "JOIN trial_params p ON p.trial_id = t.id WHERE t.study_id = ? AND t.seq > ?");
-      q.Bind(1, study_id).Bind(2, since);
+      Query q = Prepare(all ? "SELECT p.trial_id, p.name, p.value FROM trial_params p "
+                              "JOIN trials t ON t.id = p.trial_id WHERE t.study_id = ?1"
+                            : "SELECT trial_id, name, value FROM trial_params "
+                              "WHERE trial_id IN " HPO_CHANGED);
+      q.Bind(1, study_id);
+      if (!all) q.Bind(2, since);
       while (q.Step()) find(q.Int(0)).params[q.Text(1)] = q.Real(2);
     }
     {
-      Query q = Prepare(
-          "SELECT i.trial_id, i.step, i.value FROM trials t "
-          "JOIN trial_intermediate i ON i.trial_id = t.id WHERE t.study_id = ? AND t.seq > ?");
-      q.Bind(1, study_id).Bind(2, since);
+      Query q = Prepare(all ? "SELECT i.trial_id, i.step, i.value FROM trial_intermediate i "
+                              "JOIN trials t ON t.id = i.trial_id WHERE t.study_id = ?1"
+                            : "SELECT trial_id, step, value FROM trial_intermediate "
+                              "WHERE trial_id IN " HPO_CHANGED);
+      q.Bind(1, study_id);
+      if (!all) q.Bind(2, since);
       while (q.Step()) find(q.Int(0)).intermediate[q.Int(1)] = q.Real(2);
     }
     {
-      Query q = Prepare(
-          "SELECT a.trial_id, a.key, a.value FROM trials t "
-          "JOIN trial_user_attrs a ON a.trial_id = t.id WHERE t.study_id = ? AND t.seq > ?");
-      q.Bind(1, study_id).Bind(2, since);
+      Query q = Prepare(all ? "SELECT a.trial_id, a.key, a.value FROM trial_user_attrs a "
+                              "JOIN trials t ON t.id = a.trial_id WHERE t.study_id = ?1"
+                            : "SELECT trial_id, key, value FROM trial_user_attrs "
+                              "WHERE trial_id IN " HPO_CHANGED);
+      q.Bind(1, study_id);
+      if (!all) q.Bind(2, since);
       while (q.Step()) find(q.Int(0)).user_attrs[q.Text(1)] = q.Text(2);
     }
+#undef HPO_CHANGED
     return out;
   }
 
@@ -805,6 +851,7 @@ class SqliteStorage final : public Storage {
   std::mutex mu_;  // guards db_ and statements_
   sqlite3* db_ = nullptr;
   std::unordered_map<const char*, sqlite3_stmt*> statements_;  // by the SQL text's address
+  std::map<size_t, std::string> param_insert_sql_;             // by row count (stable nodes)
   // The last ChangedTrials (or LastChange) that read the database: its study, `since`, and the
   // connection's data_version then.
   struct {
