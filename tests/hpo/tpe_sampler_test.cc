@@ -550,6 +550,29 @@ TEST(TpeSamplerTest, PrunedTrialsRankByDepthThenValue) {
   EXPECT_NEAR(Median(xs), 0.8, 0.1);
 }
 
+TEST(TpeSamplerTest, PausedTrialsCountButNeverJoinTheGoodGroup) {
+  // Two complete trials near x = 0.3 and 38 paused ones spread over [0, 1] whose (provisional)
+  // step-1 values are excellent near x = 0.9. gamma(40) = 4, but only the two complete trials
+  // may be good: a paused trial's value is not final (the scheduler may still promote it). The
+  // paused trials count (no startup: 40 >= 10) and sit in the bad group, so suggestions stay
+  // near 0.3.
+  std::vector<FrozenTrial> trials;
+  trials.push_back(Trial(0, TrialState::kComplete, {{"x", 0.29}}, 1.0));
+  trials.push_back(Trial(1, TrialState::kComplete, {{"x", 0.31}}, 1.0));
+  for (int i = 2; i < 40; ++i) {
+    const double x = ((i * 7) % 38 + 0.5) / 38.0;
+    FrozenTrial t = Trial(i, TrialState::kPaused, {{"x", x}});
+    t.intermediate[1] = -100.0 + std::abs(x - 0.9);
+    trials.push_back(t);
+  }
+  TpeSampler sampler(TpeOptions().seed(3));
+  History h{Direction::kMinimize, &trials};
+  const Distribution dist = Distribution::Float(0.0, 1.0);
+  std::vector<double> xs;
+  for (int k = 0; k < 30; ++k) xs.push_back(sampler.SampleOne("x", dist, {}, h));
+  EXPECT_NEAR(Median(xs), 0.3, 0.1);
+}
+
 TEST(TpeSamplerTest, CompleteTrialsRankAheadOfPrunedOnes) {
   // Complete trials with poor values, best near 0.3; pruned ones with better values, best near
   // 0.9: the good group is taken from the complete trials first.

@@ -111,8 +111,14 @@ void TpeSampler::Classify(int64_t i, TrialInfo* info) const {
           Oriented(t.value.value_or(std::numeric_limits<double>::quiet_NaN()), direction_);
       break;
     case TrialState::kPruned:
-    case TrialState::kPaused:
       pruned_like();
+      break;
+    case TrialState::kPaused:
+      if (!t.intermediate.empty()) {
+        info->role = Role::kPending;
+      } else if (options_.constant_liar()) {
+        info->role = Role::kLiar;
+      }
       break;
     case TrialState::kRunning:
       if (!t.intermediate.empty()) {
@@ -153,10 +159,12 @@ void TpeSampler::UpdateMembership(int64_t i) {
   }
 }
 
-void TpeSampler::UpdateBelow(const std::vector<RankKey>& volatile_ranked,
+void TpeSampler::UpdateBelow(const std::vector<RankKey>& volatile_ranked, int64_t n_pending,
                              std::vector<int64_t>* changed) {
-  n_ranked_ = static_cast<int64_t>(complete_.size() + pruned_.size() + volatile_ranked.size());
-  const int64_t g = std::clamp<int64_t>(options_.gamma()(n_ranked_), 0, n_ranked_);
+  const auto n_rankable =
+      static_cast<int64_t>(complete_.size() + pruned_.size() + volatile_ranked.size());
+  n_ranked_ = n_rankable + n_pending;  // pending trials count, but never join the good group
+  const int64_t g = std::clamp<int64_t>(options_.gamma()(n_ranked_), 0, n_rankable);
   std::vector<int64_t> below;
   below.reserve(static_cast<size_t>(g));
   for (auto it = complete_.begin(); it != complete_.end() && std::ssize(below) < g; ++it)
@@ -196,6 +204,7 @@ void TpeSampler::Sync(const History& history) {
   const std::vector<FrozenTrial>& trials = *trials_;
   std::vector<int64_t> changed;
   std::vector<RankKey> volatile_ranked;
+  int64_t n_pending = 0;
   auto on_final = [&](int64_t i) {
     const TrialInfo& info = info_[static_cast<size_t>(i)];
     if (info.role != Role::kRanked) return;
@@ -224,6 +233,7 @@ void TpeSampler::Sync(const History& history) {
     if (!info.final) {
       volatile_[keep++] = i;
       if (info.role == Role::kRanked) volatile_ranked.push_back(info.key);
+      n_pending += info.role == Role::kPending;
     }
   }
   volatile_.resize(keep);
@@ -237,10 +247,11 @@ void TpeSampler::Sync(const History& history) {
     } else {
       volatile_.push_back(i);
       if (info_.back().role == Role::kRanked) volatile_ranked.push_back(info_.back().key);
+      n_pending += info_.back().role == Role::kPending;
     }
     changed.push_back(i);
   }
-  UpdateBelow(volatile_ranked, &changed);
+  UpdateBelow(volatile_ranked, n_pending, &changed);
   for (int64_t i : changed) UpdateMembership(i);
 }
 

@@ -14,9 +14,13 @@
 //
 // Ranking ("ranked" trials, n of them): complete trials by value in the study's direction (NaN
 // last), ahead of pruned ones; pruned trials by their last intermediate value, deeper steps
-// first, as Optuna does. Paused trials rank as pruned at their last value, and so do running
-// trials that have reported a value (a resumed or still training trial). Failed and queued
-// trials are ignored. With `constant_liar`, running trials without any value join the bad group
+// first, as Optuna does; so do running trials that have reported a value (a resumed or still
+// training trial). Paused trials (ASHA promotion) that have reported count among the n trials
+// (for n_startup_trials and gamma(n)) but only ever join the bad group: their value is
+// provisional, and ranking them by low-rung values fills the good group with the fast starters
+// of crossing learning curves (bench/asha_sim.cc, docs/BENCHMARKS.md "Schedulers"); the good
+// group is then the best gamma(n) of the others. Failed and queued trials are ignored. With
+// `constant_liar`, running trials without any value join the bad group
 // ("lie" that they are bad), so parallel asks spread out instead of collapsing on one point.
 //
 // Multivariate mode (default): the parameters active in every finished ranked trial are sampled
@@ -142,7 +146,11 @@ class TpeSampler : public Sampler {
                    const History& history) override;
 
  private:
-  enum class Role : uint8_t { kNone, kRanked, kLiar };
+  // kPending: a paused trial that reported. It counts as an observation (n_startup_trials,
+  // gamma) and sits in the bad group, never in the good one: its last value is provisional (the
+  // scheduler may still promote it), and ranking paused trials by low-rung values puts the fast
+  // starters of crossing learning curves into the good group (bench/asha_sim.cc: asha + TPE).
+  enum class Role : uint8_t { kNone, kRanked, kLiar, kPending };
   struct RankKey {
     int tier = 0;  // 0 complete, 1 pruned-like
     double k1 = 0, k2 = 0;
@@ -174,7 +182,8 @@ class TpeSampler : public Sampler {
   bool InAbove(int64_t i) const;
   void RegisterParams(int64_t i);
   void UpdateMembership(int64_t i);
-  void UpdateBelow(const std::vector<RankKey>& volatile_ranked, std::vector<int64_t>* changed);
+  void UpdateBelow(const std::vector<RankKey>& volatile_ranked, int64_t n_pending,
+                   std::vector<int64_t>* changed);
   ParamModel& Model(const std::string& name, const Distribution& dist);
   double SampleUnivariate(ParamModel& model);
   std::map<std::string, double> SampleJoint(const SearchSpace& space);
