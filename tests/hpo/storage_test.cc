@@ -3,6 +3,7 @@
 #include "hpo/storage.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -437,7 +438,7 @@ TEST(SqliteStorageTest, SchemaIsVersionedAndWal) {
   std::string path = dir.File("study.db");
   { MakeSqliteStorage(path)->OpenStudy(Def()); }
   EXPECT_EQ(RawQuery(path, "SELECT value FROM hpo_meta WHERE key = 'schema_version'"),
-            std::vector<std::string>{"3"});
+            std::vector<std::string>{"4"});
   EXPECT_EQ(RawQuery(path, "SELECT value FROM hpo_meta WHERE key = 'application'"),
             std::vector<std::string>{"hpo"});
   EXPECT_EQ(RawQuery(path, "PRAGMA journal_mode"), std::vector<std::string>{"wal"});
@@ -676,8 +677,12 @@ TEST(SqliteStorageTest, ChangedTrialsReturnsAnotherConnectionsChanges) {
     }
   }
   EXPECT_TRUE(saw_a);
-  // Failing stale running trials is a change too.
-  ASSERT_EQ(writer->FailStaleRunningTrials(study).size(), 2u);  // a and own
+  // Failing stale running trials is a change too. `own` belongs to the reader, another open
+  // connection: it keeps running.
+  ASSERT_EQ(writer->FailStaleRunningTrials(study).size(), 1u);  // a
+  reader.reset();
+  ASSERT_EQ(writer->FailStaleRunningTrials(study).size(), 1u);  // own, its connection closed
+  reader = MakeSqliteStorage(path);
   TrialChanges fourth = reader->ChangedTrials(study, third.seq);
   ASSERT_EQ(fourth.trials.size(), 2u);
   for (const FrozenTrial& t : fourth.trials) EXPECT_EQ(t.state, TrialState::kFailed);
@@ -697,7 +702,7 @@ TEST(SqliteStorageTest, Version1DatabaseIsUpgradedInPlace) {
            "UPDATE hpo_meta SET value = '1' WHERE key = 'schema_version'");
   auto s = MakeSqliteStorage(path);
   EXPECT_EQ(RawQuery(path, "SELECT value FROM hpo_meta WHERE key = 'schema_version'"),
-            std::vector<std::string>{"3"});
+            std::vector<std::string>{"4"});
   EXPECT_EQ(RawQuery(path, "SELECT name FROM sqlite_master WHERE name LIKE 'trial%' ORDER BY name"),
             (std::vector<std::string>{"trial_changes", "trial_intermediate", "trial_params",
                                       "trial_user_attrs", "trials"}));
@@ -713,6 +718,66 @@ TEST(SqliteStorageTest, Version1DatabaseIsUpgradedInPlace) {
   ASSERT_EQ(changes.trials.size(), 1u);
   EXPECT_EQ(changes.trials[0].id, t.id);
   EXPECT_EQ(changes.trials[0].number, static_cast<int64_t>(written.size()));
+}
+
+// Running trials of a live runner are not "stale": another open connection of this process, or
+// another live process, keeps its trials; a closed connection, a killed process does not.
+TEST(SqliteStorageTest, RunningTrialsOfALiveRunnerAreNotFailed) {
+  TempDir dir;
+  const std::string path = dir.File("live.db");
+  auto first = MakeSqliteStorage(path);
+  const int64_t study = first->OpenStudy(Def());
+  const int64_t mine = first->CreateTrial(study, {}, TrialState::kRunning).id;
+  const int64_t resumed = first->CreateTrial(study, {}, TrialState::kRunning).id;
+  first->SetTrialState(resumed, TrialState::kPaused, std::nullopt);
+  first->SetTrialState(resumed, TrialState::kRunning, std::nullopt);  // owner set again
+
+  auto second = MakeSqliteStorage(path);
+  EXPECT_TRUE(second->FailStaleRunningTrials(study).empty());
+  EXPECT_EQ(second->GetTrial(mine).state, TrialState::kRunning);
+
+  // A child process runs a trial and waits; while it lives its trial is not stale.
+  const std::string ready = dir.File("ready");
+  pid_t child = fork();
+  ASSERT_GE(child, 0) << "fork failed";
+  if (child == 0) {
+    try {
+      auto s = MakeSqliteStorage(path);
+      FrozenTrial t = s->CreateTrial(s->OpenStudy(Def()), {}, TrialState::kRunning);
+      WriteFile(ready, std::to_string(t.id));
+      while (true) pause();
+    } catch (...) {
+    }
+    _exit(2);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists(ready) || ReadFile(ready).empty()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "child did not start";
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const int64_t childs = std::stoll(ReadFile(ready));
+  EXPECT_TRUE(second->FailStaleRunningTrials(study).empty());
+  EXPECT_EQ(second->GetTrial(childs).state, TrialState::kRunning);
+  kill(child, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+
+  // The killed child's trial is stale; so are the first connection's once it is closed.
+  std::vector<FrozenTrial> failed = second->FailStaleRunningTrials(study);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].id, childs);
+  first.reset();
+  failed = second->FailStaleRunningTrials(study);
+  ASSERT_EQ(failed.size(), 2u);
+  EXPECT_EQ(failed[0].id, mine);
+  EXPECT_EQ(failed[1].id, resumed);
+  // A running trial without an owner (written by an older hpo) is stale.
+  const int64_t legacy = second->CreateTrial(study, {}, TrialState::kRunning).id;
+  RawQuery(path, "UPDATE trials SET owner = NULL WHERE id = " + std::to_string(legacy));
+  auto third = MakeSqliteStorage(path);
+  failed = third->FailStaleRunningTrials(study);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].id, legacy);
 }
 
 // ---- Storage::Open ------------------------------------------------------------------------

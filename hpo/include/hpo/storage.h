@@ -84,8 +84,11 @@ class Storage {
   virtual FrozenTrial GetTrial(int64_t trial_id) = 0;
   virtual std::vector<FrozenTrial> GetAllTrials(int64_t study_id) = 0;
 
-  // Marks trials left kRunning by a dead process as kFailed ("interrupted"); returns them.
-  // There is no liveness check: a trial another live process is running is failed too.
+  // Marks trials left kRunning by a runner that is gone as kFailed ("interrupted"); returns
+  // them. SQLite stores which connection runs each trial: trials of another open connection in
+  // this process, or of a live process on this host, keep running; those of this connection, of
+  // a closed one, of a dead process (or another host) are failed. The in-memory storage has one
+  // connection: it fails every running trial.
   virtual std::vector<FrozenTrial> FailStaleRunningTrials(int64_t study_id) = 0;
 
   // The latest change sequence number (0 before any change; SQLite numbers the changes of the

@@ -31,10 +31,10 @@
 //    that another writer hands out leaves our queue when seen, but two writers that hand out
 //    the same queued trial between two reads both run it;
 //  - not shared: define-by-run distributions (dbr_distributions_) and trials suspended by a
-//    stopping process (resumed by whichever Study opens the storage next). A Study opened on a
-//    study other live processes are running marks their running trials failed ("interrupted",
-//    Storage::FailStaleRunningTrials has no liveness check); those processes keep running them
-//    and store their real end state when they finish.
+//    stopping process (resumed by whichever Study opens the storage next).
+// Opening marks failed ("interrupted") only the running trials whose runner is gone
+// (Storage::FailStaleRunningTrials: with SQLite, those of a dead process or a closed
+// connection); trials other live writers on this host are running stay theirs.
 #pragma once
 
 #include <cstdint>

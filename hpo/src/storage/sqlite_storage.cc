@@ -53,7 +53,7 @@ namespace {
 namespace fs = std::filesystem;
 using storage_internal::NowSeconds;
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 constexpr char kApplication[] = "hpo";
 constexpr int kBusyTimeoutMs = 30000;
 // How long a call keeps retrying when SQLite reports the database busy beyond busy_timeout.
@@ -81,6 +81,7 @@ constexpr const char* kSchema[] = {
     " fail_reason TEXT NOT NULL DEFAULT '',"
     " start_time REAL,"
     " complete_time REAL,"
+    " owner TEXT,"  // the connection running the trial (storage_internal::OwnerToken)
     " UNIQUE(study_id, number))",
     "CREATE TABLE trial_changes("
     " seq INTEGER PRIMARY KEY,"
@@ -103,8 +104,9 @@ constexpr const char* kSchema[] = {
     " PRIMARY KEY(trial_id, key)) WITHOUT ROWID",
 };
 
-// Upgrades a version-1 or -2 database to version 3. Version 1 had an index by state that only the
-// scan for stale running trials on open used, and that every state change had to update.
+// Upgrades a version-1, -2 or -3 database to version 4 (version 4 adds trials.owner). Version 1 had
+// an index by state that only the scan for stale running trials on open used, and that every state
+// change had to update.
 constexpr const char* kUpgrade[] = {
     "CREATE TABLE IF NOT EXISTS trial_changes("
     " seq INTEGER PRIMARY KEY,"
@@ -112,7 +114,7 @@ constexpr const char* kUpgrade[] = {
     " trial_id INTEGER NOT NULL)",
     "DROP INDEX IF EXISTS trials_by_state",
     "DROP INDEX IF EXISTS trials_by_seq",
-    "UPDATE hpo_meta SET value = '3' WHERE key = 'schema_version'",
+    "UPDATE hpo_meta SET value = '4' WHERE key = 'schema_version'",
 };
 
 // Thrown when SQLite reports the database busy or locked; the whole transaction is retried.
@@ -407,11 +409,12 @@ class SqliteStorage final : public Storage {
       if (state == TrialState::kRunning) t.start_time = NowSeconds();
       {
         Query q = Prepare(
-            "INSERT INTO trials(study_id, number, state, start_time) VALUES "
+            "INSERT INTO trials(study_id, number, state, start_time, owner) VALUES "
             "(?1, (SELECT COALESCE(MAX(number), -1) + 1 FROM trials WHERE study_id = ?1), ?2, "
-            "?3) RETURNING id, number");
+            "?3, ?4) RETURNING id, number");
         q.Bind(1, study_id).Bind(2, ToString(state));
         if (t.start_time != 0) q.Bind(3, t.start_time);
+        if (state == TrialState::kRunning) q.Bind(4, owner_.str());
         if (!q.Step()) throw StorageError("SQLite database " + path_ + ": trial insert failed");
         t.id = q.Int(0);
         t.number = q.Int(1);
@@ -441,13 +444,14 @@ class SqliteStorage final : public Storage {
       double now = NowSeconds();
       Query q = Prepare(
           "UPDATE trials SET state = ?1, value = ?2, value_is_nan = ?3, fail_reason = ?4, "
-          "start_time = COALESCE(start_time, ?5), complete_time = ?6 WHERE id = ?7 "
-          "RETURNING start_time, complete_time, study_id");
+          "start_time = COALESCE(start_time, ?5), complete_time = ?6, owner = COALESCE(?8, owner) "
+          "WHERE id = ?7 RETURNING start_time, complete_time, study_id");
       q.Bind(1, ToString(state)).Bind(2, value).Bind(3, value && std::isnan(*value) ? 1 : 0);
       q.Bind(4, fail_reason);
       if (state != TrialState::kQueued) q.Bind(5, now);
       if (IsFinished(state)) q.Bind(6, now);
       q.Bind(7, trial_id);
+      if (state == TrialState::kRunning) q.Bind(8, owner_.str());
       if (!q.Step()) throw NoTrial(trial_id);
       TrialTimes times{q.Time(0), q.Time(1)};
       int64_t study_id = q.Int(2);
@@ -535,16 +539,21 @@ class SqliteStorage final : public Storage {
       RequireStudy(study_id);
       std::vector<int64_t> ids;
       {
+        Query q = Prepare("SELECT id, owner FROM trials WHERE study_id = ?1 AND state = ?2");
+        q.Bind(1, study_id).Bind(2, ToString(TrialState::kRunning));
+        while (q.Step())
+          if (!storage_internal::OwnerAlive(q.Text(1), owner_)) ids.push_back(q.Int(0));
+      }
+      const double now = NowSeconds();
+      for (int64_t id : ids) {
         Query q = Prepare(
             "UPDATE trials SET state = ?1, fail_reason = ?2, complete_time = ?3, "
-            "start_time = COALESCE(start_time, ?3) WHERE study_id = ?4 AND state = ?5 "
-            "RETURNING id");
+            "start_time = COALESCE(start_time, ?3) WHERE id = ?4");
         q.Bind(1, ToString(TrialState::kFailed))
             .Bind(2, storage_internal::kInterruptedReason)
-            .Bind(3, NowSeconds())
-            .Bind(4, study_id)
-            .Bind(5, ToString(TrialState::kRunning));
-        while (q.Step()) ids.push_back(q.Int(0));
+            .Bind(3, now)
+            .Bind(4, id)
+            .Run();
       }
       std::vector<FrozenTrial> failed;
       for (int64_t id : ids) {
@@ -592,6 +601,10 @@ class SqliteStorage final : public Storage {
       if (status == SchemaStatus::kCurrent) return;
       if (status == SchemaStatus::kOlder) {
         for (const char* sql : kUpgrade) Exec(sql);
+        bool has_owner = false;
+        Query q = Prepare("SELECT 1 FROM pragma_table_info('trials') WHERE name = 'owner'");
+        while (q.Step()) has_owner = true;
+        if (!has_owner) Exec("ALTER TABLE trials ADD COLUMN owner TEXT");
         return;
       }
       for (const char* sql : kSchema) Exec(sql);
@@ -854,7 +867,8 @@ class SqliteStorage final : public Storage {
   }
 
   const std::string path_;
-  std::mutex mu_;  // guards db_ and statements_
+  const storage_internal::OwnerToken owner_;  // stored with the trials this connection runs
+  std::mutex mu_;                             // guards db_ and statements_
   sqlite3* db_ = nullptr;
   std::unordered_map<const char*, sqlite3_stmt*> statements_;  // by the SQL text's address
   std::map<size_t, std::string> param_insert_sql_;             // by row count (stable nodes)

@@ -1,11 +1,22 @@
 #include "hpo/storage.h"
 
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "storage/storage_common.h"
 
@@ -24,7 +35,88 @@ std::string Excerpt(const std::string& s, size_t pos) {
   return out;
 }
 
+std::string FirstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Field 22 of /proc/<pid>/stat (start time in clock ticks after boot); "" when unreadable or
+// when the process has exited (a zombie not yet reaped counts as gone).
+std::string ProcessStartTicks(long pid) {
+  const std::string stat = FirstLine("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');  // the command name may hold spaces and parentheses
+  if (paren == std::string::npos) return "";
+  std::istringstream rest(stat.substr(paren + 1));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+    if (i == 3 && (field == "Z" || field == "X")) return "";
+    if (i == 22) return field;
+  }
+  return "";
+}
+
+// "host|boot id|pid|start ticks" of this process (computed per call: fork changes the pid).
+std::string ProcessPart() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  const long pid = static_cast<long>(getpid());
+  return std::string(host) + "|" + FirstLine("/proc/sys/kernel/random/boot_id") + "|" +
+         std::to_string(pid) + "|" + ProcessStartTicks(pid);
+}
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t pos; (pos = s.find(sep, start)) != std::string::npos; start = pos + 1)
+    parts.push_back(s.substr(start, pos - start));
+  parts.push_back(s.substr(start));
+  return parts;
+}
+
+std::mutex registry_mu;
+std::set<std::string>& OpenConnections() {
+  static auto* open = new std::set<std::string>();  // never destroyed: used from destructors
+  return *open;
+}
+
 }  // namespace
+
+OwnerToken::OwnerToken() {
+  static std::atomic<uint64_t> next{0};
+  token_ = ProcessPart() + "|" + std::to_string(next++);
+  std::lock_guard<std::mutex> lock(registry_mu);
+  OpenConnections().insert(token_);
+}
+
+OwnerToken::~OwnerToken() {
+  std::lock_guard<std::mutex> lock(registry_mu);
+  OpenConnections().erase(token_);
+}
+
+bool OwnerAlive(const std::string& owner, const OwnerToken& self) {
+  if (owner.empty() || owner == self.str()) return false;
+  const std::vector<std::string> o = Split(owner, '|');
+  const std::vector<std::string> me = Split(self.str(), '|');
+  if (o.size() != 5 || me.size() != 5) return false;
+  if (o[0] != me[0] || o[1] != me[1] || o[1].empty()) return false;  // another host or boot
+  if (o[2] == me[2] && o[3] == me[3]) {  // this process: is that connection still open?
+    std::lock_guard<std::mutex> lock(registry_mu);
+    return OpenConnections().count(owner) > 0;
+  }
+  long pid = 0;
+  try {
+    size_t used = 0;
+    pid = std::stol(o[2], &used);
+    if (used != o[2].size() || pid <= 0) return false;
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
+  // The pid may have been reused since: the start time tells.
+  return !o[3].empty() && ProcessStartTicks(pid) == o[3];
+}
 
 double NowSeconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
