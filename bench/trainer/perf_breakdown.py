@@ -7,7 +7,7 @@ import sys
 
 CATEGORIES = [  # first match wins
     ("matrix multiplies (MKL sgemm)", r"mkl_blas|sgemm"),
-    ("dropout masks: serial bernoulli_ on the trial's mt19937 generator",
+    ("dropout masks: serial draws on the trial's mt19937 generator (uniform_; bernoulli_ before)",
      r"bernoulli|random64|CPUGeneratorImpl"),
     ("elementwise kernels (Adam update, ReLU, dropout scaling, loss sum)",
      r"VectorizedLoop2d|vml_kernel|vectorized_outer_sum|map_reduce|reduce_kernel|binary_kernel"),
