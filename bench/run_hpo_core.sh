@@ -30,6 +30,7 @@ OPTUNA_SQLITE_TRIALS="${OPTUNA_SQLITE_TRIALS:-2000}"
 OPTUNA_GP_QUALITY="${OPTUNA_GP_QUALITY-branin,hartmann6}"
 SEEDS="${SEEDS:-10}"
 mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"  # absolute: the script changes folders
 
 PY="$("$ROOT/bench/setup-peers.sh" | tail -n 1)"
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DHPO_BUILD_TRAINER=OFF -DHPO_BUILD_TESTS=OFF \
