@@ -18,6 +18,7 @@
 #include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -410,8 +411,9 @@ std::unique_ptr<TrialTrainer> StudyRunner::Unpark(Session& session, const hpo::T
     // An earlier process paused it without a checkpoint on disk (it crashed), or it ran out of
     // memory: replay the reported epochs with the same seed, without reporting them again.
     int64_t reached = 0;
-    for (const auto& t : study_->Trials())
-      if (t.id == trial.id() && !t.intermediate.empty()) reached = t.intermediate.rbegin()->first;
+    if (std::optional<hpo::FrozenTrial> t = study_->GetTrial(trial.id());
+        t && !t->intermediate.empty())
+      reached = t->intermediate.rbegin()->first;
     while (trainer->epochs_done() < reached) trainer->RunEpoch();
     *how = "resumed by replaying " + std::to_string(reached) + " epochs";
   } else {
