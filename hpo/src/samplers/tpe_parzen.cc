@@ -701,23 +701,31 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
         const size_t n_classes = x.sigmas.size();
         std::vector<double>& m = memo[di];
         const int64_t i = x.d.GridIndex(v);
-        for (int64_t k = 0; k < n_; ++k) {
-          double lm = 0;
-          if (!m.empty()) {
-            const size_t key =
-                static_cast<size_t>(i - x.idx[k] + x.d.size - 1) * n_classes + x.klass[k];
-            lm = m[key];
+        if (!m.empty()) {
+          // Local pointers: the table's stores must not make the loop reload x's vectors.
+          const int32_t* idx = x.idx.data();
+          const int32_t* klass = x.klass.data();
+          const double* log_c = x.log_c.data();
+          double* table = m.data();
+          double* out = acc.data();
+          const int64_t offset = i + x.d.size - 1;
+          const double step = x.d.step;
+          for (int64_t k = 0; k < n_; ++k) {
+            const size_t key = static_cast<size_t>(offset - idx[k]) * n_classes + klass[k];
+            double lm = table[key];
             if (std::isnan(lm)) {
-              const double inv = 1.0 / x.sigmas[x.klass[k]];
-              const double delta = static_cast<double>(i - x.idx[k]) * x.d.step;
-              lm = m[key] = std::log(
-                  NormalMass((delta - 0.5 * x.d.step) * inv, (delta + 0.5 * x.d.step) * inv));
+              const double inv = 1.0 / x.sigmas[klass[k]];
+              const double delta = static_cast<double>(i - idx[k]) * step;
+              lm = table[key] =
+                  std::log(NormalMass((delta - 0.5 * step) * inv, (delta + 0.5 * step) * inv));
             }
-          } else {
-            const double inv = x.inv_sigma[k];
-            lm = std::log(NormalMass((a - x.mu[k]) * inv, (b - x.mu[k]) * inv));
+            out[k] += log_c[k] + lm;
           }
-          acc[k] += x.log_c[k] + lm;
+        } else {
+          for (int64_t k = 0; k < n_; ++k) {
+            const double inv = x.inv_sigma[k];
+            acc[k] += x.log_c[k] + std::log(NormalMass((a - x.mu[k]) * inv, (b - x.mu[k]) * inv));
+          }
         }
       } else if (!x.klass.empty()) {
         const auto [a, b] = x.d.LogCell(v);
