@@ -5,6 +5,7 @@
 
 #include "../../models/src/dropout.h"
 #include "models/model.h"
+#include "models/model_checks.h"
 
 namespace {
 
@@ -20,11 +21,7 @@ models::HParams CnnParams(int64_t blocks, int64_t channels, int64_t kernel = 3) 
                           {"batch_norm", false}});
 }
 
-int64_t CountParams(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
+using models::testing::CountParams;
 
 template <typename ModuleType>
 int64_t CountModules(const torch::nn::Module& m) {
@@ -142,36 +139,15 @@ TEST(Cnn, BadValuesThrow) {
 }
 
 TEST(Cnn, SameSeedSameWeights) {
-  torch::manual_seed(5);
-  auto a = models::BuildModel("cnn", CnnParams(2, 4), {{1, 8, 8}, 3});
-  torch::manual_seed(5);
-  auto b = models::BuildModel("cnn", CnnParams(2, 4), {{1, 8, 8}, 3});
-  auto c = models::BuildModel("cnn", CnnParams(2, 4), {{1, 8, 8}, 3});
-  auto pa = a->parameters(), pb = b->parameters(), pc = c->parameters();
-  ASSERT_EQ(pa.size(), pb.size());
-  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i]));
-  EXPECT_FALSE(torch::equal(pa[0], pc[0]));
+  models::testing::ExpectSameSeedSameWeights("cnn", CnnParams(2, 4), {{1, 8, 8}, 3}, 5);
 }
 
 TEST(Cnn, SgdStepsReduceTheLossOnATinyBatch) {
   torch::manual_seed(11);
   auto hp = CnnParams(2, 4);
   hp.Set("batch_norm", true);
-  auto net = models::BuildModel("cnn", hp, {{3, 12, 12}, 5});
-  net->train();
-  torch::Tensor x = torch::randn({8, 3, 12, 12});
-  torch::Tensor y = torch::randint(5, {8}, torch::kLong);
-  torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
-  auto loss_now = [&] { return torch::nn::functional::cross_entropy(net->forward(x), y); };
-  const double first = loss_now().item<double>();
-  for (int step = 0; step < 30; ++step) {
-    sgd.zero_grad();
-    torch::Tensor loss = loss_now();
-    loss.backward();
-    sgd.step();
-  }
-  for (const auto& p : net->parameters()) ASSERT_TRUE(p.grad().defined());
-  EXPECT_LT(loss_now().item<double>(), 0.5 * first);
+  const models::InputSpec input{{3, 12, 12}, 5};
+  models::testing::ExpectSgdHalvesTheLossOnATinyBatch(models::BuildModel("cnn", hp, input), input);
 }
 
 }  // namespace

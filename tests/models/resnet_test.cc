@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "models/model.h"
+#include "models/model_checks.h"
 
 namespace {
 
@@ -11,11 +12,7 @@ models::HParams ResNetParams(int64_t depth, int64_t width) {
   return models::HParams({{"resnet_depth", depth}, {"width", width}});
 }
 
-int64_t CountParams(const torch::nn::Module& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
+using models::testing::CountParams;
 
 template <typename ModuleType>
 int64_t CountModules(const torch::nn::Module& m) {
@@ -103,34 +100,14 @@ TEST(ResNet, BadValuesThrow) {
 }
 
 TEST(ResNet, SameSeedSameWeights) {
-  torch::manual_seed(2);
-  auto a = models::BuildModel("resnet", ResNetParams(1, 4), {{1, 8, 8}, 3});
-  torch::manual_seed(2);
-  auto b = models::BuildModel("resnet", ResNetParams(1, 4), {{1, 8, 8}, 3});
-  auto c = models::BuildModel("resnet", ResNetParams(1, 4), {{1, 8, 8}, 3});
-  auto pa = a->parameters(), pb = b->parameters(), pc = c->parameters();
-  ASSERT_EQ(pa.size(), pb.size());
-  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i]));
-  EXPECT_FALSE(torch::equal(pa[0], pc[0]));
+  models::testing::ExpectSameSeedSameWeights("resnet", ResNetParams(1, 4), {{1, 8, 8}, 3}, 2);
 }
 
 TEST(ResNet, SgdStepsReduceTheLossOnATinyBatch) {
   torch::manual_seed(13);
-  auto net = models::BuildModel("resnet", ResNetParams(1, 4), {{3, 16, 16}, 5});
-  net->train();
-  torch::Tensor x = torch::randn({8, 3, 16, 16});
-  torch::Tensor y = torch::randint(5, {8}, torch::kLong);
-  torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(0.05).momentum(0.9));
-  auto loss_now = [&] { return torch::nn::functional::cross_entropy(net->forward(x), y); };
-  const double first = loss_now().item<double>();
-  for (int step = 0; step < 30; ++step) {
-    sgd.zero_grad();
-    torch::Tensor loss = loss_now();
-    loss.backward();
-    sgd.step();
-  }
-  for (const auto& p : net->parameters()) ASSERT_TRUE(p.grad().defined());
-  EXPECT_LT(loss_now().item<double>(), 0.5 * first);
+  const models::InputSpec input{{3, 16, 16}, 5};
+  models::testing::ExpectSgdHalvesTheLossOnATinyBatch(
+      models::BuildModel("resnet", ResNetParams(1, 4), input), input);
 }
 
 }  // namespace
