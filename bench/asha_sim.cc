@@ -43,6 +43,7 @@
 
 #include "asha_sim_curves.h"
 #include "asha_sim_oracle.h"
+#include "bench_common.h"
 #include "hpo/sampler.h"
 #include "hpo/scheduler.h"
 #include "hpo/storage.h"
@@ -56,29 +57,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // ---- Command line -----------------------------------------------------------------------------
 
-class Args {
- public:
-  Args(int argc, char** argv) {
-    for (int i = 1; i < argc; ++i) {
-      std::string key = argv[i];
-      if (key.rfind("--", 0) != 0) throw std::invalid_argument("expected --key, got " + key);
-      bool has_value = i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0;
-      values_[key.substr(2)] = has_value ? argv[++i] : "1";
-    }
-  }
-  bool Has(const std::string& key) const { return values_.count(key) > 0; }
-  std::string Get(const std::string& key, const std::string& def) const {
-    auto it = values_.find(key);
-    return it == values_.end() ? def : it->second;
-  }
-  int64_t GetInt(const std::string& key, int64_t def) const {
-    auto it = values_.find(key);
-    return it == values_.end() ? def : std::stoll(it->second);
-  }
-
- private:
-  std::map<std::string, std::string> values_;
-};
+using hpo_bench::Args;  // "--key value" pairs, as every bench program reads them
 
 // ---- Statistics and formatting ----------------------------------------------------------------
 
