@@ -166,16 +166,23 @@ std::optional<Trial> Study::Ask() {
   trial.study_ = this;
   // Trials suspended by a stopping process resume first, then the scheduler's promotions.
   std::optional<int64_t> resume;
-  if (!suspended_.empty()) {
-    resume = suspended_.front();
+  while (!resume && !suspended_.empty()) {
+    const int64_t id = suspended_.front();
     suspended_.pop_front();
-    storage_->SetUserAttr(*resume, kSuspendedAttr, "0");
-    Record(*resume).user_attrs[kSuspendedAttr] = "0";
-  } else {
+    FrozenTrial& rec = Record(id);
+    // Another writer may have resumed it since: then it is theirs, and not ours to mark.
+    if (rec.state != TrialState::kPaused || foreign_.count(id)) continue;
+    storage_->SetUserAttr(id, kSuspendedAttr, "0");
+    rec.user_attrs[kSuspendedAttr] = "0";
+    resume = id;
+  }
+  if (!resume) {
     resume = scheduler_->NextJob().resume_trial;
     // Another writer's paused trial is its own to resume (its state lives in that process).
     while (resume && foreign_.count(*resume)) resume = scheduler_->NextJob().resume_trial;
   }
+  // A promotion may name a trial that already left kPaused (a suspended trial resumed above,
+  // in an earlier Ask, is still in its rung): then a new trial goes instead.
   if (resume && Record(*resume).state == TrialState::kPaused) {
     FrozenTrial& rec = Record(*resume);
     SetState(rec, TrialState::kRunning, std::nullopt, "");

@@ -698,7 +698,8 @@ TEST(SqliteStorageTest, Version1DatabaseIsUpgradedInPlace) {
   }
   // Turn it into what version 1 wrote: no change log, an index by state.
   RawQuery(path,
-           "DROP TABLE trial_changes; CREATE INDEX trials_by_state ON trials(study_id, state); "
+           "DROP TABLE trial_changes; ALTER TABLE trials DROP COLUMN owner; "
+           "CREATE INDEX trials_by_state ON trials(study_id, state); "
            "UPDATE hpo_meta SET value = '1' WHERE key = 'schema_version'");
   auto s = MakeSqliteStorage(path);
   EXPECT_EQ(RawQuery(path, "SELECT value FROM hpo_meta WHERE key = 'schema_version'"),

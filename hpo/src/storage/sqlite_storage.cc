@@ -4,14 +4,16 @@
 // lock up front (BEGIN IMMEDIATE) and wait for each other (busy_timeout, then retries), and trial
 // numbers are allocated inside the inserting transaction.
 //
-// Schema (version 3). SQLite stores NaN as NULL, so a NULL intermediate or parameter value reads
+// Schema (version 4). SQLite stores NaN as NULL, so a NULL intermediate or parameter value reads
 // back as NaN, and trials.value_is_nan tells a NaN objective from a missing one.
 // trial_changes is the change log that lets a writer catch up on the others' changes: every
 // transaction that changes a trial appends (seq, study_id, trial_id), seq being the rowid, so it
 // increases across processes (appends happen under the write lock); ChangedTrials reads the
 // trials named after a given seq. An append touches one page at the end of the log, where an
-// indexed seq column on trials cost an index update (two more pages) per change. Versions 1 (no
-// change tracking) and 2 (an indexed trials.seq, now unused) are upgraded in place on open. The
+// indexed seq column on trials cost an index update (two more pages) per change. trials.owner names
+// the connection running a trial (FailStaleRunningTrials fails only trials whose runner is gone).
+// Versions 1 (no change tracking), 2 (an indexed trials.seq, now unused) and 3 (no owner) are
+// upgraded in place on open. The
 // log is never trimmed: about 20 bytes per change (a 10,000-trial declared study: ~0.4 MB).
 //
 // Cost per state change (measured with bench/storage_throughput.cc; see docs/BENCHMARKS.md):
@@ -733,10 +735,10 @@ class SqliteStorage final : public Storage {
   }
 
   // The trials of the study changed after `since` (every trial with since < 0), by number, and
-  // the latest seq of the database (or `since` when larger). Inside a transaction.
+  // (since >= 0) the latest seq of the database, or `since` when larger. Inside a transaction.
   TrialChanges LoadTrials(int64_t study_id, int64_t since) {
     TrialChanges out;
-    out.seq = std::max<int64_t>(since, MaxSeq());
+    if (since >= 0) out.seq = std::max<int64_t>(since, MaxSeq());  // GetAllTrials needs none
     std::vector<FrozenTrial>& trials = out.trials;
     std::unordered_map<int64_t, size_t> index;  // trial id → position in `trials`
     const bool all = since < 0;
@@ -757,34 +759,28 @@ class SqliteStorage final : public Storage {
       }
     }
     if (trials.empty()) return out;
-    auto find = [&](int64_t id) -> FrozenTrial& { return trials[index.at(id)]; };
-    {
-      Query q = Prepare(all ? "SELECT p.trial_id, p.name, p.value FROM trial_params p "
-                              "JOIN trials t ON t.id = p.trial_id WHERE t.study_id = ?1"
-                            : "SELECT trial_id, name, value FROM trial_params "
-                              "WHERE trial_id IN " HPO_CHANGED);
+    // One child table: every (trial_id, key, value) row of the selected trials, given to `set`.
+    auto load_rows = [&](const char* all_sql, const char* changed_sql, auto&& set) {
+      Query q = Prepare(all ? all_sql : changed_sql);
       q.Bind(1, study_id);
       if (!all) q.Bind(2, since);
-      while (q.Step()) find(q.Int(0)).params[q.Text(1)] = q.Real(2);
-    }
-    {
-      Query q = Prepare(all ? "SELECT i.trial_id, i.step, i.value FROM trial_intermediate i "
-                              "JOIN trials t ON t.id = i.trial_id WHERE t.study_id = ?1"
-                            : "SELECT trial_id, step, value FROM trial_intermediate "
-                              "WHERE trial_id IN " HPO_CHANGED);
-      q.Bind(1, study_id);
-      if (!all) q.Bind(2, since);
-      while (q.Step()) find(q.Int(0)).intermediate[q.Int(1)] = q.Real(2);
-    }
-    {
-      Query q = Prepare(all ? "SELECT a.trial_id, a.key, a.value FROM trial_user_attrs a "
-                              "JOIN trials t ON t.id = a.trial_id WHERE t.study_id = ?1"
-                            : "SELECT trial_id, key, value FROM trial_user_attrs "
-                              "WHERE trial_id IN " HPO_CHANGED);
-      q.Bind(1, study_id);
-      if (!all) q.Bind(2, since);
-      while (q.Step()) find(q.Int(0)).user_attrs[q.Text(1)] = q.Text(2);
-    }
+      while (q.Step()) set(trials[index.at(q.Int(0))], q);
+    };
+    load_rows(
+        "SELECT p.trial_id, p.name, p.value FROM trial_params p "
+        "JOIN trials t ON t.id = p.trial_id WHERE t.study_id = ?1",
+        "SELECT trial_id, name, value FROM trial_params WHERE trial_id IN " HPO_CHANGED,
+        [](FrozenTrial& t, Query& q) { t.params[q.Text(1)] = q.Real(2); });
+    load_rows(
+        "SELECT i.trial_id, i.step, i.value FROM trial_intermediate i "
+        "JOIN trials t ON t.id = i.trial_id WHERE t.study_id = ?1",
+        "SELECT trial_id, step, value FROM trial_intermediate WHERE trial_id IN " HPO_CHANGED,
+        [](FrozenTrial& t, Query& q) { t.intermediate[q.Int(1)] = q.Real(2); });
+    load_rows(
+        "SELECT a.trial_id, a.key, a.value FROM trial_user_attrs a "
+        "JOIN trials t ON t.id = a.trial_id WHERE t.study_id = ?1",
+        "SELECT trial_id, key, value FROM trial_user_attrs WHERE trial_id IN " HPO_CHANGED,
+        [](FrozenTrial& t, Query& q) { t.user_attrs[q.Text(1)] = q.Text(2); });
 #undef HPO_CHANGED
     return out;
   }
