@@ -228,7 +228,6 @@ model:
   EXPECT_EQ(c.section("model").GetString("name"), "mlp");  // empty section: defaults
 }
 
-// The median/percentile keys reach SchedulerOptions, and the scheduler built from them works.
 TEST(ConfigTest, SamplerOptions) {
   StudyConfig c = Parse(R"(study: {name: s, seed: 4}
 budget: {trials: 10, max_epochs: 20}
@@ -292,6 +291,7 @@ sampler:
   EXPECT_THROW(sampler->Sample(c.space, history), GridExhausted);
 }
 
+// The median/percentile keys reach SchedulerOptions, and the scheduler built from them works.
 TEST(ConfigTest, PercentileSchedulerOptions) {
   StudyConfig c = Parse(R"(study: {name: s, direction: minimize}
 budget: {trials: 10, max_epochs: 20}

@@ -591,7 +591,6 @@ HPO_GP_BATCH_CLONES void PosteriorPoint(const BatchModel& model, const double* x
 
     // u = L^-T v = C^-1 k, backwards along rows of L' (in place over v: row i of L' is zero before
     // entry i, and v_i itself is replaced last).
-    double* u = v;
     for (int i = n - 1; i >= 0; --i) {
       const int i0 = i & ~7;
       const double* lt = model.chol_t + static_cast<size_t>(i) * np;

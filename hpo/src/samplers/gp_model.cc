@@ -136,34 +136,6 @@ KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
   return KernelParams::Default(dims);
 }
 
-bool CholeskyWithJitter(Eigen::MatrixXd& a) {
-  const Eigen::Index n = a.rows();
-  if (n == 0) return true;
-  for (Eigen::Index j = 0; j < n; ++j)
-    if (!a.col(j).tail(n - j).allFinite()) return false;
-  const double mean_diag = a.diagonal().mean();
-  if (!(mean_diag > 0)) return false;
-  // The factorisation overwrites only the lower triangle: keep the input in the strictly upper
-  // triangle and its diagonal aside, to restore them before a retry with more jitter.
-  a.triangularView<Eigen::StrictlyUpper>() = a.transpose();
-  const Eigen::VectorXd diagonal = a.diagonal();
-  double jitter = 0;
-  for (int attempt = 0; attempt < 9; ++attempt) {
-    if (attempt > 0) {
-      a.triangularView<Eigen::StrictlyLower>() = a.transpose();
-      a.diagonal() = diagonal.array() + jitter;
-    }
-    Eigen::LLT<Eigen::Ref<Eigen::MatrixXd>> llt(a);
-    if (llt.info() == Eigen::Success && a.diagonal().allFinite() &&
-        (a.diagonal().array() > 0).all()) {
-      a.triangularView<Eigen::StrictlyUpper>().setZero();
-      return true;
-    }
-    jitter = jitter == 0 ? 1e-10 * mean_diag : jitter * 10;
-  }
-  return false;
-}
-
 bool GpPosterior::Build(const GpData& data, const KernelParams& params,
                         const Eigen::MatrixXd& pending) {
   const int n = data.size(), dims = data.dims();
@@ -189,7 +161,7 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
   // growing jitter (relative to the mean diagonal) on the diagonal.
   chol_rows_.assign(static_cast<size_t>(np) * np, 0.0);
   inv_diag_.assign(np, 1.0);
-  scratch_.resize(std::max(static_cast<size_t>(np) * np, static_cast<size_t>(np)));
+  scratch_.resize(static_cast<size_t>(np) * np);
   double* krow = scratch_.data();
   const double diagonal = params.kernel_scale + params.noise_var;
   double jitter = 0;
@@ -200,12 +172,7 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
                                 diagonal + jitter, krow, chol_rows_.data(), inv_diag_.data());
     jitter = jitter == 0 ? 1e-10 * diagonal : jitter * 10;
   }
-  if (!factorised) return false;
-  for (int i = total; i < np; ++i) {  // padding rows: zero, with 1 / L_ii = 1
-    std::fill(chol_rows_.begin() + static_cast<std::ptrdiff_t>(i) * np,
-              chol_rows_.begin() + static_cast<std::ptrdiff_t>(i + 1) * np, 0.0);
-    inv_diag_[i] = 1.0;
-  }
+  if (!factorised) return false;  // padding rows stay as assigned: zero, with 1 / L_ii = 1
   chol_t_rows_.assign(static_cast<size_t>(np) * np, 0.0);
   for (int i = 0; i < total; ++i)
     for (int l = 0; l <= i; ++l)

@@ -82,11 +82,6 @@ KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
                              const FitOptions& options = {}, LbfgsMemory* memory = nullptr,
                              std::vector<double>* workspace = nullptr);
 
-// Cholesky factorisation of the symmetric matrix `a` (lower triangle read), in place into its
-// lower triangle. On failure adds growing jitter (relative to the mean diagonal) to the diagonal
-// and retries; returns false when even the largest jitter fails or the input is not finite.
-bool CholeskyWithJitter(Eigen::MatrixXd& a);
-
 // The posterior of f given the data, with pending points folded in by the "kriging believer"
 // rule: each pending point is observed at its own posterior mean. That leaves the mean unchanged
 // and shrinks the variance around pending points, so parallel asks spread out.
