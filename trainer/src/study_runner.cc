@@ -270,6 +270,10 @@ RunResult StudyRunner::Run() {
   RunResult result;
   result.interrupted = stop_;
   if (stop_) {
+    // Trials waiting for an out-of-memory retry are running in the storage: suspend them too,
+    // so the next run resumes them (by replaying their epochs) instead of failing them.
+    for (const Retry& r : retries_) study_->Suspend(r.trial);
+    retries_.clear();
     SaveParkedToDisk();
   } else {
     study_->PruneUnpromoted();
@@ -439,6 +443,10 @@ void StudyRunner::RunTrial(size_t slot, hpo::Trial& trial, bool replay) {
   std::unique_lock<std::mutex> hold(session->mu);  // waits for a pausing worker to let go
   auto forget = [&] {
     session->trainer.reset();
+    // A checkpoint the trial never got back (Unpark threw before loading it) leaves the budget.
+    checkpoint_bytes_ -= static_cast<int64_t>(session->checkpoint.size());
+    std::string().swap(session->checkpoint);
+    if (!session->spill_path.empty()) std::filesystem::remove(session->spill_path);
     std::lock_guard<std::mutex> lock(sessions_mu_);
     sessions_.erase(trial.id());
   };
