@@ -58,20 +58,9 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // ---- Command line -----------------------------------------------------------------------------
 
 using hpo_bench::Args;  // "--key value" pairs, as every bench program reads them
+using hpo_bench::Quantile;
 
 // ---- Statistics and formatting ----------------------------------------------------------------
-
-// Quantile by linear interpolation; +inf ("not reached") sorts last and is returned as soon as
-// the interpolation touches it.
-double Quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  double pos = q * static_cast<double>(v.size() - 1);
-  size_t lo = static_cast<size_t>(std::floor(pos));
-  size_t hi = std::min(lo + 1, v.size() - 1);
-  if (std::isinf(v[lo])) return v[lo];
-  if (std::isinf(v[hi])) return pos > static_cast<double>(lo) ? v[hi] : v[lo];
-  return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
-}
 
 std::string Fmt(double x, int digits) {
   if (std::isinf(x)) return "not reached";

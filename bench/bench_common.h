@@ -35,12 +35,16 @@ inline double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// Quantile by linear interpolation (numpy's default), q in [0, 1]. `v` must not be empty.
+// Quantile by linear interpolation (numpy's default), q in [0, 1]. `v` must not be empty. An
+// infinite value (e.g. "not reached") sorts last and is returned as soon as the interpolation
+// touches it.
 inline double Quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   double pos = q * static_cast<double>(v.size() - 1);
   size_t lo = static_cast<size_t>(std::floor(pos));
   size_t hi = std::min(lo + 1, v.size() - 1);
+  if (std::isinf(v[lo])) return v[lo];
+  if (std::isinf(v[hi])) return pos > static_cast<double>(lo) ? v[hi] : v[lo];
   return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
 }
 
