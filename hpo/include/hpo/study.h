@@ -58,9 +58,6 @@ namespace hpo {
 
 class Study;
 
-// User attribute marking a trial suspended by a stopping process ("1"); see Study::Suspend.
-extern const char* const kSuspendedAttr;
-
 // A handle on one running trial.
 class Trial {
  public:

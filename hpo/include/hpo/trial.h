@@ -26,6 +26,10 @@ inline bool IsFinished(TrialState s) {
   return s == TrialState::kComplete || s == TrialState::kPruned || s == TrialState::kFailed;
 }
 
+// User attribute marking a trial suspended by a stopping process ("1"); see Study::Suspend.
+// Schedulers read it when they rebuild their state from stored trials.
+extern const char* const kSuspendedAttr;
+
 // A snapshot of one trial. `params` holds internal values (see space.h) of active parameters.
 // `intermediate` maps a step (resource: epochs unless the study says steps) to the reported value.
 struct FrozenTrial {

@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "hpo/check.h"
-#include "hpo/study.h"  // kSuspendedAttr
+#include "hpo/trial.h"  // kSuspendedAttr
 
 namespace hpo {
 
