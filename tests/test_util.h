@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace hpo::testing {
@@ -23,5 +24,10 @@ class TempDir {
 // Writes `contents` to `path` (binary), creating parent directories.
 void WriteFile(const std::string& path, const std::string& contents);
 std::string ReadFile(const std::string& path);
+
+// Runs body(c) for c = 0 .. n-1, each in a forked child process, and waits for them all; each
+// child must exit 0 (a body that throws prints the error and exits 2). Open no SQLite connection
+// before calling it: connections must not cross fork().
+void RunInChildren(int n, const std::function<void(int)>& body);
 
 }  // namespace hpo::testing

@@ -550,36 +550,18 @@ TEST(SqliteStorageTest, ConcurrentProcesses) {
   TempDir dir;
   const std::string path = dir.File("runs/shared.db");  // created by the children, concurrently
   constexpr int kChildren = 8, kPerChild = 50;
-  std::vector<pid_t> pids;
-  for (int c = 0; c < kChildren; ++c) {
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0) << "fork failed";
-    if (pid == 0) {
-      int code = 0;
-      try {
-        auto s = Storage::Open("sqlite:" + path);
-        int64_t study = s->OpenStudy(Def());
-        for (int i = 0; i < kPerChild; ++i) {
-          FrozenTrial t = s->CreateTrial(study, {{"child", c}, {"i", i}}, TrialState::kRunning);
-          s->SetIntermediate(t.id, 1, i);
-          s->SetIntermediate(t.id, 2, i + 1);
-          s->SetUserAttr(t.id, "child", std::to_string(c));
-          if (i % 10 == 0) s->GetAllTrials(study);
-          s->SetTrialState(t.id, TrialState::kComplete, c * 1000 + i);
-        }
-      } catch (const std::exception& e) {
-        std::cerr << "child " << c << ": " << e.what() << std::endl;
-        code = 2;
-      }
-      _exit(code);
+  hpo::testing::RunInChildren(kChildren, [&](int c) {
+    auto s = Storage::Open("sqlite:" + path);
+    int64_t study = s->OpenStudy(Def());
+    for (int i = 0; i < kPerChild; ++i) {
+      FrozenTrial t = s->CreateTrial(study, {{"child", c}, {"i", i}}, TrialState::kRunning);
+      s->SetIntermediate(t.id, 1, i);
+      s->SetIntermediate(t.id, 2, i + 1);
+      s->SetUserAttr(t.id, "child", std::to_string(c));
+      if (i % 10 == 0) s->GetAllTrials(study);
+      s->SetTrialState(t.id, TrialState::kComplete, c * 1000 + i);
     }
-    pids.push_back(pid);
-  }
-  for (pid_t pid : pids) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
-  }
+  });
   auto s = MakeSqliteStorage(path);
   int64_t study = s->OpenStudy(Def());
   std::vector<FrozenTrial> all = s->GetAllTrials(study);

@@ -613,36 +613,17 @@ TEST(StudySharedTest, ProcessesShareTheBudget) {
   hpo::testing::TempDir dir;
   const std::string path = dir.File("runs/shared.db");
   constexpr int kChildren = 4, kBudget = 40;
-  std::vector<pid_t> pids;
-  for (int c = 0; c < kChildren; ++c) {
-    pid_t pid = fork();
-    ASSERT_GE(pid, 0) << "fork failed";
-    if (pid == 0) {
-      int code = 0;
-      try {
-        StudyOptions options;
-        options.n_trials = kBudget;
-        auto study =
-            NewStudy(Direction::kMinimize, XnSpace(), Storage::Open(path), "fifo", options);
-        int own = 0;
-        while (auto t = study->Ask()) {
-          study->Tell(*t, std::get<double>(*t->Get("x")));
-          ++own;
-        }
-        hpo::testing::WriteFile(dir.File("child" + std::to_string(c)), std::to_string(own));
-      } catch (const std::exception& e) {
-        std::cerr << "child " << c << ": " << e.what() << std::endl;
-        code = 2;
-      }
-      _exit(code);
+  hpo::testing::RunInChildren(kChildren, [&](int c) {
+    StudyOptions options;
+    options.n_trials = kBudget;
+    auto study = NewStudy(Direction::kMinimize, XnSpace(), Storage::Open(path), "fifo", options);
+    int own = 0;
+    while (auto t = study->Ask()) {
+      study->Tell(*t, std::get<double>(*t->Get("x")));
+      ++own;
     }
-    pids.push_back(pid);
-  }
-  for (pid_t pid : pids) {
-    int status = 0;
-    ASSERT_EQ(waitpid(pid, &status, 0), pid);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
-  }
+    hpo::testing::WriteFile(dir.File("child" + std::to_string(c)), std::to_string(own));
+  });
   int own_total = 0;
   for (int c = 0; c < kChildren; ++c)
     own_total += std::stoi(hpo::testing::ReadFile(dir.File("child" + std::to_string(c))));
