@@ -22,21 +22,10 @@
 namespace models {
 namespace {
 
-std::string ShapeString(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 class CnnImpl : public Model {
  public:
   CnnImpl(const HParams& hp, const InputSpec& in) {
-    if (in.input_shape.size() == 1)
-      throw std::invalid_argument("cnn needs image input [C,H,W]; use mlp for tabular data");
-    if (in.input_shape.size() != 3 || in.input_shape[0] < 1 || in.input_shape[1] < 1 ||
-        in.input_shape[2] < 1)
-      throw std::invalid_argument("cnn needs image input [C,H,W], got input_shape " +
-                                  ShapeString(in.input_shape));
+    RequireImageInput("cnn", in);
     const int64_t blocks = hp.GetInt("conv_blocks");
     const int64_t channels = hp.GetInt("channels");
     const int64_t kernel = hp.GetInt("kernel_size");

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "activation.h"
 #include "models/model.h"
@@ -104,6 +106,17 @@ std::vector<HParamDoc> ModelHParams() {
     }
   }
   return all;
+}
+
+void RequireImageInput(const std::string& model, const InputSpec& in) {
+  const std::vector<int64_t>& shape = in.input_shape;
+  if (shape.size() == 1)
+    throw std::invalid_argument(model + " needs image input [C,H,W]; use mlp for tabular data");
+  if (shape.size() != 3 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+    throw std::invalid_argument(model + " needs image input [C,H,W], got input_shape " + s + "]");
+  }
 }
 
 }  // namespace models

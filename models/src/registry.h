@@ -22,6 +22,10 @@ std::vector<HParamDoc> CnnHParams();
 std::shared_ptr<Model> MakeResNet(const HParams& hp, const InputSpec& in);
 std::vector<HParamDoc> ResNetHParams();
 
+// Throws std::invalid_argument unless `in` is an image shape [C,H,W] with positive sizes; the
+// message names `model` (and says to use mlp for tabular input).
+void RequireImageInput(const std::string& model, const InputSpec& in);
+
 // hidden_units, activation, dropout or batch_norm, described with the models that read it.
 // Any other key throws std::logic_error.
 HParamDoc SharedHParam(const std::string& key);

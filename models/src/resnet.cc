@@ -55,11 +55,7 @@ TORCH_MODULE(BasicBlock);
 class ResNetImpl : public Model {
  public:
   ResNetImpl(const HParams& hp, const InputSpec& in) {
-    if (in.input_shape.size() == 1)
-      throw std::invalid_argument("resnet needs image input [C,H,W]; use mlp for tabular data");
-    if (in.input_shape.size() != 3 || in.input_shape[0] < 1 || in.input_shape[1] < 1 ||
-        in.input_shape[2] < 1)
-      throw std::invalid_argument("resnet needs image input [C,H,W] with positive sizes");
+    RequireImageInput("resnet", in);
     const int64_t depth = hp.GetInt("resnet_depth");
     const int64_t width = hp.GetInt("width");
     if (depth < 1) throw std::invalid_argument("resnet_depth must be >= 1");

@@ -7,7 +7,6 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <torch/cuda.h>
 #endif
 #include <torch/cuda.h>
 
