@@ -10,7 +10,9 @@ mkdir -p .gpu-deps/debs
 if [ ! -f .gpu-deps/.done ]; then
   (cd .gpu-deps/debs && apt-get download "${PKGS[@]}" >/dev/null)
   for d in .gpu-deps/debs/*.deb; do dpkg -x "$d" .gpu-deps/root; done
-  rm -rf .gpu-deps/debs
+  rm -rf .gpu-deps/debs .gpu-deps/root/usr/share/doc
+  # What links is the shared libraries; only GoogleTest is static. Less to carry (64 MiB cap).
+  rm -f .gpu-deps/root/usr/lib/x86_64-linux-gnu/{libsqlite3,libyaml-cpp,libz}.a
   touch .gpu-deps/.done
 fi
 du -sh .gpu-deps

@@ -1,6 +1,7 @@
 #include "samplers/random_sampler.h"
 
 #include <cmath>
+#include <cstdint>
 
 namespace hpo {
 

@@ -1,5 +1,6 @@
 #include "schedulers/hyperband.h"
 
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>

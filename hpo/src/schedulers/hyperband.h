@@ -22,6 +22,7 @@
 // runs a SuccessiveHalvingPruner per bracket over the trials of that bracket only).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
