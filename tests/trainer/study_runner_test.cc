@@ -205,6 +205,27 @@ TEST(StudyRunner, AnInterruptedStudyResumesExactlyOnTheNextRun) {
   EXPECT_EQ(resumed[0], uninterrupted[0]);
   EXPECT_EQ(resumed[1], uninterrupted[1]);
   EXPECT_EQ(resumed[2].size(), 3u);
+
+  // Stopped while a trial waits for its out-of-memory retry: that trial is suspended too (left
+  // running, the next run would fail it), and the next run replays it to the same end.
+  const std::string oom_db = dir.File("oom-stopped.db");
+  auto ooms = std::make_shared<std::atomic<int>>(0);
+  trainer::RunResult oom_first =
+      run(oom_db, [ooms](trainer::StudyRunner* r, int64_t trial, int64_t epoch) {
+        if (trial == 1 && epoch == 2 && (*ooms)++ == 0) {
+          r->RequestStop();
+          TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory (simulated)");
+        }
+      });
+  EXPECT_TRUE(oom_first.interrupted);
+  EXPECT_EQ(oom_first.failed, 0);
+  trainer::RunResult oom_second = run(oom_db, nullptr);
+  EXPECT_EQ(oom_second.failed, 0);
+  EXPECT_EQ(oom_second.complete, 3);
+  auto replayed = values(oom_db);
+  ASSERT_EQ(replayed.size(), 3u);
+  EXPECT_EQ(replayed[0], uninterrupted[0]);
+  EXPECT_EQ(replayed[1], uninterrupted[1]);
 }
 
 }  // namespace
