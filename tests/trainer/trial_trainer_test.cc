@@ -118,3 +118,83 @@ TEST(TrialTrainer, LoadingAForeignCheckpointThrows) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(LrSchedule, ConstantStepCosineAndWarmUpFollowTheirFormulas) {
+  trainer::LrSchedule s;
+  s.base_lr = 0.1;
+  s.max_epochs = 10;
+  EXPECT_DOUBLE_EQ(s.At(0), 0.1);
+  EXPECT_DOUBLE_EQ(s.At(7.3), 0.1);
+  EXPECT_FALSE(s.varies());
+
+  s.kind = "step";
+  s.step_epochs = 3;
+  s.gamma = 0.5;
+  EXPECT_TRUE(s.varies());
+  EXPECT_DOUBLE_EQ(s.At(0), 0.1);
+  EXPECT_DOUBLE_EQ(s.At(2.99), 0.1);
+  EXPECT_DOUBLE_EQ(s.At(3), 0.05);
+  EXPECT_DOUBLE_EQ(s.At(6.5), 0.025);
+
+  s.kind = "cosine";
+  EXPECT_DOUBLE_EQ(s.At(0), 0.1);
+  EXPECT_NEAR(s.At(5), 0.05, 1e-15);  // half-way: half the rate
+  EXPECT_NEAR(s.At(10), 0.0, 1e-15);
+  EXPECT_NEAR(s.At(12), 0.0, 1e-15);  // past the horizon it stays at 0
+  EXPECT_GT(s.At(2), s.At(3));
+
+  // Linear warm-up over the first 2 epochs, then the cosine over the remaining 8.
+  s.warmup_epochs = 2;
+  EXPECT_NEAR(s.At(0), 0.0, 1e-12);
+  EXPECT_NEAR(s.At(0.5), 0.025, 1e-12);
+  EXPECT_NEAR(s.At(1.5), 0.075, 1e-12);
+  EXPECT_DOUBLE_EQ(s.At(2), 0.1);
+  EXPECT_NEAR(s.At(6), 0.05, 1e-15);
+  EXPECT_NEAR(s.At(10), 0.0, 1e-15);
+
+  s.kind = "constant";  // warm-up alone
+  EXPECT_TRUE(s.varies());
+  EXPECT_NEAR(s.At(1), 0.05, 1e-12);
+  EXPECT_DOUBLE_EQ(s.At(3), 0.1);
+}
+
+// The trainer sets the schedule's rate per batch: a step schedule with gamma 0 trains in the
+// first epoch and freezes the parameters from the second on; a warm-up moves them less in the
+// first epoch than the same run without one.
+TEST(TrialTrainer, AppliesTheLearningRateSchedule) {
+  data::Dataset d = data::MakeSyntheticClassification(300, 100, 8, 3, 4);
+  auto snapshot = [](trainer::TrialTrainer& t) {
+    std::vector<torch::Tensor> out;
+    for (const auto& p : t.model().parameters()) out.push_back(p.detach().clone());
+    return out;
+  };
+  auto distance = [](const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+    double sum = 0;
+    for (size_t i = 0; i < a.size(); ++i) sum += (a[i] - b[i]).abs().sum().item<double>();
+    return sum;
+  };
+  models::HParams step = Params("sgd", 0.05);
+  step.Set("lr_schedule", std::string("step"));
+  step.Set("lr_step_epochs", int64_t{1});
+  step.Set("lr_gamma", 0.0);
+  trainer::TrialTrainer frozen(step, d, torch::kCPU, 2, 3);
+  auto initial = snapshot(frozen);
+  frozen.RunEpoch();
+  auto after_one = snapshot(frozen);
+  EXPECT_GT(distance(initial, after_one), 0.0);
+  frozen.RunEpoch();
+  EXPECT_EQ(distance(after_one, snapshot(frozen)), 0.0);
+
+  models::HParams warm = Params("sgd", 0.05);
+  warm.Set("warmup_epochs", 1.0);
+  trainer::TrialTrainer slow(warm, d, torch::kCPU, 2, 3),
+      fast(Params("sgd", 0.05), d, torch::kCPU, 2, 3);
+  auto start = snapshot(slow);
+  slow.RunEpoch();
+  fast.RunEpoch();
+  EXPECT_LT(distance(start, snapshot(slow)), 0.75 * distance(start, snapshot(fast)));
+}
+
+}  // namespace

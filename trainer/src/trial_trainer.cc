@@ -115,13 +115,14 @@ TrialTrainer::TrialTrainer(const models::HParams& hp, const data::Dataset& datas
   }
   model_->to(device_);
   optimizer_ = MakeOptimizer(hp, model_->parameters());
-  base_lr_ = hp.GetDouble("lr");
-  schedule_ = hp.GetString("lr_schedule");
-  warmup_epochs_ = hp.GetDouble("warmup_epochs");
-  step_epochs_ = hp.GetInt("lr_step_epochs");
-  gamma_ = hp.GetDouble("lr_gamma");
+  schedule_.base_lr = hp.GetDouble("lr");
+  schedule_.kind = hp.GetString("lr_schedule");
+  schedule_.warmup_epochs = hp.GetDouble("warmup_epochs");
+  schedule_.step_epochs = hp.GetInt("lr_step_epochs");
+  schedule_.gamma = hp.GetDouble("lr_gamma");
+  schedule_.max_epochs = max_epochs_;
   bf16_ = hp.GetString("precision") == "bf16" && device_.is_cuda();
-  if (schedule_ == "step" && step_epochs_ < 1)
+  if (schedule_.kind == "step" && schedule_.step_epochs < 1)
     throw std::invalid_argument("lr_schedule step needs lr_step_epochs >= 1");
   batch_size_ = hp.GetInt("batch_size");
   eval_batch_size_ = hp.GetInt("eval_batch_size");
@@ -129,17 +130,16 @@ TrialTrainer::TrialTrainer(const models::HParams& hp, const data::Dataset& datas
   if (batch_size_ < 1) throw std::invalid_argument("batch_size must be >= 1");
 }
 
-double TrialTrainer::LearningRate(double t) const {
-  // t: training progress in epochs (fractional within an epoch).
-  if (warmup_epochs_ > 0 && t < warmup_epochs_) return base_lr_ * (t + 1e-12) / warmup_epochs_;
-  if (schedule_ == "step")
-    return base_lr_ * std::pow(gamma_, std::floor(t / static_cast<double>(step_epochs_)));
-  if (schedule_ == "cosine") {
-    double span = std::max(1e-12, static_cast<double>(max_epochs_) - warmup_epochs_);
-    double progress = std::min(1.0, (t - warmup_epochs_) / span);
-    return 0.5 * base_lr_ * (1 + std::cos(std::numbers::pi * progress));
+double LrSchedule::At(double t) const {
+  if (warmup_epochs > 0 && t < warmup_epochs) return base_lr * (t + 1e-12) / warmup_epochs;
+  if (kind == "step")
+    return base_lr * std::pow(gamma, std::floor(t / static_cast<double>(step_epochs)));
+  if (kind == "cosine") {
+    double span = std::max(1e-12, static_cast<double>(max_epochs) - warmup_epochs);
+    double progress = std::min(1.0, (t - warmup_epochs) / span);
+    return 0.5 * base_lr * (1 + std::cos(std::numbers::pi * progress));
   }
-  return base_lr_;
+  return base_lr;
 }
 
 EpochMetrics TrialTrainer::RunEpoch() {
@@ -150,11 +150,11 @@ EpochMetrics TrialTrainer::RunEpoch() {
       torch::randperm(n, generator_, torch::TensorOptions().dtype(torch::kLong).device(device_));
   model_->train();
   torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(device_));
-  const bool scheduled = schedule_ != "constant" || warmup_epochs_ > 0;
-  if (!scheduled) SetLearningRate(base_lr_);
+  const bool scheduled = schedule_.varies();
+  if (!scheduled) SetLearningRate(schedule_.base_lr);
   for (int64_t b = 0; b < batches; ++b) {
     if (scheduled)
-      SetLearningRate(LearningRate(static_cast<double>(epoch_) +
+      SetLearningRate(schedule_.At(static_cast<double>(epoch_) +
                                    static_cast<double>(b) / static_cast<double>(batches)));
     torch::Tensor idx = perm.slice(0, b * batch_size_, std::min(n, (b + 1) * batch_size_));
     torch::Tensor x = data_.train_x.index_select(0, idx);

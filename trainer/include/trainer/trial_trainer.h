@@ -38,6 +38,25 @@ class DivergedError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The learning rate as a function of training progress, set once per batch. `progress` is in
+// epochs and fractional within one (epoch e, batch b of n: e + b/n). With warm-up W > 0 the rate
+// rises linearly from ~0 to `base_lr` over [0, W); after it:
+//   constant: base_lr;
+//   step:     base_lr * gamma^floor(progress / step_epochs)   (step_epochs >= 1; counted from 0,
+//             warm-up included);
+//   cosine:   base_lr * (1 + cos(pi * min(1, (progress - W) / (max_epochs - W)))) / 2, reaching 0
+//             at max_epochs, the horizon of the trial (the scheduler's max resource).
+struct LrSchedule {
+  std::string kind = "constant";  // constant | step | cosine
+  double base_lr = 0;
+  double warmup_epochs = 0;
+  int64_t step_epochs = 0;
+  double gamma = 0.1;
+  int64_t max_epochs = 1;
+  double At(double progress_epochs) const;
+  bool varies() const { return kind != "constant" || warmup_epochs > 0; }
+};
+
 class TrialTrainer {
  public:
   // Builds the model and optimiser from `hp` (model.* and training.* hyperparameters) on
@@ -67,14 +86,9 @@ class TrialTrainer {
   at::Generator generator_;
   // Scratch of FusedAdamStep (trainer/src/fused_adam.h), the fused CPU step of Adam and AdamW.
   std::vector<at::Tensor> fused_step_counts_;
-  double LearningRate(double progress_epochs) const;
   void SetLearningRate(double lr);
 
-  double base_lr_ = 0;
-  std::string schedule_;
-  double warmup_epochs_ = 0;
-  int64_t step_epochs_ = 0;
-  double gamma_ = 0.1;
+  LrSchedule schedule_;
   bool bf16_ = false;
   int64_t batch_size_ = 0;
   int64_t eval_batch_size_ = 0;
