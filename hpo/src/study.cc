@@ -159,6 +159,19 @@ void Study::SetState(FrozenTrial& rec, TrialState state, std::optional<double> v
   rec.complete_time = times.complete_time;
 }
 
+bool Study::Claim(int64_t trial_id, TrialState from) {
+  std::optional<TrialTimes> times = storage_->ClaimTrial(trial_id, from);
+  if (!times) {
+    RefreshLocked();
+    return false;
+  }
+  FrozenTrial& rec = Record(trial_id);
+  rec.state = TrialState::kRunning;
+  rec.start_time = times->start_time;
+  rec.complete_time = times->complete_time;
+  return true;
+}
+
 std::optional<Trial> Study::Ask() {
   std::lock_guard<std::mutex> lock(mu_);
   RefreshLocked();
@@ -166,15 +179,17 @@ std::optional<Trial> Study::Ask() {
   trial.study_ = this;
   // Trials suspended by a stopping process resume first, then the scheduler's promotions.
   std::optional<int64_t> resume;
+  bool claimed = false;
   while (!resume && !suspended_.empty()) {
     const int64_t id = suspended_.front();
     suspended_.pop_front();
-    FrozenTrial& rec = Record(id);
     // Another writer may have resumed it since: then it is theirs, and not ours to mark.
-    if (rec.state != TrialState::kPaused || foreign_.count(id)) continue;
+    if (Record(id).state != TrialState::kPaused || foreign_.count(id)) continue;
+    if (!Claim(id, TrialState::kPaused)) continue;  // resumed by another writer just now
     storage_->SetUserAttr(id, kSuspendedAttr, "0");
-    rec.user_attrs[kSuspendedAttr] = "0";
+    Record(id).user_attrs[kSuspendedAttr] = "0";
     resume = id;
+    claimed = true;
   }
   if (!resume) {
     resume = scheduler_->NextJob().resume_trial;
@@ -183,9 +198,9 @@ std::optional<Trial> Study::Ask() {
   }
   // A promotion may name a trial that already left kPaused (a suspended trial resumed above,
   // in an earlier Ask, is still in its rung): then a new trial goes instead.
-  if (resume && Record(*resume).state == TrialState::kPaused) {
+  if (resume && (claimed || (Record(*resume).state == TrialState::kPaused &&
+                             Claim(*resume, TrialState::kPaused)))) {
     FrozenTrial& rec = Record(*resume);
-    SetState(rec, TrialState::kRunning, std::nullopt, "");
     trial.id_ = rec.id;
     trial.number_ = rec.number;
     trial.params_ = rec.params;
@@ -193,17 +208,29 @@ std::optional<Trial> Study::Ask() {
     return trial;
   }
   if (options_.n_trials > 0 && new_trials_ >= options_.n_trials) return std::nullopt;
-  if (!queued_.empty()) {
-    FrozenTrial& rec = Record(queued_.front());
-    HPO_CHECK(rec.state == TrialState::kQueued)
-        << "queued trial" << rec.number << "in state" << ToString(rec.state);
+  while (!queued_.empty()) {
+    const int64_t id = queued_.front();
+    HPO_CHECK(Record(id).state == TrialState::kQueued)
+        << "queued trial" << Record(id).number << "in state" << ToString(Record(id).state);
+    // Claimed in the storage first: of several writers handing out this trial, one gets it. The
+    // others read the change (it leaves their queue and counts toward the budget) and go on.
+    std::optional<TrialTimes> times = storage_->ClaimTrial(id, TrialState::kQueued);
+    if (!times) {
+      RefreshLocked();
+      if (!queued_.empty() && queued_.front() == id) queued_.pop_front();
+      if (options_.n_trials > 0 && new_trials_ >= options_.n_trials) return std::nullopt;
+      continue;
+    }
+    FrozenTrial& rec = Record(id);
     ParamMap params = rec.params;  // plus the active declared parameters left out
     for (const ParamSpec& spec : space_.params()) {
       if (params.count(spec.name) || !space_.IsActive(spec, params)) continue;
       params[spec.name] = sampler_->SampleOne(spec.name, spec.distribution, params,
                                               History{def_.direction, &trials_});
     }
-    SetState(rec, TrialState::kRunning, std::nullopt, "");
+    rec.state = TrialState::kRunning;
+    rec.start_time = times->start_time;
+    rec.complete_time = times->complete_time;
     queued_.pop_front();
     for (const auto& [name, x] : params) {
       if (rec.params.count(name)) continue;

@@ -207,6 +207,39 @@ TEST_P(StorageTest, QueuedTrialGetsStartTimeWhenItRuns) {
   EXPECT_EQ(s->GetTrial(t.id).start_time, running.start_time);
 }
 
+// ClaimTrial moves a queued or paused trial to running only while it is still in that state:
+// the second claim of the same trial, by this or another connection, gets nothing.
+TEST_P(StorageTest, ATrialIsClaimedOnce) {
+  auto s = Make();
+  int64_t study = s->OpenStudy(Def());
+  FrozenTrial queued = s->CreateTrial(study, {{"x", 0.5}}, TrialState::kQueued);
+  std::optional<TrialTimes> first = s->ClaimTrial(queued.id, TrialState::kQueued);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_GT(first->start_time, 0);
+  EXPECT_EQ(first->complete_time, 0);
+  EXPECT_FALSE(s->ClaimTrial(queued.id, TrialState::kQueued).has_value());
+  FrozenTrial stored = s->GetTrial(queued.id);
+  EXPECT_EQ(stored.state, TrialState::kRunning);
+  EXPECT_EQ(stored.start_time, first->start_time);
+  EXPECT_EQ(stored.params.at("x"), 0.5);
+
+  s->SetTrialState(queued.id, TrialState::kPaused, std::nullopt);
+  EXPECT_FALSE(s->ClaimTrial(queued.id, TrialState::kQueued).has_value());  // wrong `from`
+  std::optional<TrialTimes> resumed = s->ClaimTrial(queued.id, TrialState::kPaused);
+  ASSERT_TRUE(resumed.has_value());
+  EXPECT_EQ(resumed->start_time, first->start_time);  // the first start is kept
+  EXPECT_EQ(s->GetTrial(queued.id).state, TrialState::kRunning);
+  EXPECT_THROW(s->ClaimTrial(queued.id + 1000, TrialState::kQueued), StorageError);
+
+  if (GetParam() == "sqlite") {  // another connection sees the claim and cannot take the trial
+    FrozenTrial next = s->CreateTrial(study, {}, TrialState::kQueued);
+    auto other = MakeSqliteStorage(DbPath());
+    other->OpenStudy(Def());
+    ASSERT_TRUE(other->ClaimTrial(next.id, TrialState::kQueued).has_value());
+    EXPECT_FALSE(s->ClaimTrial(next.id, TrialState::kQueued).has_value());
+  }
+}
+
 TEST_P(StorageTest, OverwritesIntermediateParamAndUserAttr) {
   auto s = Make();
   int64_t study = s->OpenStudy(Def());

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -638,6 +639,44 @@ TEST(StudySharedTest, ProcessesShareTheBudget) {
   // stale), not kChildren times over as when each counted only what it saw on open.
   EXPECT_GE(own_total, kBudget);
   EXPECT_LE(own_total, kBudget + 2 * kChildren);
+}
+
+// Several processes opened on a study with queued trials (enqueued earlier, or re-queued after
+// a crash) each hold them in their queue: every queued trial is handed out exactly once.
+TEST(StudySharedTest, EachQueuedTrialIsHandedOutOnceAmongProcesses) {
+  hpo::testing::TempDir dir;
+  const std::string path = dir.File("queued.db");
+  constexpr int kChildren = 8, kQueued = 400;
+  {
+    auto study = NewStudy(Direction::kMinimize, XnSpace(), Storage::Open(path), "fifo");
+    for (int i = 0; i < kQueued; ++i)
+      study->Enqueue({{"x", static_cast<double>(i) / kQueued}, {"n", int64_t{1}}});
+  }
+  hpo::testing::RunInChildren(kChildren, [&](int c) {
+    auto study = NewStudy(Direction::kMinimize, XnSpace(), Storage::Open(path), "fifo");
+    std::string mine;
+    while (auto t = study->Ask()) {
+      const double x = std::get<double>(*t->Get("x"));
+      if (t->number() >= kQueued) {  // the queue is empty: stop
+        study->TellFailed(*t, "not queued");
+        break;
+      }
+      mine += std::to_string(t->number()) + "\n";
+      study->Tell(*t, x);
+    }
+    hpo::testing::WriteFile(dir.File("child" + std::to_string(c)), mine);
+  });
+  std::map<int64_t, int> handed;
+  for (int c = 0; c < kChildren; ++c) {
+    std::istringstream in(hpo::testing::ReadFile(dir.File("child" + std::to_string(c))));
+    for (int64_t number; in >> number;) ++handed[number];
+  }
+  EXPECT_EQ(static_cast<int>(handed.size()), kQueued);
+  for (const auto& [number, times] : handed) EXPECT_EQ(times, 1) << "trial " << number;
+  auto storage = Storage::Open(path);
+  for (const FrozenTrial& t : storage->GetAllTrials(
+           storage->OpenStudy(Def("study", Direction::kMinimize), /*allow_extend=*/true)))
+    if (t.number < kQueued) EXPECT_EQ(t.state, TrialState::kComplete) << t.number;
 }
 
 }  // namespace

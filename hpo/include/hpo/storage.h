@@ -77,6 +77,12 @@ class Storage {
   // both as stored, so the caller need not read the trial back.
   virtual TrialTimes SetTrialState(int64_t trial_id, TrialState state, std::optional<double> value,
                                    const std::string& fail_reason = "") = 0;
+  // Moves a trial from `from` (kQueued or kPaused) to kRunning for this connection only while it
+  // is still in `from`, in one transaction, setting start_time if unset: of several writers that
+  // claim the same queued or suspended trial, exactly one gets it. Returns the times as
+  // SetTrialState does, or nullopt when the trial was no longer in `from`. Throws StorageError
+  // for an unknown trial.
+  virtual std::optional<TrialTimes> ClaimTrial(int64_t trial_id, TrialState from) = 0;
   // Adds one parameter to a running trial (define-by-run suggestions).
   virtual void SetTrialParam(int64_t trial_id, const std::string& name, double internal) = 0;
   virtual void SetIntermediate(int64_t trial_id, int64_t step, double value) = 0;

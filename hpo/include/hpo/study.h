@@ -27,11 +27,14 @@
 //    writer has resumed one) are never resumed here (the training state lives in the other
 //    process) and PruneUnpromoted() leaves them alone;
 //  - HasPendingWork() looks at this object's running trials only;
-//  - queued trials they enqueue are seen but handed out only by them; a queued trial of ours
-//    that another writer hands out leaves our queue when seen, but two writers that hand out
-//    the same queued trial between two reads both run it;
-//  - not shared: define-by-run distributions (dbr_distributions_) and trials suspended by a
-//    stopping process (resumed by whichever Study opens the storage next).
+//  - queued trials enqueued by another writer after we opened are seen but handed out only by
+//    it; those stored when we opened (enqueued earlier, re-queued after a crash) are in every
+//    opener's queue, and each is handed out once: Ask() claims a queued or suspended trial in
+//    the storage (Storage::ClaimTrial) before running it, and a writer that lost the claim reads
+//    the change and goes on to the next;
+//  - trials suspended by a stopping process are resumed by one of the Studies that open the
+//    storage next (the same claim);
+//  - not shared: define-by-run distributions (dbr_distributions_).
 // Opening marks failed ("interrupted") only the running trials whose runner is gone
 // (Storage::FailStaleRunningTrials: with SQLite, those of a dead process or a closed
 // connection); trials other live writers on this host are running stay theirs.
@@ -171,6 +174,10 @@ class Study {
   // Stores a state change and mirrors it (with the times the storage set) in `rec`; lock held.
   void SetState(FrozenTrial& rec, TrialState state, std::optional<double> value,
                 const std::string& reason);
+  // Claims a queued or paused trial for this object (Storage::ClaimTrial) and, on success,
+  // mirrors kRunning and the times in its record. When another writer took it first, reads the
+  // changes (RefreshLocked: records may move) and returns false. Lock held.
+  bool Claim(int64_t trial_id, TrialState from);
   void Finish(const Trial& trial, TrialState state, std::optional<double> value,
               const std::string& reason);
 

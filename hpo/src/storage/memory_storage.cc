@@ -64,6 +64,15 @@ class InMemoryStorage final : public Storage {
     return {t.start_time, t.complete_time};
   }
 
+  std::optional<TrialTimes> ClaimTrial(int64_t trial_id, TrialState from) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    FrozenTrial& t = FindTrial(trial_id);
+    if (t.state != from) return std::nullopt;
+    t.state = TrialState::kRunning;
+    if (t.start_time == 0) t.start_time = NowSeconds();
+    return TrialTimes{t.start_time, t.complete_time};
+  }
+
   void SetTrialParam(int64_t trial_id, const std::string& name, double internal) override {
     std::lock_guard<std::mutex> lock(mu_);
     FindTrial(trial_id).params[name] = internal;

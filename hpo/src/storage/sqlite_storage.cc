@@ -463,6 +463,27 @@ class SqliteStorage final : public Storage {
     });
   }
 
+  std::optional<TrialTimes> ClaimTrial(int64_t trial_id, TrialState from) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Transaction(/*write=*/true, [&]() -> std::optional<TrialTimes> {
+      Query q = Prepare(
+          "UPDATE trials SET state = ?1, start_time = COALESCE(start_time, ?2), owner = ?3 "
+          "WHERE id = ?4 AND state = ?5 RETURNING start_time, complete_time, study_id");
+      q.Bind(1, ToString(TrialState::kRunning)).Bind(2, NowSeconds()).Bind(3, owner_.str());
+      q.Bind(4, trial_id).Bind(5, ToString(from));
+      if (!q.Step()) {
+        Query exists = Prepare("SELECT 1 FROM trials WHERE id = ?");
+        if (!exists.Bind(1, trial_id).Step()) throw NoTrial(trial_id);
+        return std::nullopt;  // another writer claimed or finished it first
+      }
+      TrialTimes times{q.Time(0), q.Time(1)};
+      int64_t study_id = q.Int(2);
+      q.Run();
+      LogChange(study_id, trial_id);
+      return times;
+    });
+  }
+
   void SetTrialParam(int64_t trial_id, const std::string& name, double internal) override {
     std::lock_guard<std::mutex> lock(mu_);
     Transaction(/*write=*/true, [&] {
