@@ -65,6 +65,8 @@ Study::Study(StudyDefinition def, SearchSpace space, std::unique_ptr<Storage> st
   def_.scheduler = scheduler_->name();
   study_id_ = storage_->OpenStudy(def_, options_.allow_extend);
   interrupted_ = storage_->FailStaleRunningTrials(study_id_);
+  for (const auto& [name, json] : storage_->GetParamDistributions(study_id_))
+    dbr_distributions_.emplace(name, Distribution::FromJson(json));
   seq_ = storage_->LastChange(study_id_);  // before reading: later changes are read again
   trials_ = storage_->GetAllTrials(study_id_);
   std::unordered_set<int64_t> interrupted_ids;
@@ -416,6 +418,12 @@ std::optional<FrozenTrial> Study::GetTrial(int64_t trial_id) const {
 Distribution Study::DefineByRunDistribution(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = dbr_distributions_.find(name);
+  if (it == dbr_distributions_.end()) {
+    // A parameter another writer suggested first: its distribution is in the storage.
+    for (const auto& [stored_name, json] : storage_->GetParamDistributions(study_id_))
+      dbr_distributions_.emplace(stored_name, Distribution::FromJson(json));
+    it = dbr_distributions_.find(name);
+  }
   HPO_CHECK(it != dbr_distributions_.end()) << "no distribution for" << name;
   return it->second;
 }
@@ -427,8 +435,16 @@ double Study::Suggest(Trial& trial, const std::string& name, const Distribution&
     throw std::invalid_argument("parameter '" + name + "' is declared as " +
                                 declared->distribution.Describe() + " but suggested as " +
                                 dist.Describe());
-  auto [it, inserted] = dbr_distributions_.emplace(name, dist);
-  if (!inserted && !(it->second == dist))
+  auto it = dbr_distributions_.find(name);
+  if (it == dbr_distributions_.end()) {
+    // First use here: the distribution stored for the study (by another writer, or before the
+    // study was reopened) wins; else `dist` becomes it.
+    std::string stored = declared != nullptr
+                             ? dist.ToJson()
+                             : storage_->RegisterParamDistribution(study_id_, name, dist.ToJson());
+    it = dbr_distributions_.emplace(name, Distribution::FromJson(stored)).first;
+  }
+  if (!(it->second == dist))
     throw std::invalid_argument("parameter '" + name + "' was suggested as " +
                                 it->second.Describe() + " and now as " + dist.Describe() +
                                 "; one name must keep one distribution in a study");

@@ -240,6 +240,26 @@ TEST_P(StorageTest, ATrialIsClaimedOnce) {
   }
 }
 
+// The first distribution registered under a name stays; later ones get it back.
+TEST_P(StorageTest, DefineByRunDistributionsKeepTheFirst) {
+  auto s = Make();
+  int64_t study = s->OpenStudy(Def());
+  const std::string lr = Distribution::Float(1e-5, 1e-1, true).ToJson();
+  const std::string other = Distribution::Float(0, 1).ToJson();
+  EXPECT_EQ(s->RegisterParamDistribution(study, "lr", lr), lr);
+  EXPECT_EQ(s->RegisterParamDistribution(study, "lr", other), lr);
+  EXPECT_EQ(s->RegisterParamDistribution(study, "momentum", other), other);
+  EXPECT_EQ(s->GetParamDistributions(study),
+            (std::map<std::string, std::string>{{"lr", lr}, {"momentum", other}}));
+  StudyDefinition second = Def();
+  second.name = "second";
+  EXPECT_TRUE(s->GetParamDistributions(s->OpenStudy(second)).empty());  // per study
+  if (GetParam() == "sqlite") {
+    auto reopened = MakeSqliteStorage(DbPath());
+    EXPECT_EQ(reopened->GetParamDistributions(reopened->OpenStudy(Def())).at("lr"), lr);
+  }
+}
+
 TEST_P(StorageTest, OverwritesIntermediateParamAndUserAttr) {
   auto s = Make();
   int64_t study = s->OpenStudy(Def());
@@ -471,7 +491,7 @@ TEST(SqliteStorageTest, SchemaIsVersionedAndWal) {
   std::string path = dir.File("study.db");
   { MakeSqliteStorage(path)->OpenStudy(Def()); }
   EXPECT_EQ(RawQuery(path, "SELECT value FROM hpo_meta WHERE key = 'schema_version'"),
-            std::vector<std::string>{"4"});
+            std::vector<std::string>{"5"});
   EXPECT_EQ(RawQuery(path, "SELECT value FROM hpo_meta WHERE key = 'application'"),
             std::vector<std::string>{"hpo"});
   EXPECT_EQ(RawQuery(path, "PRAGMA journal_mode"), std::vector<std::string>{"wal"});
@@ -713,15 +733,18 @@ TEST(SqliteStorageTest, Version1DatabaseIsUpgradedInPlace) {
   }
   // Turn it into what version 1 wrote: no change log, an index by state.
   RawQuery(path,
-           "DROP TABLE trial_changes; ALTER TABLE trials DROP COLUMN owner; "
+           "DROP TABLE trial_changes; DROP TABLE param_distributions; "
+           "ALTER TABLE trials DROP COLUMN owner; "
            "CREATE INDEX trials_by_state ON trials(study_id, state); "
            "UPDATE hpo_meta SET value = '1' WHERE key = 'schema_version'");
   auto s = MakeSqliteStorage(path);
   EXPECT_EQ(RawQuery(path, "SELECT value FROM hpo_meta WHERE key = 'schema_version'"),
-            std::vector<std::string>{"4"});
+            std::vector<std::string>{"5"});
   EXPECT_EQ(RawQuery(path, "SELECT name FROM sqlite_master WHERE name LIKE 'trial%' ORDER BY name"),
             (std::vector<std::string>{"trial_changes", "trial_intermediate", "trial_params",
                                       "trial_user_attrs", "trials"}));
+  EXPECT_EQ(RawQuery(path, "SELECT name FROM sqlite_master WHERE name = 'param_distributions'"),
+            std::vector<std::string>{"param_distributions"});
   int64_t study = s->OpenStudy(Def());
   std::vector<FrozenTrial> read = s->GetAllTrials(study);
   ASSERT_EQ(read.size(), written.size());

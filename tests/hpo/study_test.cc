@@ -258,6 +258,32 @@ TEST(StudyTest, DefineByRunSuggestions) {
   EXPECT_EQ(u.params().size(), 1u);
 }
 
+// Define-by-run distributions live with the study: a reopened study keeps them (a different one
+// is an error; a re-queued trial's values read back without suggesting again), and a second
+// writer on the same file is held to the first writer's.
+TEST(StudyTest, DefineByRunDistributionsAreStoredWithTheStudy) {
+  hpo::testing::TempDir dir;
+  const std::string path = dir.File("dbr.db");
+  double lr = 0;
+  {
+    auto study = NewStudy(Direction::kMinimize, SearchSpace(), Storage::Open(path), "fifo");
+    Trial t = *study->Ask();
+    lr = t.SuggestFloat("lr", 1e-5, 1e-1, /*log=*/true);
+    auto writer = NewStudy(Direction::kMinimize, SearchSpace(), Storage::Open(path), "fifo");
+    Trial w = *writer->Ask();
+    EXPECT_THROW(w.SuggestFloat("lr", 0.0, 1.0), std::invalid_argument);
+    EXPECT_EQ(*t.Get("lr"), Value(lr));
+    writer->Tell(w, 1.0);
+  }  // t is left running: the next opener finds it interrupted
+  StudyOptions options;
+  options.requeue_interrupted = true;
+  auto study = NewStudy(Direction::kMinimize, SearchSpace(), Storage::Open(path), "fifo", options);
+  Trial again = *study->Ask();  // the interrupted trial, re-queued with its parameters
+  EXPECT_EQ(*again.Get("lr"), Value(lr));
+  EXPECT_EQ(again.SuggestFloat("lr", 1e-5, 1e-1, /*log=*/true), lr);
+  EXPECT_THROW(again.SuggestFloat("lr", 1e-4, 1e-1, /*log=*/true), std::invalid_argument);
+}
+
 TEST(StudyTest, SuggestOnDeclaredParam) {
   auto study = NewStudy(Direction::kMinimize, XnSpace(), MakeInMemoryStorage(), "fifo");
   Trial t = *study->Ask();

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -83,6 +84,14 @@ class Storage {
   // SetTrialState does, or nullopt when the trial was no longer in `from`. Throws StorageError
   // for an unknown trial.
   virtual std::optional<TrialTimes> ClaimTrial(int64_t trial_id, TrialState from) = 0;
+  // Define-by-run parameters (names the study's search space does not declare) keep the
+  // distribution they were first suggested with, for every writer and across reopening. Stores
+  // `distribution` (Distribution::ToJson) under `name` unless one is stored already, and returns
+  // the stored one: the caller compares.
+  virtual std::string RegisterParamDistribution(int64_t study_id, const std::string& name,
+                                                const std::string& distribution) = 0;
+  // The study's stored define-by-run distributions (JSON) by name.
+  virtual std::map<std::string, std::string> GetParamDistributions(int64_t study_id) = 0;
   // Adds one parameter to a running trial (define-by-run suggestions).
   virtual void SetTrialParam(int64_t trial_id, const std::string& name, double internal) = 0;
   virtual void SetIntermediate(int64_t trial_id, int64_t step, double value) = 0;

@@ -34,7 +34,8 @@
 //    the change and goes on to the next;
 //  - trials suspended by a stopping process are resumed by one of the Studies that open the
 //    storage next (the same claim);
-//  - not shared: define-by-run distributions (dbr_distributions_).
+//  - define-by-run distributions are stored with the study: a name keeps the distribution it was
+//    first suggested with by any writer, also after reopening.
 // Opening marks failed ("interrupted") only the running trials whose runner is gone
 // (Storage::FailStaleRunningTrials: with SQLite, those of a dead process or a closed
 // connection); trials other live writers on this host are running stay theirs.
@@ -194,8 +195,9 @@ class Study {
   // By number, except that another writer's trial created while this object created one lands
   // after it (positions never change: samplers sync by position).
   std::vector<FrozenTrial> trials_;
-  std::unordered_map<int64_t, size_t> index_by_id_;        // trial id → position in trials_
-  std::map<std::string, Distribution> dbr_distributions_;  // define-by-run registry
+  std::unordered_map<int64_t, size_t> index_by_id_;  // trial id → position in trials_
+  // Define-by-run registry: a cache of the storage's (Storage::RegisterParamDistribution).
+  mutable std::map<std::string, Distribution> dbr_distributions_;
   std::vector<FrozenTrial> interrupted_;
   std::deque<int64_t> suspended_;        // suspended by an earlier process, resumed first
   std::deque<int64_t> queued_;           // ids of queued trials, oldest first

@@ -73,6 +73,17 @@ class InMemoryStorage final : public Storage {
     return TrialTimes{t.start_time, t.complete_time};
   }
 
+  std::string RegisterParamDistribution(int64_t study_id, const std::string& name,
+                                        const std::string& distribution) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return FindStudy(study_id).distributions.emplace(name, distribution).first->second;
+  }
+
+  std::map<std::string, std::string> GetParamDistributions(int64_t study_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return FindStudy(study_id).distributions;
+  }
+
   void SetTrialParam(int64_t trial_id, const std::string& name, double internal) override {
     std::lock_guard<std::mutex> lock(mu_);
     FindTrial(trial_id).params[name] = internal;
@@ -133,7 +144,8 @@ class InMemoryStorage final : public Storage {
  private:
   struct Study {
     StudyDefinition def;
-    std::vector<int64_t> trial_ids;  // by number
+    std::vector<int64_t> trial_ids;                    // by number
+    std::map<std::string, std::string> distributions;  // define-by-run, by name
   };
   struct StoredTrial {
     int64_t study_id;

@@ -55,11 +55,19 @@ namespace {
 namespace fs = std::filesystem;
 using storage_internal::NowSeconds;
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 constexpr char kApplication[] = "hpo";
 constexpr int kBusyTimeoutMs = 30000;
 // How long a call keeps retrying when SQLite reports the database busy beyond busy_timeout.
 constexpr auto kBusyDeadline = std::chrono::seconds(60);
+
+// Define-by-run distributions (version 5).
+constexpr const char kParamDistributionsTable[] =
+    "CREATE TABLE IF NOT EXISTS param_distributions("
+    " study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL,"
+    " distribution TEXT NOT NULL,"
+    " PRIMARY KEY(study_id, name)) WITHOUT ROWID";
 
 constexpr const char* kSchema[] = {
     "CREATE TABLE hpo_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -104,19 +112,21 @@ constexpr const char* kSchema[] = {
     " key TEXT NOT NULL,"
     " value TEXT NOT NULL,"
     " PRIMARY KEY(trial_id, key)) WITHOUT ROWID",
+    kParamDistributionsTable,
 };
 
-// Upgrades a version-1, -2 or -3 database to version 4 (version 4 adds trials.owner). Version 1 had
-// an index by state that only the scan for stale running trials on open used, and that every state
-// change had to update.
+// Upgrades a database of version 1 to 4 to version 5 (version 4 added trials.owner, added after
+// these; version 5 the define-by-run distributions). Version 1 had an index by state that only the
+// scan for stale running trials on open used, and that every state change had to update.
 constexpr const char* kUpgrade[] = {
     "CREATE TABLE IF NOT EXISTS trial_changes("
     " seq INTEGER PRIMARY KEY,"
     " study_id INTEGER NOT NULL,"
     " trial_id INTEGER NOT NULL)",
+    kParamDistributionsTable,
     "DROP INDEX IF EXISTS trials_by_state",
     "DROP INDEX IF EXISTS trials_by_seq",
-    "UPDATE hpo_meta SET value = '4' WHERE key = 'schema_version'",
+    "UPDATE hpo_meta SET value = '5' WHERE key = 'schema_version'",
 };
 
 // Thrown when SQLite reports the database busy or locked; the whole transaction is retried.
@@ -481,6 +491,34 @@ class SqliteStorage final : public Storage {
       q.Run();
       LogChange(study_id, trial_id);
       return times;
+    });
+  }
+
+  std::string RegisterParamDistribution(int64_t study_id, const std::string& name,
+                                        const std::string& distribution) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Transaction(/*write=*/true, [&] {
+      Query insert = Prepare(
+          "INSERT INTO param_distributions(study_id, name, distribution) VALUES (?, ?, ?) "
+          "ON CONFLICT(study_id, name) DO NOTHING");
+      insert.Bind(1, study_id).Bind(2, name).Bind(3, distribution).Run();
+      Query q =
+          Prepare("SELECT distribution FROM param_distributions WHERE study_id = ? AND name = ?");
+      q.Bind(1, study_id).Bind(2, name);
+      if (!q.Step())
+        throw StorageError("SQLite storage: no study with id " + std::to_string(study_id));
+      return q.Text(0);
+    });
+  }
+
+  std::map<std::string, std::string> GetParamDistributions(int64_t study_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return Transaction(/*write=*/false, [&] {
+      std::map<std::string, std::string> out;
+      Query q = Prepare("SELECT name, distribution FROM param_distributions WHERE study_id = ?");
+      q.Bind(1, study_id);
+      while (q.Step()) out[q.Text(0)] = q.Text(1);
+      return out;
     });
   }
 
