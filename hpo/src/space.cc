@@ -309,6 +309,13 @@ const ParamSpec* SearchSpace::Find(const std::string& name) const {
   return it == index_.end() ? nullptr : &params_[it->second];
 }
 
+std::map<std::string, Value> SearchSpace::ToExternal(const ParamMap& internal) const {
+  std::map<std::string, Value> out;
+  for (const auto& [name, x] : internal)
+    if (const ParamSpec* spec = Find(name)) out.emplace(name, spec->distribution.ToExternal(x));
+  return out;
+}
+
 bool SearchSpace::IsActive(const ParamSpec& spec, const ParamMap& chosen) const {
   if (!spec.condition) return true;
   auto it = chosen.find(spec.condition->parent);

@@ -469,3 +469,22 @@ TEST(ValueTest, ToStringAndToDouble) {
 
 }  // namespace
 }  // namespace hpo
+
+namespace hpo {
+namespace {
+
+TEST(SearchSpaceToExternal, ConvertsDeclaredParametersAndLeavesOutOthers) {
+  SearchSpace s;
+  s.Add(
+      {"opt", Distribution::Categorical({std::string("sgd"), std::string("adam")}), std::nullopt});
+  s.Add({"layers", Distribution::Int(1, 4), std::nullopt});
+  s.Add({"lr", Distribution::Float(1e-5, 1e-1, /*log=*/true), std::nullopt});
+  const std::map<std::string, Value> out =
+      s.ToExternal({{"opt", 1.0}, {"layers", 3.0}, {"lr", 0.01}, {"dbr_only", 0.5}});
+  EXPECT_EQ(out, (std::map<std::string, Value>{
+                     {"opt", std::string("adam")}, {"layers", int64_t{3}}, {"lr", 0.01}}));
+  EXPECT_TRUE(s.ToExternal({}).empty());
+}
+
+}  // namespace
+}  // namespace hpo

@@ -582,16 +582,13 @@ void StudyRunner::PrintTable(const std::vector<hpo::FrozenTrial>& trials) {
           {"state", hpo::ToString(t->state)},
           {"epochs", t->intermediate.empty() ? 0 : t->intermediate.rbegin()->first}};
       if (t->value) row["value"] = *t->value;
-      for (const auto& [k, x] : t->params)
-        if (const auto* spec = config_.space.Find(k))
-          row["params"][k] = ToJson(spec->distribution.ToExternal(x));
+      for (const auto& [k, v] : config_.space.ToExternal(t->params)) row["params"][k] = ToJson(v);
       j["trials"].push_back(row);
     }
     if (best) {
       j["best"] = {{"trial", best->number}, {"value", *best->value}};
-      for (const auto& [k, x] : best->params)
-        if (const auto* spec = config_.space.Find(k))
-          j["best"]["params"][k] = ToJson(spec->distribution.ToExternal(x));
+      for (const auto& [k, v] : config_.space.ToExternal(best->params))
+        j["best"]["params"][k] = ToJson(v);
     }
     std::lock_guard<std::mutex> lock(log_mu_);
     out_ << j.dump() << "\n";
@@ -605,9 +602,7 @@ void StudyRunner::PrintTable(const std::vector<hpo::FrozenTrial>& trials) {
   const size_t shown = std::min<size_t>(order.size(), 20);
   for (size_t i = 0; i < shown; ++i) {
     const auto* t = order[i];
-    std::map<std::string, hpo::Value> params;
-    for (const auto& [k, x] : t->params)
-      if (const auto* spec = config_.space.Find(k)) params[k] = spec->distribution.ToExternal(x);
+    const std::map<std::string, hpo::Value> params = config_.space.ToExternal(t->params);
     double v = t->value ? *t->value : t->last_intermediate().value_or(NAN);
     s << std::setw(7) << t->number << std::setw(10) << hpo::ToString(t->state) << std::setw(8)
       << (t->intermediate.empty() ? 0 : t->intermediate.rbegin()->first) << std::setw(14)
@@ -618,9 +613,8 @@ void StudyRunner::PrintTable(const std::vector<hpo::FrozenTrial>& trials) {
   if (best) {
     s << "\nbest trial " << best->number << ": " << config_.metric << " = " << Fmt(*best->value)
       << "\n";
-    for (const auto& [k, x] : best->params)
-      if (const auto* spec = config_.space.Find(k))
-        s << "  " << k << ": " << hpo::ValueToString(spec->distribution.ToExternal(x)) << "\n";
+    for (const auto& [k, v] : config_.space.ToExternal(best->params))
+      s << "  " << k << ": " << hpo::ValueToString(v) << "\n";
   } else {
     s << "\nno trial completed\n";
   }
@@ -645,11 +639,10 @@ void StudyRunner::WriteOutputs(const std::vector<hpo::FrozenTrial>& trials) {
           << (t.intermediate.empty() ? 0 : t.intermediate.rbegin()->first) << ","
           << (t.value ? Fmt(*t.value, 8) : "") << ","
           << (t.last_intermediate() ? Fmt(*t.last_intermediate(), 8) : "");
+      const std::map<std::string, hpo::Value> params = config_.space.ToExternal(t.params);
       for (const auto& n : names) {
-        auto it = t.params.find(n);
-        csv << ",";
-        if (it != t.params.end())
-          csv << hpo::ValueToString(config_.space.Find(n)->distribution.ToExternal(it->second));
+        auto it = params.find(n);
+        csv << "," << (it != params.end() ? hpo::ValueToString(it->second) : "");
       }
       std::string reason = t.fail_reason;
       std::replace(reason.begin(), reason.end(), '"', '\'');
@@ -661,9 +654,8 @@ void StudyRunner::WriteOutputs(const std::vector<hpo::FrozenTrial>& trials) {
     std::ofstream y(dir / "best.yaml");
     y << "# best trial " << best->number << " of study " << config_.name << ": " << config_.metric
       << " = " << Fmt(*best->value, 8) << "\n";
-    for (const auto& [k, x] : best->params)
-      if (const auto* spec = config_.space.Find(k))
-        y << k << ": " << hpo::ValueToString(spec->distribution.ToExternal(x)) << "\n";
+    for (const auto& [k, v] : config_.space.ToExternal(best->params))
+      y << k << ": " << hpo::ValueToString(v) << "\n";
   }
   Log("wrote " + (dir / "trials.csv").string() +
           (best ? " and " + (dir / "best.yaml").string() : ""),

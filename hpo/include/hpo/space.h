@@ -104,6 +104,9 @@ class SearchSpace {
 
   // Whether `spec` is active given the values already chosen for its parents.
   bool IsActive(const ParamSpec& spec, const ParamMap& chosen) const;
+  // The declared parameters among `internal` (a trial's stored values) as external values;
+  // names this space does not declare (define-by-run ones) are left out.
+  std::map<std::string, Value> ToExternal(const ParamMap& internal) const;
 
   std::string ToJson() const;
   static SearchSpace FromJson(const std::string& json);
