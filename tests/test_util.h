@@ -21,6 +21,18 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// The message of the `Error` that fn() throws; "" when it throws none (another exception type
+// propagates and fails the test).
+template <typename Error>
+std::string ErrorOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 // Writes `contents` to `path` (binary), creating parent directories.
 void WriteFile(const std::string& path, const std::string& contents);
 std::string ReadFile(const std::string& path);

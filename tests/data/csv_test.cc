@@ -15,15 +15,6 @@ namespace {
 using hpo::testing::TempDir;
 using hpo::testing::WriteFile;
 
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "<no DataError>";
-}
-
 std::vector<float> Floats(const torch::Tensor& t) {
   torch::Tensor c = t.contiguous();
   return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
@@ -53,7 +44,7 @@ class CsvTest : public ::testing::Test {
   }
   std::string ErrorFor(const std::string& text, const DataOptions& options = NoValidation()) {
     std::string path = Write(text);
-    return ErrorOf([&] { LoadCsv(path, options); });
+    return hpo::testing::ErrorOf<DataError>([&] { LoadCsv(path, options); });
   }
   std::string Path() const { return dir_.File("table.csv"); }
 
@@ -393,10 +384,10 @@ TEST_F(CsvTest, BadQuotesNameTheLine) {
 TEST_F(CsvTest, MissingFileAndDirectoryAndSplitOptions) {
   std::string missing = dir_.File("nope.csv");
   EXPECT_EQ(
-      ErrorOf([&] { LoadCsv(missing, {}); }),
+      hpo::testing::ErrorOf<DataError>([&] { LoadCsv(missing, {}); }),
       "cannot open " + missing + ": No such file or directory; set data.path to the CSV file");
   EXPECT_EQ(
-      ErrorOf([&] { LoadCsv(dir_.path().string(), {}); }),
+      hpo::testing::ErrorOf<DataError>([&] { LoadCsv(dir_.path().string(), {}); }),
       "cannot read " + dir_.path().string() + ": it is a directory; set data.path to the CSV file");
   DataOptions options;
   options.validation_fraction = 0.9;

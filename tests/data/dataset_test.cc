@@ -15,17 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
+
 namespace data {
 namespace {
-
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "<no DataError>";
-}
 
 // ---- MakeSplit ----
 
@@ -84,17 +77,25 @@ TEST(SplitTest, TrainLimitKeepsADeterministicSubsetOfTrain) {
 }
 
 TEST(SplitTest, BadOptionsAreReported) {
-  EXPECT_NE(ErrorOf([] {
+  EXPECT_NE(hpo::testing::ErrorOf<DataError>([] {
               MakeSplit(10, 1.0, 0);
             }).find("data.validation_fraction must be in [0, 1), got 1"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([] { MakeSplit(10, -0.1, 0); }).find("data.validation_fraction"),
+  EXPECT_NE(hpo::testing::ErrorOf<DataError>([] {
+              MakeSplit(10, -0.1, 0);
+            }).find("data.validation_fraction"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([] { MakeSplit(10, std::nan(""), 0); }).find("data.validation_fraction"),
+  EXPECT_NE(hpo::testing::ErrorOf<DataError>([] {
+              MakeSplit(10, std::nan(""), 0);
+            }).find("data.validation_fraction"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([] { MakeSplit(1, 0.6, 0); }).find("leaves no training samples out of 1"),
+  EXPECT_NE(hpo::testing::ErrorOf<DataError>([] {
+              MakeSplit(1, 0.6, 0);
+            }).find("leaves no training samples out of 1"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([] { MakeSplit(10, 0.1, 0, -1); }).find("data.train_limit must be >= 0"),
+  EXPECT_NE(hpo::testing::ErrorOf<DataError>([] {
+              MakeSplit(10, 0.1, 0, -1);
+            }).find("data.train_limit must be >= 0"),
             std::string::npos);
 }
 
@@ -146,11 +147,17 @@ TEST(SyntheticTest, NearestCentroidSeparatesClasses) {
 }
 
 TEST(SyntheticTest, BadSizesAreReported) {
-  EXPECT_NE(ErrorOf([] { MakeSyntheticClassification(0, 10, 2, 2, 0); }).find("n_train=0"),
+  EXPECT_NE(hpo::testing::ErrorOf<DataError>([] {
+              MakeSyntheticClassification(0, 10, 2, 2, 0);
+            }).find("n_train=0"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([] { MakeSyntheticClassification(10, 10, 2, 1, 0); }).find("n_classes=1"),
+  EXPECT_NE(hpo::testing::ErrorOf<DataError>([] {
+              MakeSyntheticClassification(10, 10, 2, 1, 0);
+            }).find("n_classes=1"),
             std::string::npos);
-  EXPECT_NE(ErrorOf([] { MakeSyntheticClassification(10, 10, 0, 2, 0); }).find("n_features=0"),
+  EXPECT_NE(hpo::testing::ErrorOf<DataError>([] {
+              MakeSyntheticClassification(10, 10, 0, 2, 0);
+            }).find("n_features=0"),
             std::string::npos);
 }
 
@@ -179,11 +186,11 @@ TEST(RegistryTest, LoadsSyntheticFromOptions) {
 TEST(RegistryTest, UnknownNameListsKnownNamesAndSuggests) {
   DataOptions options;
   options.name = "fashion-mnist";
-  EXPECT_EQ(ErrorOf([&] { LoadDataset(options); }),
+  EXPECT_EQ(hpo::testing::ErrorOf<DataError>([&] { LoadDataset(options); }),
             "unknown dataset 'fashion-mnist' in data.name (did you mean 'fashion_mnist'?); known "
             "datasets: csv, fashion_mnist, mnist, synthetic");
   options.name = "imagenet";
-  EXPECT_EQ(ErrorOf([&] { LoadDataset(options); }),
+  EXPECT_EQ(hpo::testing::ErrorOf<DataError>([&] { LoadDataset(options); }),
             "unknown dataset 'imagenet' in data.name; known datasets: csv, fashion_mnist, mnist, "
             "synthetic");
 }
@@ -192,7 +199,7 @@ TEST(RegistryTest, ImageDatasetsReadOptionsPath) {
   DataOptions options;
   options.name = "mnist";
   options.path = "/nonexistent/hpo-data-test";
-  EXPECT_NE(ErrorOf([&] {
+  EXPECT_NE(hpo::testing::ErrorOf<DataError>([&] {
               LoadDataset(options);
             }).find("cannot open /nonexistent/hpo-data-test/train-images-idx3-ubyte(.gz)"),
             std::string::npos);

@@ -456,15 +456,6 @@ std::vector<std::string> RawQuery(const std::string& path, const std::string& sq
   return rows;
 }
 
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const StorageError& e) {
-    return e.what();
-  }
-  return "";
-}
-
 TEST(SqliteStorageTest, ReopenSeesEverything) {
   TempDir dir;
   std::string path = dir.File("study.db");
@@ -520,7 +511,7 @@ TEST(SqliteStorageTest, ForeignFileIsRejectedAndUntouched) {
   for (const std::string& contents : {std::string("hello world"), std::string(4096, 'x')}) {
     std::string path = dir.File("x.db");
     WriteFile(path, contents);
-    std::string msg = ErrorOf([&] { MakeSqliteStorage(path); });
+    std::string msg = hpo::testing::ErrorOf<StorageError>([&] { MakeSqliteStorage(path); });
     EXPECT_NE(msg.find(path), std::string::npos) << msg;
     EXPECT_NE(msg.find("not a SQLite database"), std::string::npos) << msg;
     EXPECT_TRUE(ReadFile(path) == contents) << "the file changed: " << path;
@@ -539,7 +530,7 @@ TEST(SqliteStorageTest, OtherApplicationsDatabaseIsRejectedAndUntouched) {
            "INSERT INTO users(name) VALUES ('ada')");
   std::string before = ReadFile(path);
   ASSERT_FALSE(before.empty());
-  std::string msg = ErrorOf([&] { MakeSqliteStorage(path); });
+  std::string msg = hpo::testing::ErrorOf<StorageError>([&] { MakeSqliteStorage(path); });
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
   EXPECT_NE(msg.find("another application"), std::string::npos) << msg;
   EXPECT_NE(msg.find("users"), std::string::npos) << msg;
@@ -552,7 +543,7 @@ TEST(SqliteStorageTest, OtherApplicationsDatabaseIsRejectedAndUntouched) {
            "CREATE TABLE hpo_meta(key TEXT PRIMARY KEY, value TEXT); "
            "INSERT INTO hpo_meta VALUES ('application', 'not-hpo')");
   std::string before2 = ReadFile(path2);
-  msg = ErrorOf([&] { MakeSqliteStorage(path2); });
+  msg = hpo::testing::ErrorOf<StorageError>([&] { MakeSqliteStorage(path2); });
   EXPECT_NE(msg.find("not-hpo"), std::string::npos) << msg;
   EXPECT_TRUE(ReadFile(path2) == before2) << "the file changed: " << path2;
 }
@@ -565,7 +556,7 @@ TEST(SqliteStorageTest, NewerSchemaIsRejectedAndUntouched) {
   // A clean close checkpoints the WAL into the file; make sure nothing is pending.
   RawQuery(path, "PRAGMA wal_checkpoint(TRUNCATE)");
   std::string before = ReadFile(path);
-  std::string msg = ErrorOf([&] { MakeSqliteStorage(path); });
+  std::string msg = hpo::testing::ErrorOf<StorageError>([&] { MakeSqliteStorage(path); });
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
   EXPECT_NE(msg.find("newer"), std::string::npos) << msg;
   EXPECT_TRUE(ReadFile(path) == before) << "the file changed: " << path;
@@ -575,7 +566,7 @@ TEST(SqliteStorageTest, DirectoryIsRejected) {
   TempDir dir;
   std::string path = dir.File("dir.db");
   std::filesystem::create_directories(path);
-  std::string msg = ErrorOf([&] { MakeSqliteStorage(path); });
+  std::string msg = hpo::testing::ErrorOf<StorageError>([&] { MakeSqliteStorage(path); });
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
 }
 
@@ -840,7 +831,7 @@ TEST(StorageOpenTest, AcceptedUrlForms) {
 
 TEST(StorageOpenTest, UnknownUrlNamesAcceptedForms) {
   for (const char* url : {"postgres://localhost/hpo", "results.txt", "", "mem"}) {
-    std::string msg = ErrorOf([&] { Storage::Open(url); });
+    std::string msg = hpo::testing::ErrorOf<StorageError>([&] { Storage::Open(url); });
     EXPECT_NE(msg.find("memory"), std::string::npos) << url << ": " << msg;
     EXPECT_NE(msg.find("sqlite:PATH"), std::string::npos) << url << ": " << msg;
     EXPECT_NE(msg.find(".db"), std::string::npos) << url << ": " << msg;
