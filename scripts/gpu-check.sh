@@ -6,7 +6,8 @@
 # GPU throughput benchmark: samples/s with 1, 4, 8 and 16 trials per GPU on the quickstart MLP and
 # a small CNN, and one PyTorch-eager trial of the same MLP for reference. Every phase runs even if
 # an earlier one failed; everything printed is also kept in $OUT/gpu-check.log. Target: < 8 min.
-# `bash scripts/gpu-check.sh tests` builds and runs the CUDA tests only.
+# `bash scripts/gpu-check.sh tests` builds and runs the CUDA tests only; `... threads` builds
+# train only and compares the MLP at 8 and 16 trials per GPU with threads_per_trial auto and 1.
 set -uo pipefail
 ONLY=${1:-all}
 cd "$(dirname "$0")/.."
@@ -41,6 +42,7 @@ phase "build"
 TARGETS=(train)
 SUITES=(tests/data/*_test.cc tests/models/*_test.cc tests/trainer/*_test.cc)
 [ "$ONLY" = tests ] && SUITES=(tests/trainer/cuda_test.cc tests/models/dropout_test.cc tests/data/dataset_test.cc)
+[ "$ONLY" = threads ] && SUITES=()
 for f in "${SUITES[@]}"; do
   d=$(basename "$(dirname "$f")"); n=$(basename "$f" .cc); TARGETS+=("${d}_${n}")
 done
@@ -50,7 +52,7 @@ if ! cmake --build build-gpu -j "$(nproc)" --target "${TARGETS[@]}" >"$LOGDIR/bu
 fi
 
 phase "CUDA tests"
-for t in trainer_cuda_test models_dropout_test data_dataset_test; do
+[ "$ONLY" = threads ] || for t in trainer_cuda_test models_dropout_test data_dataset_test; do
   ./build-gpu/tests/$t 2>&1 | grep -E "^\[ +(OK|FAILED|SKIPPED|PASSED) +\]|Failure|Expected|Which is|actual|grew|gave|reason" | head -40
 done
 
@@ -62,8 +64,8 @@ B=/tmp/gpubench
 rm -rf "$B"; mkdir -p "$B"
 echo "| model | trials per GPU | study samples/s | steady samples/s (k x median trial) | median per trial | wall s |"
 echo "|---|---|---|---|---|---|"
-bench_one() {  # model, trials per GPU, precision
-  local model=$1 k=$2 prec=$3 name="$1-$2-$3"
+bench_one() {  # model, trials per GPU, precision[, threads_per_trial (default 0: auto)]
+  local model=$1 k=$2 prec=$3 th=${4:-0} name="$1-$2-$3-t${4:-0}"
   cat >"$B/$name.yaml" <<YAML
 study: {name: gpu_$name, seed: 3, storage: $B/$name.db}
 budget: {trials: $k, max_epochs: 3}
@@ -71,7 +73,7 @@ search_space:
   lr: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
 sampler: random
 scheduler: fifo
-resources: {devices: cuda, trials_per_device: $k}
+resources: {devices: cuda, trials_per_device: $k, threads_per_trial: $th}
 data: {name: fashion_mnist, path: $FM}
 model: {name: $model, hidden_units: 256, layers: 2, channels: 32, conv_blocks: 2}
 training: {batch_size: 128, optimizer: adam, precision: $prec}
@@ -80,7 +82,7 @@ YAML
   t0=$(date +%s.%N)
   ./build-gpu/train --study "$B/$name.yaml" --log-format json --output "$B/out-$name" >"$B/$name.jsonl" 2>&1
   t1=$(date +%s.%N)
-  "$PY" - "$model${prec/fp32/}" "$k" "$t0" "$t1" "$B/$name.jsonl" <<'PYEOF'
+  "$PY" - "$model${prec/fp32/}${4:+ threads $4}" "$k" "$t0" "$t1" "$B/$name.jsonl" <<'PYEOF'
 import json, statistics, sys
 model, k, t0, t1, path = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 events = []
@@ -100,6 +102,12 @@ failed = summary[-1].get("failed", "?") if summary else "?"
 print(f"| {model} | {k} | {study:,.0f} | {k * per:,.0f} | {per:,.0f} | {t1 - t0:.1f} | failed {failed}")
 PYEOF
 }
+if [ "$ONLY" = threads ]; then
+  for k in 8 16; do for th in 0 1; do bench_one mlp "$k" fp32 "$th"; done; done
+  for th in 0 1; do bench_one cnn 16 fp32 "$th"; done
+  phase "done"
+  exit 0
+fi
 for model in mlp cnn; do
   for k in 1 4 8 16; do bench_one "$model" "$k" fp32; done
 done
