@@ -167,6 +167,8 @@ void Study::RefreshLocked() {
 void Study::SetState(FrozenTrial& rec, TrialState state, std::optional<double> value,
                      const std::string& reason) {
   TrialTimes times = storage_->SetTrialState(rec.id, state, value, reason);
+  if (!foreign_.count(rec.id))
+    running_ += (state == TrialState::kRunning) - (rec.state == TrialState::kRunning);
   rec.state = state;
   rec.value = value;
   rec.fail_reason = reason;
@@ -239,6 +241,7 @@ std::optional<Trial> Study::Ask() {
   }
   FrozenTrial rec = storage_->CreateTrial(study_id_, params, TrialState::kRunning);
   ++new_trials_;
+  ++running_;
   trial.id_ = rec.id;
   trial.number_ = rec.number;
   trial.params_ = std::move(params);
@@ -290,9 +293,7 @@ int64_t Study::Enqueue(const std::map<std::string, Value>& params) {
 
 bool Study::HasPendingWork() const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& t : trials_)
-    if (t.state == TrialState::kRunning && !foreign_.count(t.id)) return true;
-  return false;
+  return running_ > 0;
 }
 
 Decision Study::Report(const Trial& trial, int64_t step, double value) {

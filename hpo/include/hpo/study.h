@@ -203,6 +203,10 @@ class Study {
   std::deque<int64_t> suspended_;        // suspended by an earlier process, resumed first
   std::deque<int64_t> queued_;           // ids of queued trials, oldest first
   std::unordered_set<int64_t> foreign_;  // trials other writers created after this object opened
+  // Trials in trials_ that are kRunning and not in foreign_ (what HasPendingWork reports), kept
+  // by SetState and Ask so that the check does not scan every trial. RefreshLocked leaves it
+  // alone: it skips this object's running trials and marks any trial it sees running foreign.
+  int64_t running_ = 0;
 };
 
 }  // namespace hpo
