@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "hpo/check.h"
+#include "trial_id_array.h"
 
 namespace hpo {
 namespace {
@@ -58,7 +59,8 @@ Study::Study(StudyDefinition def, SearchSpace space, std::unique_ptr<Storage> st
       storage_(std::move(storage)),
       sampler_(std::move(sampler)),
       scheduler_(std::move(scheduler)),
-      options_(options) {
+      options_(options),
+      index_by_id_(std::make_unique<internal::TrialIdArray<size_t>>()) {
   HPO_CHECK(storage_ && sampler_ && scheduler_);
   def_.space_json = space_.ToJson();
   def_.sampler = sampler_->name();
@@ -72,7 +74,7 @@ Study::Study(StudyDefinition def, SearchSpace space, std::unique_ptr<Storage> st
   std::unordered_set<int64_t> interrupted_ids;
   for (const FrozenTrial& t : interrupted_) interrupted_ids.insert(t.id);
   for (size_t i = 0; i < trials_.size(); ++i) {
-    index_by_id_[trials_[i].id] = i;
+    (*index_by_id_)[trials_[i].id] = i + 1;
     auto attr = trials_[i].user_attrs.find(kSuspendedAttr);
     if (trials_[i].state == TrialState::kPaused && attr != trials_[i].user_attrs.end() &&
         attr->second == "1")
@@ -91,9 +93,8 @@ Study::Study(StudyDefinition def, SearchSpace space, std::unique_ptr<Storage> st
   if (options_.requeue_interrupted) {
     for (const FrozenTrial& t : interrupted_) {
       FrozenTrial rec = storage_->CreateTrial(study_id_, t.params, TrialState::kQueued);
-      index_by_id_[rec.id] = trials_.size();
-      trials_.push_back(rec);
       queued_.push_back(rec.id);
+      Append(std::move(rec));
     }
   }
 }
@@ -101,9 +102,24 @@ Study::Study(StudyDefinition def, SearchSpace space, std::unique_ptr<Storage> st
 Study::~Study() = default;
 
 FrozenTrial& Study::Record(int64_t trial_id) {
-  auto it = index_by_id_.find(trial_id);
-  HPO_CHECK(it != index_by_id_.end()) << "unknown trial id" << trial_id;
-  return trials_[it->second];
+  FrozenTrial* rec = Find(trial_id);
+  HPO_CHECK(rec != nullptr) << "unknown trial id" << trial_id;
+  return *rec;
+}
+
+const FrozenTrial* Study::Find(int64_t trial_id) const {
+  if (trial_id < 0) return nullptr;
+  const size_t* position = index_by_id_->Find(trial_id);
+  return position == nullptr || *position == 0 ? nullptr : &trials_[*position - 1];
+}
+
+FrozenTrial* Study::Find(int64_t trial_id) {
+  return const_cast<FrozenTrial*>(static_cast<const Study&>(*this).Find(trial_id));
+}
+
+void Study::Append(FrozenTrial rec) {
+  (*index_by_id_)[rec.id] = trials_.size() + 1;
+  trials_.push_back(std::move(rec));
 }
 
 void Study::Refresh() {
@@ -116,17 +132,16 @@ void Study::RefreshLocked() {
   TrialChanges changes = storage_->ChangedTrials(study_id_, seq_);
   seq_ = std::max(seq_, changes.seq);
   for (FrozenTrial& t : changes.trials) {
-    auto it = index_by_id_.find(t.id);
-    if (it == index_by_id_.end()) {  // created by another writer
+    FrozenTrial* known = Find(t.id);
+    if (known == nullptr) {  // created by another writer
       for (const auto& [step, value] : t.intermediate) scheduler_->OnReport(t.id, step, value);
       if (IsFinished(t.state)) scheduler_->OnFinished(t.id, t.state);
       if (t.state != TrialState::kQueued) ++new_trials_;
       foreign_.insert(t.id);
-      index_by_id_[t.id] = trials_.size();
-      trials_.push_back(std::move(t));
+      Append(std::move(t));
       continue;
     }
-    FrozenTrial& rec = trials_[it->second];
+    FrozenTrial& rec = *known;
     // A trial this object is running: its copy is the truth (another process opening the study
     // fails running trials as stale; the next write here stores the state again).
     if (rec.state == TrialState::kRunning && !foreign_.count(rec.id)) continue;
@@ -154,6 +169,8 @@ void Study::RefreshLocked() {
 void Study::SetState(FrozenTrial& rec, TrialState state, std::optional<double> value,
                      const std::string& reason) {
   TrialTimes times = storage_->SetTrialState(rec.id, state, value, reason);
+  if (!foreign_.count(rec.id))
+    running_ += (state == TrialState::kRunning) - (rec.state == TrialState::kRunning);
   rec.state = state;
   rec.value = value;
   rec.fail_reason = reason;
@@ -168,6 +185,7 @@ bool Study::Claim(int64_t trial_id, TrialState from) {
     return false;
   }
   FrozenTrial& rec = Record(trial_id);
+  if (!foreign_.count(trial_id)) ++running_;
   rec.state = TrialState::kRunning;
   rec.start_time = times->start_time;
   rec.complete_time = times->complete_time;
@@ -230,6 +248,7 @@ std::optional<Trial> Study::Ask() {
       params[spec.name] = sampler_->SampleOne(spec.name, spec.distribution, params,
                                               History{def_.direction, &trials_});
     }
+    if (!foreign_.count(id)) ++running_;
     rec.state = TrialState::kRunning;
     rec.start_time = times->start_time;
     rec.complete_time = times->complete_time;
@@ -253,11 +272,11 @@ std::optional<Trial> Study::Ask() {
   }
   FrozenTrial rec = storage_->CreateTrial(study_id_, params, TrialState::kRunning);
   ++new_trials_;
-  index_by_id_[rec.id] = trials_.size();
-  trials_.push_back(rec);
+  ++running_;
   trial.id_ = rec.id;
   trial.number_ = rec.number;
-  trial.params_ = rec.params;
+  trial.params_ = std::move(params);
+  Append(std::move(rec));
   return trial;
 }
 
@@ -297,17 +316,15 @@ int64_t Study::Enqueue(const std::map<std::string, Value>& params) {
                                 "}; set the parent accordingly or leave '" + spec.name + "' out");
   }
   FrozenTrial rec = storage_->CreateTrial(study_id_, internal, TrialState::kQueued);
-  index_by_id_[rec.id] = trials_.size();
-  trials_.push_back(rec);
   queued_.push_back(rec.id);
-  return rec.number;
+  const int64_t number = rec.number;
+  Append(std::move(rec));
+  return number;
 }
 
 bool Study::HasPendingWork() const {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& t : trials_)
-    if (t.state == TrialState::kRunning && !foreign_.count(t.id)) return true;
-  return false;
+  return running_ > 0;
 }
 
 Decision Study::Report(const Trial& trial, int64_t step, double value) {
@@ -410,9 +427,9 @@ std::vector<FrozenTrial> Study::Trials() const {
 
 std::optional<FrozenTrial> Study::GetTrial(int64_t trial_id) const {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = index_by_id_.find(trial_id);
-  if (it == index_by_id_.end()) return std::nullopt;
-  return trials_[it->second];
+  const FrozenTrial* rec = Find(trial_id);
+  if (rec == nullptr) return std::nullopt;
+  return *rec;
 }
 
 Distribution Study::DefineByRunDistribution(const std::string& name) const {

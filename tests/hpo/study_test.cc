@@ -127,6 +127,38 @@ void RunBestTrialScenario(Study& study) {
   study.Tell(*study.Ask(), std::numeric_limits<double>::quiet_NaN());
 }
 
+// HasPendingWork follows this object's running trials through every state change.
+TEST(StudyTest, HasPendingWorkFollowsRunningTrials) {
+  auto study = NewStudy(Direction::kMinimize, XnSpace(), MakeInMemoryStorage(), "asha");
+  std::vector<Trial> trials;
+  for (int i = 0; i < 3; ++i) trials.push_back(*study->Ask());
+  EXPECT_TRUE(study->HasPendingWork());
+  // Rung 1: all three pause; with three values the best (trial 0) becomes promotable.
+  EXPECT_EQ(study->Report(trials[0], 1, 0.1), Decision::kPause);
+  EXPECT_EQ(study->Report(trials[1], 1, 0.5), Decision::kPause);
+  EXPECT_TRUE(study->HasPendingWork());
+  EXPECT_EQ(study->Report(trials[2], 1, 0.9), Decision::kPause);
+  EXPECT_FALSE(study->HasPendingWork());
+  std::optional<Trial> resumed = study->Ask();
+  ASSERT_TRUE(resumed && resumed->resumed());
+  EXPECT_EQ(resumed->id(), trials[0].id());
+  EXPECT_TRUE(study->HasPendingWork());
+  study->MarkPaused(*resumed);
+  EXPECT_FALSE(study->HasPendingWork());
+  study->Enqueue({{"x", 0.5}, {"n", int64_t{2}}});
+  EXPECT_FALSE(study->HasPendingWork());  // queued is not running
+  std::optional<Trial> queued = study->Ask();
+  ASSERT_TRUE(queued && !queued->resumed());
+  EXPECT_TRUE(study->HasPendingWork());
+  study->TellFailed(*queued, "boom");
+  EXPECT_FALSE(study->HasPendingWork());
+  std::optional<Trial> fresh = study->Ask();
+  ASSERT_TRUE(fresh.has_value());
+  EXPECT_TRUE(study->HasPendingWork());
+  study->Tell(*fresh, 0.3);
+  EXPECT_FALSE(study->HasPendingWork());
+}
+
 TEST(StudyTest, BestTrialMinimize) {
   auto study = NewStudy(Direction::kMinimize, XnSpace(), MakeInMemoryStorage(), "fifo");
   RunBestTrialScenario(*study);

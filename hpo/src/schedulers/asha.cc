@@ -74,21 +74,27 @@ void AshaScheduler::Wait(size_t k, const Entry& entry) {
   // -inf: NaN (or an infinitely bad value), never promoted.
   if (entry.rank.score == -std::numeric_limits<double>::infinity()) return;
   rung_[k].waiting.Push(entry);
-  ticket_.Set(entry.trial_id, entry.rank.order + 1);
+  ticket_[entry.trial_id] = entry.rank.order + 1;
 }
 
 void AshaScheduler::StopWaiting(int64_t trial_id) {
-  if (ticket_.Get(trial_id) == 0) return;
-  ticket_.Set(trial_id, 0);
+  int64_t* ticket = ticket_.Find(trial_id);
+  if (ticket == nullptr || *ticket == 0) return;
+  *ticket = 0;
   // Its entry stays in the heap until it reaches the root; if it is the root now, drop it.
   for (size_t k = 0; k < rung_.size(); ++k)
     if (!rung_[k].waiting.empty() && rung_[k].waiting.top().trial_id == trial_id)
       DropStaleWaiting(k);
 }
 
+int64_t AshaScheduler::Ticket(int64_t trial_id) const {
+  const int64_t* ticket = ticket_.Find(trial_id);
+  return ticket == nullptr ? 0 : *ticket;
+}
+
 void AshaScheduler::DropStaleWaiting(size_t k) {
   auto& waiting = rung_[k].waiting;
-  while (!waiting.empty() && ticket_.Get(waiting.top().trial_id) != waiting.top().rank.order + 1)
+  while (!waiting.empty() && Ticket(waiting.top().trial_id) != waiting.top().rank.order + 1)
     waiting.Pop();
 }
 

@@ -31,6 +31,7 @@
 
 #include "hpo/scheduler.h"
 #include "schedulers/rank_heap.h"
+#include "trial_id_array.h"
 
 namespace hpo {
 
@@ -101,13 +102,15 @@ class AshaScheduler : public Scheduler {
   void StopWaiting(int64_t trial_id);
   // Pops the roots of rung k's waiting heap whose trial no longer waits there.
   void DropStaleWaiting(size_t k);
+  // ticket_ of `trial_id` (0 when it never waited).
+  int64_t Ticket(int64_t trial_id) const;
 
   SchedulerOptions options_;
   bool promote_;
   std::vector<int64_t> rungs_;
   std::vector<Rung> rung_;
   // Trial id → 1 + the report order of the entry it waits with (0: not waiting).
-  schedulers_internal::TrialIdArray ticket_;
+  internal::TrialIdArray<int64_t> ticket_;
   int64_t order_ = 0;
 };
 

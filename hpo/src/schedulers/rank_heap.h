@@ -1,14 +1,9 @@
-// Cache-friendly building blocks of the ASHA rungs (hpo/src/schedulers/asha.h): a d-ary heap on
-// one contiguous vector, and a paged array indexed by trial id.
+// Cache-friendly building block of the ASHA rungs (hpo/src/schedulers/asha.h): a d-ary heap on
+// one contiguous vector.
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <utility>
 #include <vector>
-
-#include "hpo/check.h"
 
 namespace hpo {
 namespace schedulers_internal {
@@ -65,36 +60,6 @@ class DaryHeap {
  private:
   std::vector<T> v_;
   [[no_unique_address]] First first_;
-};
-
-// int64_t values by non-negative trial id, 0 until set. Trial ids are a storage's ids: they
-// grow, mostly consecutively, so the values sit in pages of 1,024 allocated on first write: a
-// lookup is two loads, and the pages of recent trials stay in cache. Ids far apart (studies
-// sharing a storage) cost one pointer per 1,024 ids in between.
-class TrialIdArray {
- public:
-  int64_t Get(int64_t trial_id) const {
-    size_t page = Page(trial_id);
-    if (page >= pages_.size() || !pages_[page]) return 0;
-    return pages_[page][Slot(trial_id)];
-  }
-  void Set(int64_t trial_id, int64_t value) {
-    size_t page = Page(trial_id);
-    if (page >= pages_.size()) pages_.resize(page + 1);
-    if (!pages_[page]) pages_[page] = std::make_unique<int64_t[]>(kPageSize);  // zeroed
-    pages_[page][Slot(trial_id)] = value;
-  }
-
- private:
-  static constexpr int kPageBits = 10;
-  static constexpr size_t kPageSize = size_t{1} << kPageBits;
-  static size_t Page(int64_t trial_id) {
-    HPO_CHECK(trial_id >= 0) << "negative trial id" << trial_id;
-    return static_cast<size_t>(trial_id) >> kPageBits;
-  }
-  static size_t Slot(int64_t trial_id) { return static_cast<size_t>(trial_id) & (kPageSize - 1); }
-
-  std::vector<std::unique_ptr<int64_t[]>> pages_;
 };
 
 }  // namespace schedulers_internal

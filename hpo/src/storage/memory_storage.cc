@@ -1,12 +1,13 @@
-// In-process storage: the same semantics as the SQLite storage, kept in maps under one mutex.
+// In-process storage: the same semantics as the SQLite storage, kept under one mutex. Trials sit
+// in a paged array by id, so finding an old trial costs what finding a recent one does.
 #include <map>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "hpo/storage.h"
 #include "storage/storage_common.h"
+#include "trial_id_array.h"
 
 namespace hpo {
 namespace {
@@ -40,14 +41,14 @@ class InMemoryStorage final : public Storage {
     storage_internal::CheckInitialState(state);
     std::lock_guard<std::mutex> lock(mu_);
     Study& study = FindStudy(study_id);
-    FrozenTrial t;
-    t.id = next_trial_id_++;
+    FrozenTrial& t = trials_[next_trial_id_];
+    t.id = next_trial_id_;
     t.number = static_cast<int64_t>(study.trial_ids.size());
     t.state = state;
     t.params = params;
     if (state == TrialState::kRunning) t.start_time = NowSeconds();
     study.trial_ids.push_back(t.id);
-    trials_[t.id] = {study_id, t};
+    ++next_trial_id_;
     return t;
   }
 
@@ -109,7 +110,7 @@ class InMemoryStorage final : public Storage {
     const Study& study = FindStudy(study_id);
     std::vector<FrozenTrial> out;
     out.reserve(study.trial_ids.size());
-    for (int64_t id : study.trial_ids) out.push_back(trials_.at(id).trial);
+    for (int64_t id : study.trial_ids) out.push_back(trials_[id]);
     return out;
   }
 
@@ -119,7 +120,7 @@ class InMemoryStorage final : public Storage {
     double now = NowSeconds();
     std::vector<FrozenTrial> failed;
     for (int64_t id : study.trial_ids) {
-      FrozenTrial& t = trials_.at(id).trial;
+      FrozenTrial& t = trials_[id];
       if (t.state != TrialState::kRunning) continue;
       t.state = TrialState::kFailed;
       t.fail_reason = storage_internal::kInterruptedReason;
@@ -147,10 +148,6 @@ class InMemoryStorage final : public Storage {
     std::vector<int64_t> trial_ids;                    // by number
     std::map<std::string, std::string> distributions;  // define-by-run, by name
   };
-  struct StoredTrial {
-    int64_t study_id;
-    FrozenTrial trial;
-  };
 
   Study& FindStudy(int64_t study_id) {
     auto it = studies_.find(study_id);
@@ -160,16 +157,16 @@ class InMemoryStorage final : public Storage {
     return it->second;
   }
   FrozenTrial& FindTrial(int64_t trial_id) {
-    auto it = trials_.find(trial_id);
-    if (it == trials_.end()) {
+    // Ids are handed out in order from 1.
+    if (trial_id < 1 || trial_id >= next_trial_id_) {
       throw StorageError("memory storage: no trial with id " + std::to_string(trial_id));
     }
-    return it->second.trial;
+    return trials_[trial_id];
   }
 
   std::mutex mu_;
   std::map<int64_t, Study> studies_;
-  std::unordered_map<int64_t, StoredTrial> trials_;  // by trial id
+  internal::TrialIdArray<FrozenTrial> trials_;  // by trial id, 1 .. next_trial_id_ - 1
   int64_t next_study_id_ = 1;
   int64_t next_trial_id_ = 1;
 };
