@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "hpo/check.h"
+#include "samplers/simd.h"
 
 namespace hpo::tpe {
 namespace {
@@ -18,12 +19,10 @@ constexpr double kInvSqrt2Pi = 0.39894228040143268;
 constexpr double kTailZ = 9.0;
 // Beyond this many sigmas a kernel's density underflows a double.
 constexpr double kCutZ = 38.0;
-// A joint mixture memoises the cell masses of a discrete or log int dimension per candidate,
-// by (grid point, distinct sigma), up to this many entries.
+// A joint mixture indexes the keys of a stepped or log int dimension by grid point, and
+// memoises the cell masses of a stepped dimension by (offset, distinct sigma), up to this many
+// entries.
 constexpr int64_t kMaxJointMemo = 1 << 16;
-// Terms of a log-sum-exp this far below the largest (relative weight < 1e-23, and fewer than
-// 1e7 of them) cannot change a double.
-constexpr double kNegligibleLog = -53.0;
 
 double NormalCdf(double z) { return 0.5 * std::erfc(-z / kSqrt2); }
 
@@ -543,12 +542,64 @@ std::vector<double> AboveIndex::CategoricalProbsOf(double prior_weight) {
 
 namespace {
 
-// Grid index of a kernel-space value of a log int domain (the integer's offset from low).
-int64_t LogIntIndex(const Domain& d, double t) {
-  return std::llround(std::exp(t)) - std::llround(std::exp(d.lo) + 0.5);
-}
+// Grid points of a log int domain.
 int64_t LogIntSize(const Domain& d) {
   return std::llround(std::exp(d.hi) - 0.5) - std::llround(std::exp(d.lo) + 0.5) + 1;
+}
+
+// The loops of JointMixture::LogPdf over the n observations; acc[k] collects observation k's log
+// kernel value (the weight apart).
+
+// A continuous dimension: acc[k] -= z^2 / 2 for z = (v - mu[k]) / sigma[k].
+HPO_SIMD_CLONES void AddGaussian(double* __restrict acc, const double* __restrict mu,
+                                 const double* __restrict inv_sigma, double v, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) {
+    const double z = (v - mu[k]) * inv_sigma[k];
+    acc[k] -= 0.5 * z * z;
+  }
+}
+
+// A categorical dimension: the kernel's hit or miss term, as idx[k] is the candidate's choice.
+HPO_SIMD_CLONES void AddCategorical(double* __restrict acc, const int32_t* __restrict idx,
+                                    int32_t choice, double hit, double miss, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) acc[k] += idx[k] == choice ? hit : miss;
+}
+
+// A cell dimension: the term of observation k's key.
+HPO_SIMD_CLONES void AddByKey(double* __restrict acc, const int32_t* __restrict key,
+                              const double* __restrict term, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) acc[k] += term[key[k]];
+}
+
+// log(sum_k w[k] exp(acc[k]) + w_prior exp(prior)).
+HPO_SIMD_CLONES double WeightedLogSumExp(const double* acc, const double* w, int64_t n,
+                                         double prior, double w_prior) {
+  double mx = prior;
+  int64_t k = 0;
+#if defined(__GNUC__)
+  using simd::V8;
+  if (n >= 8) {
+    V8 m = simd::Load8(acc);
+    for (k = 8; k + 8 <= n; k += 8) {
+      const V8 a = simd::Load8(acc + k);
+      m = a > m ? a : m;
+    }
+    for (int j = 0; j < 8; ++j) mx = std::max(mx, m[j]);
+  }
+#endif
+  for (; k < n; ++k) mx = std::max(mx, acc[k]);
+  double sum = w_prior * std::exp(prior - mx);
+  k = 0;
+#if defined(__GNUC__)
+  if (n >= 8) {
+    V8 s = {};
+    for (; k + 8 <= n; k += 8)
+      s += simd::Load8(w + k) * simd::ExpNeg<V8, simd::U8>(mx - simd::Load8(acc + k));
+    sum += simd::Sum8(s);
+  }
+#endif
+  for (; k < n; ++k) sum += w[k] * simd::ExpNeg<double, uint64_t>(mx - acc[k]);
+  return mx + std::log(sum);
 }
 
 }  // namespace
@@ -567,48 +618,78 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
   }
   cumulative_.push_back(wsum + prior_weight);
   const double total = wsum + prior_weight;
-  log_w_.resize(weights.size());
-  for (size_t k = 0; k < weights.size(); ++k) log_w_[k] = std::log(weights[k] / total);
-  log_w_prior_ = std::log(prior_weight / total);
+  weight_.resize(weights.size());
+  for (size_t k = 0; k < weights.size(); ++k) weight_[k] = weights[k] / total;
+  weight_prior_ = prior_weight / total;
+  log_c_.assign(weights.size(), 0.0);
 
   const double n = static_cast<double>(n_);
   for (size_t di = 0; di < dims.size(); ++di) {
     Dim x;
     x.d = dims[di];
     HPO_CHECK(static_cast<int64_t>(obs[di].size()) == n_);
-    x.mu = obs[di];
     Kernel prior;
     if (x.d.numeric()) {
+      x.mu = obs[di];
       const double range = x.d.range();
       prior.mu = x.d.prior_mu();
       prior.sigma = range;
       prior.zinv = 1.0 / TruncationMass(x.d, prior.mu, prior.sigma);
       x.sigma = NeighbourSigmas(x.d, x.mu, consider_endpoints,
                                 orders != nullptr ? &(*orders)[di] : nullptr);
-      x.inv_sigma.resize(x.mu.size());
-      x.log_c.assign(x.mu.size(), 0.0);
-      const bool cells = x.d.kind == Domain::Kind::kDiscrete || x.d.round_int;
-      std::map<double, int32_t> classes;
-      if (cells) {
-        x.idx.resize(x.mu.size());
-        x.klass.resize(x.mu.size());
-      }
-      for (size_t k = 0; k < x.mu.size(); ++k) {
-        const double mu = x.mu[k], sigma = x.sigma[k];
-        x.inv_sigma[k] = 1.0 / sigma;
+      // log(1 / truncation mass), 0 where the kernel lies well inside the bounds.
+      auto log_zinv = [&](double mu, double sigma) {
         const double edge = kTailZ * sigma;
-        double log_c = 0;
         if (mu - x.d.L() <= edge || x.d.R() - mu <= edge)
-          log_c = -std::log(TruncationMass(x.d, mu, sigma));
-        if (cells) {
-          x.idx[k] = static_cast<int32_t>(x.d.round_int ? LogIntIndex(x.d, mu) : x.d.GridIndex(mu));
-          auto [it, fresh] = classes.emplace(sigma, static_cast<int32_t>(classes.size()));
-          if (fresh) x.sigmas.push_back(sigma);
-          x.klass[k] = it->second;
-        } else {
-          log_c += -std::log(sigma) - kLogSqrt2Pi;
+          return -std::log(TruncationMass(x.d, mu, sigma));
+        return 0.0;
+      };
+      x.cells = x.d.kind == Domain::Kind::kDiscrete || x.d.round_int;
+      if (x.cells) {
+        // Keys by (grid index, sigma): a dense index of the first key per grid point (chained
+        // through `next`; a grid point has few distinct sigmas), where the grid is not huge.
+        const int64_t size = x.d.round_int ? LogIntSize(x.d) : x.d.size;
+        const bool dense = size <= kMaxJointMemo;
+        std::vector<int32_t> first(dense ? static_cast<size_t>(size) : 0, -1), next;
+        const int64_t log_int_low = std::llround(std::exp(x.d.lo) + 0.5);  // grid index 0
+        x.key.resize(x.mu.size());
+        for (size_t k = 0; k < x.mu.size(); ++k) {
+          const double mu = x.mu[k], sigma = x.sigma[k];
+          const auto i = static_cast<int32_t>(std::clamp<int64_t>(
+              x.d.round_int ? std::llround(std::exp(mu)) - log_int_low : x.d.GridIndex(mu), 0,
+              size - 1));
+          int32_t j = dense ? first[static_cast<size_t>(i)] : -1;
+          while (j >= 0 &&
+                 x.sigmas[static_cast<size_t>(x.key_class[static_cast<size_t>(j)])] != sigma)
+            j = next[static_cast<size_t>(j)];
+          if (j < 0) {
+            j = static_cast<int32_t>(x.key_idx.size());
+            x.key_idx.push_back(i);
+            x.key_mu.push_back(mu);
+            x.key_inv_sigma.push_back(1.0 / sigma);
+            x.key_log_c.push_back(log_zinv(mu, sigma));
+            const auto c = std::find(x.sigmas.begin(), x.sigmas.end(), sigma);
+            x.key_class.push_back(static_cast<int32_t>(c - x.sigmas.begin()));
+            if (c == x.sigmas.end()) x.sigmas.push_back(sigma);
+            if (dense) {
+              next.push_back(first[static_cast<size_t>(i)]);
+              first[static_cast<size_t>(i)] = j;
+            }
+          }
+          x.key[k] = j;
         }
-        x.log_c[k] = log_c;
+      } else {
+        x.inv_sigma.resize(x.mu.size());
+        double last_sigma = 0, log_norm = 0;  // log(sigma sqrt(2 pi)) of last_sigma
+        for (size_t k = 0; k < x.mu.size(); ++k) {
+          const double mu = x.mu[k], sigma = x.sigma[k];
+          x.inv_sigma[k] = 1.0 / sigma;
+          if (sigma != last_sigma) {  // most sigmas are the magic clip's
+            last_sigma = sigma;
+            log_norm = std::log(sigma) + kLogSqrt2Pi;
+          }
+          log_c_[k] += log_zinv(mu, sigma) - log_norm;
+        }
       }
     } else {
       const double c = static_cast<double>(x.d.size);
@@ -616,9 +697,9 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
       x.rowsum = 1.0 + c * base;
       x.log_hit = std::log((base + 1.0) / x.rowsum);
       x.log_miss = std::log(base / x.rowsum);
-      x.idx.resize(x.mu.size());
-      for (size_t k = 0; k < x.mu.size(); ++k)
-        x.idx[k] = static_cast<int32_t>(x.d.GridIndex(x.mu[k]));
+      x.idx.resize(obs[di].size());
+      for (size_t k = 0; k < obs[di].size(); ++k)
+        x.idx[k] = static_cast<int32_t>(x.d.GridIndex(obs[di][k]));
     }
     prior_.push_back(prior);
     dims_.push_back(std::move(x));
@@ -669,98 +750,66 @@ double JointMixture::PriorLogPdf(const std::vector<double>& t) const {
 std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>& cands) const {
   std::vector<double> out(cands.size());
   std::vector<double> acc(static_cast<size_t>(n_));
-  // Cell dimensions memoise log cell masses. A discrete (stepped) dimension is translation
-  // invariant: the mass depends only on (candidate index - kernel index, sigma), so one table
-  // serves every candidate. A log int dimension's cells differ in width: its table is keyed by
-  // (kernel grid point, sigma) and valid for one candidate (stamped).
+  // A stepped dimension is translation invariant: the log mass of a key's kernel on the
+  // candidate's cell depends only on (candidate index - key index, sigma), so one lazily filled
+  // table serves every candidate, where it is small enough.
   std::vector<std::vector<double>> memo(dims_.size());
-  std::vector<std::vector<int32_t>> stamp(dims_.size());
+  size_t max_keys = 0;
   for (size_t di = 0; di < dims_.size(); ++di) {
     const Dim& x = dims_[di];
-    if (x.klass.empty()) continue;
-    const int64_t size = x.d.round_int ? LogIntSize(x.d) : x.d.size;
-    const int64_t points = x.d.round_int ? size : 2 * size - 1;
-    const int64_t entries = points * static_cast<int64_t>(x.sigmas.size());
-    if (entries <= kMaxJointMemo) {
+    max_keys = std::max(max_keys, x.key_idx.size());
+    if (x.d.kind != Domain::Kind::kDiscrete) continue;
+    const int64_t entries = (2 * x.d.size - 1) * static_cast<int64_t>(x.sigmas.size());
+    if (entries <= kMaxJointMemo)
       memo[di].assign(static_cast<size_t>(entries), std::numeric_limits<double>::quiet_NaN());
-      if (x.d.round_int) stamp[di].assign(static_cast<size_t>(entries), -1);
-    }
   }
+  std::vector<double> term(max_keys);  // per key of a cell dimension
   for (size_t c = 0; c < cands.size(); ++c) {
     const std::vector<double>& t = cands[c];
-    std::copy(log_w_.begin(), log_w_.end(), acc.begin());
+    std::copy(log_c_.begin(), log_c_.end(), acc.begin());
     for (size_t di = 0; di < dims_.size(); ++di) {
       const Dim& x = dims_[di];
       const double v = t[di];
       if (!x.d.numeric()) {
-        const auto i = static_cast<int32_t>(x.d.GridIndex(v));
-        for (int64_t k = 0; k < n_; ++k) acc[k] += x.idx[k] == i ? x.log_hit : x.log_miss;
-      } else if (!x.klass.empty() && !x.d.round_int) {
-        // Stepped grid: cell [v - step/2, v + step/2].
-        const double a = v - 0.5 * x.d.step, b = v + 0.5 * x.d.step;
+        AddCategorical(acc.data(), x.idx.data(), static_cast<int32_t>(x.d.GridIndex(v)), x.log_hit,
+                       x.log_miss, n_);
+        continue;
+      }
+      if (!x.cells) {
+        AddGaussian(acc.data(), x.mu.data(), x.inv_sigma.data(), v, n_);
+        continue;
+      }
+      const size_t n_keys = x.key_idx.size();
+      const std::vector<double>& m = memo[di];
+      if (!m.empty()) {
+        const int64_t offset = x.d.GridIndex(v) + x.d.size - 1;
         const size_t n_classes = x.sigmas.size();
-        std::vector<double>& m = memo[di];
-        const int64_t i = x.d.GridIndex(v);
-        if (!m.empty()) {
-          // Local pointers: the table's stores must not make the loop reload x's vectors.
-          const int32_t* idx = x.idx.data();
-          const int32_t* klass = x.klass.data();
-          const double* log_c = x.log_c.data();
-          double* table = m.data();
-          double* out = acc.data();
-          const int64_t offset = i + x.d.size - 1;
-          const double step = x.d.step;
-          for (int64_t k = 0; k < n_; ++k) {
-            const size_t key = static_cast<size_t>(offset - idx[k]) * n_classes + klass[k];
-            double lm = table[key];
-            if (std::isnan(lm)) {
-              const double inv = 1.0 / x.sigmas[klass[k]];
-              const double delta = static_cast<double>(i - idx[k]) * step;
-              lm = table[key] =
-                  std::log(NormalMass((delta - 0.5 * step) * inv, (delta + 0.5 * step) * inv));
-            }
-            out[k] += log_c[k] + lm;
+        const double step = x.d.step;
+        double* table = memo[di].data();
+        for (size_t j = 0; j < n_keys; ++j) {
+          const int64_t diff = offset - x.key_idx[j];
+          const size_t key = static_cast<size_t>(diff) * n_classes + x.key_class[j];
+          double lm = table[key];
+          if (std::isnan(lm)) {
+            const double inv = 1.0 / x.sigmas[x.key_class[j]];
+            const double delta = static_cast<double>(diff - (x.d.size - 1)) * step;
+            lm = table[key] =
+                std::log(NormalMass((delta - 0.5 * step) * inv, (delta + 0.5 * step) * inv));
           }
-        } else {
-          for (int64_t k = 0; k < n_; ++k) {
-            const double inv = x.inv_sigma[k];
-            acc[k] += x.log_c[k] + std::log(NormalMass((a - x.mu[k]) * inv, (b - x.mu[k]) * inv));
-          }
-        }
-      } else if (!x.klass.empty()) {
-        const auto [a, b] = x.d.LogCell(v);
-        const size_t n_classes = x.sigmas.size();
-        std::vector<double>& m = memo[di];
-        std::vector<int32_t>& st = stamp[di];
-        for (int64_t k = 0; k < n_; ++k) {
-          double lm = 0;
-          const size_t key = static_cast<size_t>(x.idx[k]) * n_classes + x.klass[k];
-          if (!m.empty() && st[key] == static_cast<int32_t>(c)) {
-            lm = m[key];
-          } else {
-            const double inv = x.inv_sigma[k];
-            lm = std::log(NormalMass((a - x.mu[k]) * inv, (b - x.mu[k]) * inv));
-            if (!m.empty()) {
-              m[key] = lm;
-              st[key] = static_cast<int32_t>(c);
-            }
-          }
-          acc[k] += x.log_c[k] + lm;
+          term[j] = x.key_log_c[j] + lm;
         }
       } else {
-        for (int64_t k = 0; k < n_; ++k) {
-          const double z = (v - x.mu[k]) * x.inv_sigma[k];
-          acc[k] += x.log_c[k] - 0.5 * z * z;
+        // The cell [a, b]: the grid step around v, or the log cell of a log int.
+        const auto [a, b] =
+            x.d.round_int ? x.d.LogCell(v) : std::pair{v - 0.5 * x.d.step, v + 0.5 * x.d.step};
+        for (size_t j = 0; j < n_keys; ++j) {
+          const double inv = x.key_inv_sigma[j], mu = x.key_mu[j];
+          term[j] = x.key_log_c[j] + std::log(NormalMass((a - mu) * inv, (b - mu) * inv));
         }
       }
+      AddByKey(acc.data(), x.key.data(), term.data(), n_);
     }
-    const double prior = log_w_prior_ + PriorLogPdf(t);
-    double mx = prior;
-    for (double a : acc) mx = std::max(mx, a);
-    double sum = std::exp(prior - mx);
-    for (double a : acc)
-      if (a - mx > kNegligibleLog) sum += std::exp(a - mx);  // the rest adds < 1e-16 in all
-    out[c] = mx + std::log(sum);
+    out[c] = WeightedLogSumExp(acc.data(), weight_.data(), n_, PriorLogPdf(t), weight_prior_);
   }
   return out;
 }

@@ -208,6 +208,12 @@ class AboveIndex {
 // Optuna 5's multivariate Parzen estimator: one product kernel per observation, in every numeric
 // dimension with that dimension's univariate sigma (UnivariateKernels: neighbour distances and
 // the magic clip; optuna 4.x used 0.2 * n^(-1/(dims+4)) * range), plus the product prior.
+//
+// LogPdf is the cost of a multivariate ask (candidates x observations x dimensions): the
+// observations are kept as structure of arrays with their per-kernel constants folded into one
+// log term, and its loops are vectorised (HPO_SIMD_CLONES, simd.h). In a stepped or log int
+// dimension the observations sharing a grid point and a sigma share one log cell mass per
+// candidate (the kernel of a stepped float is centred on the first such observation's value).
 class JointMixture {
  public:
   // obs[d][k]: kernel-space value of observation k in dimension d (categorical: the index).
@@ -224,21 +230,30 @@ class JointMixture {
  private:
   struct Dim {
     Domain d;
-    double log_hit = 0, log_miss = 0;  // categorical kernel
-    double rowsum = 1;                 // categorical kernel normaliser
-    std::vector<double> mu;            // per observation
-    std::vector<double> sigma, inv_sigma;
-    std::vector<double> log_c;   // numeric: log(zinv / (sigma sqrt(2 pi))), or log(zinv) on cells
-    std::vector<int32_t> idx;    // discrete/categorical: grid index per observation
-    std::vector<int32_t> klass;  // discrete/log int: index of the observation's sigma in sigmas
-    std::vector<double> sigmas;  // discrete/log int: the distinct sigmas
+    std::vector<double> mu, sigma;  // numeric: per observation
+    std::vector<double> inv_sigma;  // continuous: per observation
+    // Categorical kernel.
+    double log_hit = 0, log_miss = 0;
+    double rowsum = 1;         // normaliser
+    std::vector<int32_t> idx;  // categorical: choice index per observation
+    // Stepped and log int ("cell") dimensions: observation k's term is the log mass of its
+    // key's kernel on the candidate's cell, plus the key's log_c.
+    bool cells = false;
+    std::vector<int32_t> key;        // per observation
+    std::vector<int32_t> key_idx;    // grid index of the key's kernel
+    std::vector<int32_t> key_class;  // index of the key's sigma in `sigmas`
+    std::vector<double> key_mu, key_inv_sigma;
+    std::vector<double> key_log_c;  // log(1 / truncation mass)
+    std::vector<double> sigmas;     // the distinct sigmas of the keys
   };
   double PriorLogPdf(const std::vector<double>& x) const;
 
   std::vector<Dim> dims_;
   int64_t n_ = 0;
-  std::vector<double> log_w_;  // per observation, normalised
-  double log_w_prior_ = 0;
+  // Per observation: the sum over continuous dimensions of log(zinv / (sigma sqrt(2 pi))).
+  std::vector<double> log_c_;
+  std::vector<double> weight_;  // per observation, normalised
+  double weight_prior_ = 0;
   std::vector<Kernel> prior_;       // per numeric dimension
   std::vector<double> cumulative_;  // observations then the prior
 };
