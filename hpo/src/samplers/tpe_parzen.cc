@@ -100,9 +100,13 @@ Domain Domain::Of(const Distribution& dist) {
 }
 
 int64_t Domain::GridIndex(double t) const {
-  double k = kind == Kind::kDiscrete ? (t - lo) / step : t;
-  int64_t i = std::llround(k);
-  return std::clamp<int64_t>(i, 0, size - 1);
+  const double k = kind == Kind::kDiscrete ? (t - lo) / step : t;
+  // std::llround(k) clamped to [0, size - 1] (NaN: 0), without the library call: the fraction
+  // k - trunc(k) of a positive double is exact.
+  if (!(k > 0)) return 0;
+  if (k >= static_cast<double>(size - 1)) return size - 1;
+  const auto i = static_cast<int64_t>(k);
+  return k - static_cast<double>(i) >= 0.5 ? i + 1 : i;
 }
 
 double Domain::ToInternal(double t, const Distribution& dist) const {
@@ -168,21 +172,21 @@ std::vector<double> NeighbourSigmas(const Domain& d, const std::vector<double>& 
   const double range = d.range();
   std::vector<double> sigma(m);
   if (m == 0) return sigma;
-  // Sorted by value, equal values in input order.
-  std::vector<std::pair<double, size_t>> sorted(m);
+  // perm[i]: the observation of rank i, sorted by value, equal values in input order.
+  std::vector<int32_t> sorted;
   if (order != nullptr) {
     HPO_CHECK(order->size() == m) << "NeighbourSigmas: order of another size";
-    for (size_t i = 0; i < m; ++i) {
-      const auto p = static_cast<size_t>((*order)[i]);
-      sorted[i] = {mus[p], p};
-    }
   } else {
-    for (size_t i = 0; i < m; ++i) sorted[i] = {mus[i], i};
-    std::sort(sorted.begin(), sorted.end());
+    std::vector<std::pair<double, int32_t>> pairs(m);
+    for (size_t i = 0; i < m; ++i) pairs[i] = {mus[i], static_cast<int32_t>(i)};
+    std::sort(pairs.begin(), pairs.end());
+    sorted.resize(m);
+    for (size_t i = 0; i < m; ++i) sorted[i] = pairs[i].second;
   }
+  const int32_t* perm = order != nullptr ? order->data() : sorted.data();
   std::vector<double> s(m + 2);  // sorted with the endpoints
   s[0] = d.L();
-  for (size_t i = 0; i < m; ++i) s[i + 1] = sorted[i].first;
+  for (size_t i = 0; i < m; ++i) s[i + 1] = mus[static_cast<size_t>(perm[i])];
   s[m + 1] = d.R();
   const double min_sigma = range / std::min(100.0, static_cast<double>(m) + 2.0);
   for (size_t i = 0; i < m; ++i) {
@@ -191,7 +195,7 @@ std::vector<double> NeighbourSigmas(const Domain& d, const std::vector<double>& 
       if (i == 0) v = s[2] - s[1];
       if (i == m - 1) v = s[m] - s[m - 1];
     }
-    sigma[sorted[i].second] = std::clamp(v, min_sigma, range);
+    sigma[static_cast<size_t>(perm[i])] = std::clamp(v, min_sigma, range);
   }
   return sigma;
 }
@@ -734,17 +738,41 @@ std::vector<double> JointMixture::Sample(std::mt19937_64& rng) const {
   return out;
 }
 
-double JointMixture::PriorLogPdf(const std::vector<double>& t) const {
-  double sum = 0;
+std::vector<double> JointMixture::PriorLogPdf(const std::vector<std::vector<double>>& cands) const {
+  std::vector<double> out(cands.size(), 0.0);
   for (size_t di = 0; di < dims_.size(); ++di) {
     const Dim& x = dims_[di];
-    if (x.d.numeric()) {
-      sum += std::log(KernelValue(x.d, prior_[di], t[di]));
+    const Kernel& p = prior_[di];
+    if (!x.d.numeric()) {
+      const double log_p = -std::log(static_cast<double>(x.d.size));
+      for (double& o : out) o += log_p;
+    } else if (!x.cells) {
+      const double log_c = std::log(p.zinv * kInvSqrt2Pi / p.sigma);
+      for (size_t c = 0; c < cands.size(); ++c) {
+        const double z = (cands[c][di] - p.mu) / p.sigma;
+        out[c] += log_c - 0.5 * z * z;
+      }
     } else {
-      sum -= std::log(static_cast<double>(x.d.size));
+      // Candidates repeat grid points: a stepped dimension's values are memoised by grid index.
+      std::vector<double> memo;
+      if (!x.d.round_int && x.d.size <= kMaxJointMemo)
+        memo.assign(static_cast<size_t>(x.d.size), std::numeric_limits<double>::quiet_NaN());
+      for (size_t c = 0; c < cands.size(); ++c) {
+        const double v = cands[c][di];
+        double* slot = memo.empty() ? nullptr : &memo[static_cast<size_t>(x.d.GridIndex(v))];
+        if (slot == nullptr || std::isnan(*slot)) {
+          const double lp = std::log(KernelValue(x.d, p, v));
+          if (slot == nullptr) {
+            out[c] += lp;
+            continue;
+          }
+          *slot = lp;
+        }
+        out[c] += *slot;
+      }
     }
   }
-  return sum;
+  return out;
 }
 
 std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>& cands) const {
@@ -764,6 +792,7 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
       memo[di].assign(static_cast<size_t>(entries), std::numeric_limits<double>::quiet_NaN());
   }
   std::vector<double> term(max_keys);  // per key of a cell dimension
+  const std::vector<double> prior = PriorLogPdf(cands);
   for (size_t c = 0; c < cands.size(); ++c) {
     const std::vector<double>& t = cands[c];
     std::copy(log_c_.begin(), log_c_.end(), acc.begin());
@@ -809,7 +838,7 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
       }
       AddByKey(acc.data(), x.key.data(), term.data(), n_);
     }
-    out[c] = WeightedLogSumExp(acc.data(), weight_.data(), n_, PriorLogPdf(t), weight_prior_);
+    out[c] = WeightedLogSumExp(acc.data(), weight_.data(), n_, prior[c], weight_prior_);
   }
   return out;
 }

@@ -246,7 +246,8 @@ class JointMixture {
     std::vector<double> key_log_c;  // log(1 / truncation mass)
     std::vector<double> sigmas;     // the distinct sigmas of the keys
   };
-  double PriorLogPdf(const std::vector<double>& x) const;
+  // Log density of each candidate under the product prior.
+  std::vector<double> PriorLogPdf(const std::vector<std::vector<double>>& cands) const;
 
   std::vector<Dim> dims_;
   int64_t n_ = 0;
