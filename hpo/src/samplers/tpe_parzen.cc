@@ -1,6 +1,7 @@
 #include "samplers/tpe_parzen.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 #include <map>
 #include <numeric>
@@ -575,12 +576,16 @@ HPO_SIMD_CLONES void AddByKey(double* __restrict acc, const int32_t* __restrict 
   for (int64_t k = 0; k < n; ++k) acc[k] += term[key[k]];
 }
 
-// log(sum_k w[k] exp(acc[k]) + w_prior exp(prior)).
+// log(sum_k w[k] exp(acc[k]) + w_prior exp(prior)). Terms this far below the largest (relative
+// weight < 1e-23, and fewer than 1e7 of them) cannot change a double: they are left out, and a
+// block of eight without any other is skipped.
+constexpr double kNegligibleLog = -53.0;
 HPO_SIMD_CLONES double WeightedLogSumExp(const double* acc, const double* w, int64_t n,
                                          double prior, double w_prior) {
   double mx = prior;
   int64_t k = 0;
 #if defined(__GNUC__)
+  using simd::U8;
   using simd::V8;
   if (n >= 8) {
     V8 m = simd::Load8(acc);
@@ -592,17 +597,26 @@ HPO_SIMD_CLONES double WeightedLogSumExp(const double* acc, const double* w, int
   }
 #endif
   for (; k < n; ++k) mx = std::max(mx, acc[k]);
+  const double floor = mx + kNegligibleLog;
   double sum = w_prior * std::exp(prior - mx);
   k = 0;
 #if defined(__GNUC__)
   if (n >= 8) {
     V8 s = {};
-    for (; k + 8 <= n; k += 8)
-      s += simd::Load8(w + k) * simd::ExpNeg<V8, simd::U8>(mx - simd::Load8(acc + k));
+    for (; k + 8 <= n; k += 8) {
+      const V8 a = simd::Load8(acc + k);
+      const U8 live = std::bit_cast<U8>(a > floor);  // all ones where a > floor
+      if (((live[0] | live[1]) | (live[2] | live[3])) == 0 &&
+          ((live[4] | live[5]) | (live[6] | live[7])) == 0)
+        continue;
+      const V8 e = simd::Load8(w + k) * simd::ExpNeg<V8, U8>(mx - a);
+      s += std::bit_cast<V8>(std::bit_cast<U8>(e) & live);
+    }
     sum += simd::Sum8(s);
   }
 #endif
-  for (; k < n; ++k) sum += w[k] * simd::ExpNeg<double, uint64_t>(mx - acc[k]);
+  for (; k < n; ++k)
+    if (acc[k] > floor) sum += w[k] * simd::ExpNeg<double, uint64_t>(mx - acc[k]);
   return mx + std::log(sum);
 }
 
