@@ -21,8 +21,7 @@ constexpr double kTailZ = 9.0;
 // Beyond this many sigmas a kernel's density underflows a double.
 constexpr double kCutZ = 38.0;
 // A joint mixture indexes the keys of a stepped or log int dimension by grid point, and
-// memoises the cell masses of a stepped dimension by (offset, distinct sigma), up to this many
-// entries.
+// memoises its prior's values by grid point, up to this many points.
 constexpr int64_t kMaxJointMemo = 1 << 16;
 
 double NormalCdf(double z) { return 0.5 * std::erfc(-z / kSqrt2); }
@@ -298,7 +297,9 @@ int32_t AboveIndex::AddSlot(double t) {
   Slot sl;
   sl.t = t;
   if (d_.numeric()) {
-    sl.zinv = 1.0 / TruncationMass(d_, t, s_narrow_);
+    const double mass = TruncationMass(d_, t, s_narrow_);
+    sl.zinv = 1.0 / mass;
+    sl.narrow_log_zinv = -std::log(mass);
     if (use_nodes_) {
       double u = (t - d_.L()) / h_;
       double j = std::clamp(std::floor(u), 0.0, static_cast<double>(kNodes - 1));
@@ -545,6 +546,25 @@ std::vector<double> AboveIndex::CategoricalProbsOf(double prior_weight) {
 
 // ---- JointMixture ---------------------------------------------------------------------------
 
+CellMassCache::Table& CellMassCache::Get(const Domain& d, double sigma) {
+  HPO_CHECK(d.kind == Domain::Kind::kDiscrete && 2 * d.size - 1 <= kMaxOffsets);
+  auto [it, added] = tables_.try_emplace({d.lo, d.step, d.size, sigma});
+  if (added) {
+    it->second.offset.assign(static_cast<size_t>(2 * d.size - 1),
+                             std::numeric_limits<double>::quiet_NaN());
+    it->second.log_zinv.assign(static_cast<size_t>(d.size),
+                               {std::numeric_limits<double>::quiet_NaN(), 0.0});
+    entries_ += 4 * d.size;
+  }
+  return it->second;
+}
+
+void CellMassCache::Trim() {
+  if (entries_ <= kMaxEntries) return;
+  tables_.clear();
+  entries_ = 0;
+}
+
 namespace {
 
 // Grid points of a log int domain.
@@ -625,10 +645,13 @@ HPO_SIMD_CLONES double WeightedLogSumExp(const double* acc, const double* w, int
 JointMixture::JointMixture(const std::vector<Domain>& dims,
                            const std::vector<std::vector<double>>& obs,
                            const std::vector<double>& weights, double prior_weight,
-                           bool consider_endpoints, const std::vector<std::vector<int32_t>>* orders)
-    : n_(static_cast<int64_t>(weights.size())) {
+                           bool consider_endpoints, const JointHints* hints, CellMassCache* cache)
+    : cache_(cache), n_(static_cast<int64_t>(weights.size())) {
   HPO_CHECK(dims.size() == obs.size());
-  HPO_CHECK(orders == nullptr || orders->size() == dims.size());
+  HPO_CHECK(hints == nullptr ||
+            (hints->orders.size() == dims.size() && hints->narrow_log_zinv.size() == dims.size()));
+  CellMassCache local_cache;
+  if (cache == nullptr) cache = &local_cache;
   double wsum = 0;
   for (double w : weights) {
     wsum += w;
@@ -654,15 +677,18 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
       prior.sigma = range;
       prior.zinv = 1.0 / TruncationMass(x.d, prior.mu, prior.sigma);
       x.sigma = NeighbourSigmas(x.d, x.mu, consider_endpoints,
-                                orders != nullptr ? &(*orders)[di] : nullptr);
-      // log(1 / truncation mass), 0 where the kernel lies well inside the bounds.
-      auto log_zinv = [&](double mu, double sigma) {
+                                hints != nullptr ? &hints->orders[di] : nullptr);
+      // log(1 / truncation mass), 0 where the kernel lies well inside the bounds; `known`: that
+      // value where the caller has it.
+      auto log_zinv = [&](double mu, double sigma, const double* known = nullptr) {
         const double edge = kTailZ * sigma;
         if (mu - x.d.L() <= edge || x.d.R() - mu <= edge)
-          return -std::log(TruncationMass(x.d, mu, sigma));
+          return known != nullptr ? *known : -std::log(TruncationMass(x.d, mu, sigma));
         return 0.0;
       };
       x.cells = x.d.kind == Domain::Kind::kDiscrete || x.d.round_int;
+      const bool cached =
+          x.d.kind == Domain::Kind::kDiscrete && 2 * x.d.size - 1 <= CellMassCache::kMaxOffsets;
       if (x.cells) {
         // Keys by (grid index, sigma): a dense index of the first key per grid point (chained
         // through `next`; a grid point has few distinct sigmas), where the grid is not huge.
@@ -685,7 +711,13 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
             x.key_idx.push_back(i);
             x.key_mu.push_back(mu);
             x.key_inv_sigma.push_back(1.0 / sigma);
-            x.key_log_c.push_back(log_zinv(mu, sigma));
+            if (cached) {
+              auto& [cached_mu, cached_log_zinv] = cache->Get(x.d, sigma).log_zinv[i];
+              if (cached_mu != mu) cached_log_zinv = log_zinv(cached_mu = mu, sigma);
+              x.key_log_c.push_back(cached_log_zinv);
+            } else {
+              x.key_log_c.push_back(log_zinv(mu, sigma));
+            }
             const auto c = std::find(x.sigmas.begin(), x.sigmas.end(), sigma);
             x.key_class.push_back(static_cast<int32_t>(c - x.sigmas.begin()));
             if (c == x.sigmas.end()) x.sigmas.push_back(sigma);
@@ -698,6 +730,11 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
         }
       } else {
         x.inv_sigma.resize(x.mu.size());
+        const std::vector<double>* narrow = hints != nullptr && !hints->narrow_log_zinv[di].empty()
+                                                ? &hints->narrow_log_zinv[di]
+                                                : nullptr;
+        HPO_CHECK(narrow == nullptr || std::ssize(*narrow) == n_);
+        const double narrow_sigma = range / 100.0;
         double last_sigma = 0, log_norm = 0;  // log(sigma sqrt(2 pi)) of last_sigma
         for (size_t k = 0; k < x.mu.size(); ++k) {
           const double mu = x.mu[k], sigma = x.sigma[k];
@@ -706,7 +743,10 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
             last_sigma = sigma;
             log_norm = std::log(sigma) + kLogSqrt2Pi;
           }
-          log_c_[k] += log_zinv(mu, sigma) - log_norm;
+          log_c_[k] +=
+              log_zinv(mu, sigma,
+                       narrow != nullptr && sigma == narrow_sigma ? &(*narrow)[k] : nullptr) -
+              log_norm;
         }
       }
     } else {
@@ -794,16 +834,18 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
   std::vector<double> acc(static_cast<size_t>(n_));
   // A stepped dimension is translation invariant: the log mass of a key's kernel on the
   // candidate's cell depends only on (candidate index - key index, sigma), so one lazily filled
-  // table serves every candidate, where it is small enough.
-  std::vector<std::vector<double>> memo(dims_.size());
+  // table per sigma serves every candidate (and, with the caller's cache, every ask), where it
+  // is small enough. memo[di][class]: the table of sigmas[class].
+  CellMassCache local_cache;
+  CellMassCache* cache = cache_ != nullptr ? cache_ : &local_cache;
+  std::vector<std::vector<double*>> memo(dims_.size());
   size_t max_keys = 0;
   for (size_t di = 0; di < dims_.size(); ++di) {
     const Dim& x = dims_[di];
     max_keys = std::max(max_keys, x.key_idx.size());
-    if (x.d.kind != Domain::Kind::kDiscrete) continue;
-    const int64_t entries = (2 * x.d.size - 1) * static_cast<int64_t>(x.sigmas.size());
-    if (entries <= kMaxJointMemo)
-      memo[di].assign(static_cast<size_t>(entries), std::numeric_limits<double>::quiet_NaN());
+    if (x.d.kind != Domain::Kind::kDiscrete || 2 * x.d.size - 1 > CellMassCache::kMaxOffsets)
+      continue;
+    for (double sigma : x.sigmas) memo[di].push_back(cache->Get(x.d, sigma).offset.data());
   }
   std::vector<double> term(max_keys);  // per key of a cell dimension
   const std::vector<double> prior = PriorLogPdf(cands);
@@ -823,21 +865,17 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
         continue;
       }
       const size_t n_keys = x.key_idx.size();
-      const std::vector<double>& m = memo[di];
-      if (!m.empty()) {
+      if (!memo[di].empty()) {
         const int64_t offset = x.d.GridIndex(v) + x.d.size - 1;
-        const size_t n_classes = x.sigmas.size();
         const double step = x.d.step;
-        double* table = memo[di].data();
+        double* const* tables = memo[di].data();
         for (size_t j = 0; j < n_keys; ++j) {
           const int64_t diff = offset - x.key_idx[j];
-          const size_t key = static_cast<size_t>(diff) * n_classes + x.key_class[j];
-          double lm = table[key];
+          double& lm = tables[x.key_class[j]][diff];
           if (std::isnan(lm)) {
             const double inv = 1.0 / x.sigmas[x.key_class[j]];
             const double delta = static_cast<double>(diff - (x.d.size - 1)) * step;
-            lm = table[key] =
-                std::log(NormalMass((delta - 0.5 * step) * inv, (delta + 0.5 * step) * inv));
+            lm = std::log(NormalMass((delta - 0.5 * step) * inv, (delta + 0.5 * step) * inv));
           }
           term[j] = x.key_log_c[j] + lm;
         }

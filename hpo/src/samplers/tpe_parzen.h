@@ -12,8 +12,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <map>
 #include <random>
 #include <set>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -146,6 +148,9 @@ class AboveIndex {
   void SetMember(int32_t slot, bool member);
   bool member(int32_t slot) const { return slots_[slot].member; }
   double t(int32_t slot) const { return slots_[slot].t; }
+  // Numeric domains: -log(TruncationMass(d, t(slot), d.range() / 100)), the log truncation term
+  // of the slot's kernel at the magic clip's sigma (see JointHints).
+  double narrow_log_zinv(int32_t slot) const { return slots_[slot].narrow_log_zinv; }
   int64_t n_slots() const { return static_cast<int64_t>(slots_.size()); }
   int64_t n_members() const { return n_members_; }
 
@@ -161,7 +166,8 @@ class AboveIndex {
   using Sorted = std::set<std::pair<double, int32_t>>;
   struct Slot {
     double t = 0;
-    double zinv = 1;  // 1 / truncation mass of a narrow kernel at t
+    double zinv = 1;             // 1 / truncation mass of a narrow kernel at t
+    double narrow_log_zinv = 0;  // -log(truncation mass of a narrow kernel at t)
     int32_t cell = 0;
     double frac = 0;  // linear binning share of cell + 1
     bool member = false;
@@ -205,6 +211,47 @@ class AboveIndex {
   double total_weight_ = 1;
 };
 
+// Optional inputs of a JointMixture that save it work; given or not, the mixture is the same.
+struct JointHints {
+  // Both have one entry per dimension.
+  // The permutation sorting obs[d] by (value, position) (see NeighbourSigmas); categorical
+  // dimensions: ignored, may be empty.
+  std::vector<std::vector<int32_t>> orders;
+  // Per continuous dimension (not stepped, not log int), -log(TruncationMass(d, obs[d][k],
+  // d.range() / 100)) for each observation k (AboveIndex::narrow_log_zinv): used for the
+  // observations whose bandwidth is the magic clip's; empty elsewhere.
+  std::vector<std::vector<double>> narrow_log_zinv;
+};
+
+// The log cell masses and log truncation terms of stepped dimensions' kernels, which depend only
+// on the domain, the kernel's sigma and a grid offset (or grid point): a sampler keeps one
+// between asks so that each is computed once, not at every ask. Memory: about kMaxEntries
+// doubles (see Trim). Thread safety: none.
+class CellMassCache {
+ public:
+  static constexpr int64_t kMaxEntries = 1 << 20;
+  // Tables exist for grids with 2 size - 1 <= kMaxOffsets points (larger: no memo).
+  static constexpr int64_t kMaxOffsets = 1 << 16;
+  struct Table {
+    // log NormalMass((delta - step/2) / sigma, (delta + step/2) / sigma) at index i, with
+    // delta = (i - (size - 1)) * step; NaN until computed.
+    std::vector<double> offset;
+    // Per grid point: (the kernel's mu, -log(TruncationMass(d, mu, sigma))); mu NaN until
+    // computed (a stepped float's kernel is centred on an observed value, which may differ from
+    // the grid point in the last bits: the entry serves that mu only).
+    std::vector<std::pair<double, double>> log_zinv;
+  };
+  // The table of a stepped domain (Kind::kDiscrete, 2 size - 1 <= kMaxOffsets) and sigma;
+  // references to tables stay valid until Trim().
+  Table& Get(const Domain& d, double sigma);
+  // Clears the tables if they hold more than kMaxEntries doubles; to be called between asks.
+  void Trim();
+
+ private:
+  std::map<std::tuple<double, double, int64_t, double>, Table> tables_;  // (lo, step, size, sigma)
+  int64_t entries_ = 0;
+};
+
 // Optuna 5's multivariate Parzen estimator: one product kernel per observation, in every numeric
 // dimension with that dimension's univariate sigma (UnivariateKernels: neighbour distances and
 // the magic clip; optuna 4.x used 0.2 * n^(-1/(dims+4)) * range), plus the product prior.
@@ -217,12 +264,12 @@ class AboveIndex {
 class JointMixture {
  public:
   // obs[d][k]: kernel-space value of observation k in dimension d (categorical: the index).
-  // `orders` (optional): per dimension, the permutation sorting obs[d] by (value, position)
-  // (see NeighbourSigmas); entries of categorical dimensions are ignored and may be empty.
+  // `hints` and `cache` (optional) make it cheaper, not different; `cache` must outlive the
+  // mixture, which uses it in LogPdf too.
   JointMixture(const std::vector<Domain>& dims, const std::vector<std::vector<double>>& obs,
                const std::vector<double>& weights, double prior_weight,
-               bool consider_endpoints = false,
-               const std::vector<std::vector<int32_t>>* orders = nullptr);
+               bool consider_endpoints = false, const JointHints* hints = nullptr,
+               CellMassCache* cache = nullptr);
   std::vector<double> Sample(std::mt19937_64& rng) const;  // kernel space, not snapped
   // Log density of each candidate (cands[c][d], snapped values in kernel space).
   std::vector<double> LogPdf(const std::vector<std::vector<double>>& cands) const;
@@ -250,6 +297,7 @@ class JointMixture {
   std::vector<double> PriorLogPdf(const std::vector<std::vector<double>>& cands) const;
 
   std::vector<Dim> dims_;
+  CellMassCache* cache_ = nullptr;
   int64_t n_ = 0;
   // Per observation: the sum over continuous dimensions of log(zinv / (sigma sqrt(2 pi))).
   std::vector<double> log_c_;

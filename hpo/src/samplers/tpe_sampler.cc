@@ -398,14 +398,24 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
     above_rows = std::move(rows);
     above_weights = std::move(weights);
   }
-  const std::vector<std::vector<int32_t>> orders = JointOrders(above_rows);
+  tpe::JointHints hints;
+  hints.orders = JointOrders(above_rows);
+  hints.narrow_log_zinv.resize(n_dims);
+  for (size_t k = 0; k < n_dims; ++k) {
+    const ParamModel& m = *models[k];
+    if (m.domain.kind != tpe::Domain::Kind::kContinuous || m.domain.round_int) continue;
+    hints.narrow_log_zinv[k].resize(above_rows.size());
+    for (size_t r = 0; r < above_rows.size(); ++r)
+      hints.narrow_log_zinv[k][r] = m.above->narrow_log_zinv(m.slot[above_rows[r]]);
+  }
   const auto obs_below = gather(below_rows);
   const auto obs_above = gather(above_rows);
   const double pw = options_.prior_weight();
   const bool ends = options_.consider_endpoints();
+  cell_cache_.Trim();
   const tpe::JointMixture l(domains, obs_below, tpe::DefaultWeights(std::ssize(below_rows)), pw,
-                            ends);
-  const tpe::JointMixture g(domains, obs_above, above_weights, pw, ends, &orders);
+                            ends, nullptr, &cell_cache_);
+  const tpe::JointMixture g(domains, obs_above, above_weights, pw, ends, &hints, &cell_cache_);
 
   const auto nc = static_cast<size_t>(options_.n_ei_candidates());
   std::vector<std::vector<double>> values(nc), points(nc);

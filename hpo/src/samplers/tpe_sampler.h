@@ -208,6 +208,7 @@ class TpeSampler : public Sampler {
   std::map<std::string, std::unique_ptr<ParamModel>> models_;
   uint64_t next_model_serial_ = 0;
   JointOrder joint_order_;
+  tpe::CellMassCache cell_cache_;  // for the joint mixtures of every ask
 };
 
 }  // namespace hpo
