@@ -649,7 +649,8 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
     : cache_(cache), n_(static_cast<int64_t>(weights.size())) {
   HPO_CHECK(dims.size() == obs.size());
   HPO_CHECK(hints == nullptr ||
-            (hints->orders.size() == dims.size() && hints->narrow_log_zinv.size() == dims.size()));
+            (hints->orders.size() == dims.size() && hints->narrow_log_zinv.size() == dims.size() &&
+             hints->grid.size() == dims.size()));
   CellMassCache local_cache;
   if (cache == nullptr) cache = &local_cache;
   double wsum = 0;
@@ -669,6 +670,9 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
     Dim x;
     x.d = dims[di];
     HPO_CHECK(static_cast<int64_t>(obs[di].size()) == n_);
+    const int32_t* grid =
+        hints != nullptr && !hints->grid[di].empty() ? hints->grid[di].data() : nullptr;
+    HPO_CHECK(grid == nullptr || std::ssize(hints->grid[di]) == n_);
     Kernel prior;
     if (x.d.numeric()) {
       x.mu = obs[di];
@@ -699,9 +703,11 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
         x.key.resize(x.mu.size());
         for (size_t k = 0; k < x.mu.size(); ++k) {
           const double mu = x.mu[k], sigma = x.sigma[k];
-          const auto i = static_cast<int32_t>(std::clamp<int64_t>(
-              x.d.round_int ? std::llround(std::exp(mu)) - log_int_low : x.d.GridIndex(mu), 0,
-              size - 1));
+          const auto i = static_cast<int32_t>(
+              std::clamp<int64_t>(x.d.round_int     ? std::llround(std::exp(mu)) - log_int_low
+                                  : grid != nullptr ? grid[k]
+                                                    : x.d.GridIndex(mu),
+                                  0, size - 1));
           int32_t j = dense ? first[static_cast<size_t>(i)] : -1;
           while (j >= 0 &&
                  x.sigmas[static_cast<size_t>(x.key_class[static_cast<size_t>(j)])] != sigma)
@@ -755,9 +761,13 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
       x.rowsum = 1.0 + c * base;
       x.log_hit = std::log((base + 1.0) / x.rowsum);
       x.log_miss = std::log(base / x.rowsum);
-      x.idx.resize(obs[di].size());
-      for (size_t k = 0; k < obs[di].size(); ++k)
-        x.idx[k] = static_cast<int32_t>(x.d.GridIndex(obs[di][k]));
+      if (grid != nullptr) {
+        x.idx.assign(grid, grid + n_);
+      } else {
+        x.idx.resize(obs[di].size());
+        for (size_t k = 0; k < obs[di].size(); ++k)
+          x.idx[k] = static_cast<int32_t>(x.d.GridIndex(obs[di][k]));
+      }
     }
     prior_.push_back(prior);
     dims_.push_back(std::move(x));

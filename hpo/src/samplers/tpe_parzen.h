@@ -151,6 +151,10 @@ class AboveIndex {
   // Numeric domains: -log(TruncationMass(d, t(slot), d.range() / 100)), the log truncation term
   // of the slot's kernel at the magic clip's sigma (see JointHints).
   double narrow_log_zinv(int32_t slot) const { return slots_[slot].narrow_log_zinv; }
+  // Categorical domains and stepped ones of at most kMaxGridCells points (has_grid_index()):
+  // d.GridIndex(t(slot)).
+  bool has_grid_index() const { return !use_nodes_; }
+  int32_t grid_index(int32_t slot) const { return slots_[slot].cell; }
   int64_t n_slots() const { return static_cast<int64_t>(slots_.size()); }
   int64_t n_members() const { return n_members_; }
 
@@ -213,7 +217,7 @@ class AboveIndex {
 
 // Optional inputs of a JointMixture that save it work; given or not, the mixture is the same.
 struct JointHints {
-  // Both have one entry per dimension.
+  // Each has one entry per dimension.
   // The permutation sorting obs[d] by (value, position) (see NeighbourSigmas); categorical
   // dimensions: ignored, may be empty.
   std::vector<std::vector<int32_t>> orders;
@@ -221,6 +225,9 @@ struct JointHints {
   // d.range() / 100)) for each observation k (AboveIndex::narrow_log_zinv): used for the
   // observations whose bandwidth is the magic clip's; empty elsewhere.
   std::vector<std::vector<double>> narrow_log_zinv;
+  // Categorical and stepped dimensions: d.GridIndex(obs[d][k]) for each observation k
+  // (AboveIndex::grid_index); may be empty.
+  std::vector<std::vector<int32_t>> grid;
 };
 
 // The log cell masses and log truncation terms of stepped dimensions' kernels, which depend only

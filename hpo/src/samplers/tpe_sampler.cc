@@ -401,8 +401,15 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
   tpe::JointHints hints;
   hints.orders = JointOrders(above_rows);
   hints.narrow_log_zinv.resize(n_dims);
+  hints.grid.resize(n_dims);
   for (size_t k = 0; k < n_dims; ++k) {
     const ParamModel& m = *models[k];
+    if (m.above->has_grid_index()) {
+      hints.grid[k].resize(above_rows.size());
+      for (size_t r = 0; r < above_rows.size(); ++r)
+        hints.grid[k][r] = m.above->grid_index(m.slot[above_rows[r]]);
+      continue;
+    }
     if (m.domain.kind != tpe::Domain::Kind::kContinuous || m.domain.round_int) continue;
     hints.narrow_log_zinv[k].resize(above_rows.size());
     for (size_t r = 0; r < above_rows.size(); ++r)
@@ -476,10 +483,17 @@ std::vector<std::vector<int32_t>> TpeSampler::JointOrders(const std::vector<int6
   std::vector<std::vector<int32_t>> orders(jo.sorted.size());
   for (size_t k = 0; k < jo.sorted.size(); ++k) {
     if (jo.sorted[k].empty()) continue;  // categorical, or no rows
-    orders[k].reserve(rows.size());
-    for (const auto& [t, i] : jo.sorted[k])
-      if (int32_t p = pos[static_cast<size_t>(i)]; p >= 0) orders[k].push_back(p);
-    HPO_CHECK(orders[k].size() == rows.size()) << "joint order misses rows";
+    // Branch-free filter: every position is written, and kept where the trial is a row.
+    std::vector<int32_t>& out = orders[k];
+    out.resize(jo.sorted[k].size() + 1);
+    size_t w = 0;
+    for (const auto& [t, i] : jo.sorted[k]) {
+      const int32_t p = pos[static_cast<size_t>(i)];
+      out[w] = p;
+      w += p >= 0;
+    }
+    HPO_CHECK(w == rows.size()) << "joint order misses rows";
+    out.resize(w);
   }
   return orders;
 }
