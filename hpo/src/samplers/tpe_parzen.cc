@@ -700,6 +700,7 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
         const bool dense = size <= kMaxJointMemo;
         std::vector<int32_t> first(dense ? static_cast<size_t>(size) : 0, -1), next;
         const int64_t log_int_low = std::llround(std::exp(x.d.lo) + 0.5);  // grid index 0
+        std::vector<CellMassCache::Table*> class_tables;  // where cached: by index in x.sigmas
         x.key.resize(x.mu.size());
         for (size_t k = 0; k < x.mu.size(); ++k) {
           const double mu = x.mu[k], sigma = x.sigma[k];
@@ -717,16 +718,20 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
             x.key_idx.push_back(i);
             x.key_mu.push_back(mu);
             x.key_inv_sigma.push_back(1.0 / sigma);
+            const auto c = std::find(x.sigmas.begin(), x.sigmas.end(), sigma);
+            x.key_class.push_back(static_cast<int32_t>(c - x.sigmas.begin()));
+            if (c == x.sigmas.end()) {
+              x.sigmas.push_back(sigma);
+              if (cached) class_tables.push_back(&cache->Get(x.d, sigma));
+            }
             if (cached) {
-              auto& [cached_mu, cached_log_zinv] = cache->Get(x.d, sigma).log_zinv[i];
+              auto& [cached_mu, cached_log_zinv] =
+                  class_tables[static_cast<size_t>(x.key_class.back())]->log_zinv[i];
               if (cached_mu != mu) cached_log_zinv = log_zinv(cached_mu = mu, sigma);
               x.key_log_c.push_back(cached_log_zinv);
             } else {
               x.key_log_c.push_back(log_zinv(mu, sigma));
             }
-            const auto c = std::find(x.sigmas.begin(), x.sigmas.end(), sigma);
-            x.key_class.push_back(static_cast<int32_t>(c - x.sigmas.begin()));
-            if (c == x.sigmas.end()) x.sigmas.push_back(sigma);
             if (dense) {
               next.push_back(first[static_cast<size_t>(i)]);
               first[static_cast<size_t>(i)] = j;
