@@ -295,22 +295,26 @@ AboveIndex::AboveIndex(const Domain& d, bool consider_endpoints)
 
 int32_t AboveIndex::AddSlot(double t) {
   Slot sl;
-  sl.t = t;
+  double narrow_log_zinv = 0;
+  int32_t cell = 0;
   if (d_.numeric()) {
     const double mass = TruncationMass(d_, t, s_narrow_);
     sl.zinv = 1.0 / mass;
-    sl.narrow_log_zinv = -std::log(mass);
+    narrow_log_zinv = -std::log(mass);
     if (use_nodes_) {
       double u = (t - d_.L()) / h_;
       double j = std::clamp(std::floor(u), 0.0, static_cast<double>(kNodes - 1));
-      sl.cell = static_cast<int32_t>(j);
+      cell = static_cast<int32_t>(j);
       sl.frac = std::clamp(u - j, 0.0, 1.0);
     } else {
-      sl.cell = static_cast<int32_t>(d_.GridIndex(t));
+      cell = static_cast<int32_t>(d_.GridIndex(t));
     }
   } else {
-    sl.cell = static_cast<int32_t>(d_.GridIndex(t));
+    cell = static_cast<int32_t>(d_.GridIndex(t));
   }
+  t_.push_back(t);
+  narrow_log_zinv_.push_back(narrow_log_zinv);
+  cell_.push_back(cell);
   slots_.push_back(sl);
   const auto n = static_cast<int32_t>(slots_.size());
   const int32_t new_end = std::max<int32_t>(0, n - static_cast<int32_t>(kFlatWeights));
@@ -338,15 +342,16 @@ double AboveIndex::RawSigma(Sorted::const_iterator it) const {
 void AboveIndex::AddToCells(int32_t s, double sign) {
   const Slot& sl = slots_[s];
   const double z = sign * sl.zinv, pos = static_cast<double>(s);
+  const int32_t cell = cell_[s];
   if (use_nodes_) {
     const double a = (1.0 - sl.frac) * z, b = sl.frac * z;
-    s0_[sl.cell] += a;
-    s1_[sl.cell] += a * pos;
-    s0_[sl.cell + 1] += b;
-    s1_[sl.cell + 1] += b * pos;
+    s0_[cell] += a;
+    s1_[cell] += a * pos;
+    s0_[cell + 1] += b;
+    s1_[cell + 1] += b * pos;
   } else {
-    s0_[sl.cell] += z;
-    s1_[sl.cell] += z * pos;
+    s0_[cell] += z;
+    s1_[cell] += z * pos;
   }
   ++cell_updates_;
 }
@@ -407,7 +412,7 @@ void AboveIndex::SetMember(int32_t s, bool member) {
     sl.member = true;
     ++n_members_;
     if (d_.numeric()) {
-      sl.it = sorted_.insert({sl.t, s}).first;
+      sl.it = sorted_.insert({t_[s], s}).first;
       sl.wide = RawSigma(sl.it) > s_narrow_;
       Attach(s);
       if (sl.it != sorted_.begin()) Reclassify(std::prev(sl.it));
@@ -462,11 +467,11 @@ void AboveIndex::Prepare(double prior_weight, bool force_exact) {
   double flat_weight = 0;
   for (auto s = static_cast<int32_t>(ramp_end_); s < n; ++s) {
     if (!slots_[s].member) continue;
-    add(slots_[s].t, std::clamp(RawSigma(slots_[s].it), s_narrow_, range), 1.0);
+    add(t_[s], std::clamp(RawSigma(slots_[s].it), s_narrow_, range), 1.0);
     flat_weight += 1.0;
   }
   for (int32_t s : wide_)
-    add(slots_[s].t, std::min(RawSigma(slots_[s].it), range), a + b * static_cast<double>(s));
+    add(t_[s], std::min(RawSigma(slots_[s].it), range), a + b * static_cast<double>(s));
   add(d_.prior_mu(), range, prior_weight);
   total_weight_ =
       a * static_cast<double>(ramp_count_) + b * ramp_pos_sum_ + flat_weight + prior_weight;
@@ -539,7 +544,7 @@ std::vector<double> AboveIndex::CategoricalProbsOf(double prior_weight) {
         n > kFlatWeights + 1 ? (1.0 - a) / static_cast<double>(n - kFlatWeights - 1) : 0;
     for (size_t c = 0; c < w.size(); ++c) w[c] = std::max(0.0, a * s0_[c] + b * s1_[c]);
     for (auto s = static_cast<int32_t>(ramp_end_); s < n; ++s)
-      if (slots_[s].member) w[slots_[s].cell] += 1.0;
+      if (slots_[s].member) w[cell_[s]] += 1.0;
   }
   return CategoricalProbs(w, n_members_, prior_weight);
 }

@@ -147,14 +147,18 @@ class AboveIndex {
   int32_t AddSlot(double t);  // t in kernel space; returns the new slot
   void SetMember(int32_t slot, bool member);
   bool member(int32_t slot) const { return slots_[slot].member; }
-  double t(int32_t slot) const { return slots_[slot].t; }
+  // Per-slot values, also as dense arrays indexed by slot (for gathers: valid until AddSlot).
+  double t(int32_t slot) const { return t_[slot]; }
+  const double* ts() const { return t_.data(); }
   // Numeric domains: -log(TruncationMass(d, t(slot), d.range() / 100)), the log truncation term
   // of the slot's kernel at the magic clip's sigma (see JointHints).
-  double narrow_log_zinv(int32_t slot) const { return slots_[slot].narrow_log_zinv; }
+  double narrow_log_zinv(int32_t slot) const { return narrow_log_zinv_[slot]; }
+  const double* narrow_log_zinvs() const { return narrow_log_zinv_.data(); }
   // Categorical domains and stepped ones of at most kMaxGridCells points (has_grid_index()):
   // d.GridIndex(t(slot)).
   bool has_grid_index() const { return !use_nodes_; }
-  int32_t grid_index(int32_t slot) const { return slots_[slot].cell; }
+  int32_t grid_index(int32_t slot) const { return cell_[slot]; }
+  const int32_t* grid_indices() const { return cell_.data(); }
   int64_t n_slots() const { return static_cast<int64_t>(slots_.size()); }
   int64_t n_members() const { return n_members_; }
 
@@ -168,11 +172,10 @@ class AboveIndex {
  private:
   enum class Where : uint8_t { kNone, kCells, kWide };
   using Sorted = std::set<std::pair<double, int32_t>>;
+  // A slot's value t, the log truncation term of a narrow kernel there and its cell (grid index,
+  // or node below t) live in the dense arrays t_, narrow_log_zinv_ and cell_.
   struct Slot {
-    double t = 0;
-    double zinv = 1;             // 1 / truncation mass of a narrow kernel at t
-    double narrow_log_zinv = 0;  // -log(truncation mass of a narrow kernel at t)
-    int32_t cell = 0;
+    double zinv = 1;  // 1 / truncation mass of a narrow kernel at t
     double frac = 0;  // linear binning share of cell + 1
     bool member = false;
     bool wide = false;
@@ -195,7 +198,9 @@ class AboveIndex {
   bool consider_endpoints_;
   double s_narrow_;  // range / 100: sigma of every narrow member once n >= 98
   std::vector<Slot> slots_;
-  Sorted sorted_;  // numeric members
+  std::vector<double> t_, narrow_log_zinv_;  // by slot
+  std::vector<int32_t> cell_;                // by slot
+  Sorted sorted_;                            // numeric members
   int64_t n_members_ = 0;
   int32_t ramp_end_ = 0;  // slots below this are in the ramp zone
   int64_t ramp_count_ = 0;

@@ -352,25 +352,24 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
     domains.push_back(models.back()->domain);
   }
   const size_t n_dims = specs.size();
-  // Rows: trials that have every jointly sampled parameter, in index order.
-  auto has_all = [&](int64_t i) {
-    for (size_t k = 0; k < n_dims; ++k)
-      if (models[k]->SlotOf(i) < 0) return false;
-    return true;
-  };
-  auto gather = [&](const std::vector<int64_t>& rows) {
-    std::vector<std::vector<double>> obs(n_dims, std::vector<double>(rows.size()));
-    for (size_t k = 0; k < n_dims; ++k) {
-      const ParamModel& m = *models[k];
-      for (size_t r = 0; r < rows.size(); ++r) obs[k][r] = m.above->t(m.slot[rows[r]]);
-    }
-    return obs;
-  };
+  // Rows: trials that have every jointly sampled parameter, in index order. Computed model by
+  // model over their slots by trial index (contiguous), not trial by trial.
+  JointScratch& js = joint_scratch_;
+  const size_t n_trials = info_.size();
+  js.has_all.assign(n_trials, 1);
+  for (const ParamModel* m : models) {
+    const size_t known = std::min(m->slot.size(), n_trials);
+    const int32_t* slot = m->slot.data();
+    char* has_all = js.has_all.data();
+    for (size_t i = 0; i < known; ++i) has_all[i] &= static_cast<char>(slot[i] >= 0);
+    std::fill(js.has_all.begin() + static_cast<std::ptrdiff_t>(known), js.has_all.end(), 0);
+  }
   std::vector<int64_t> below_rows, above_rows;
   for (int64_t i : below_)
-    if (has_all(i)) below_rows.push_back(i);
-  for (int64_t i = 0; i < std::ssize(info_); ++i)
-    if (InAbove(i) && has_all(i)) above_rows.push_back(i);
+    if (js.has_all[static_cast<size_t>(i)]) below_rows.push_back(i);
+  for (size_t i = 0; i < n_trials; ++i)
+    if (js.has_all[i] && InAbove(static_cast<int64_t>(i)))
+      above_rows.push_back(static_cast<int64_t>(i));
   // The sorted orders of the bad group's rows change little between asks: kept, not re-sorted.
   UpdateJointOrder(models, above_rows);
   std::vector<double> above_weights = tpe::DefaultWeights(std::ssize(above_rows));
@@ -399,24 +398,33 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
     above_weights = std::move(weights);
   }
   tpe::JointHints hints;
-  hints.orders = JointOrders(above_rows);
+  JointOrders(above_rows, &hints.orders);
   hints.narrow_log_zinv.resize(n_dims);
   hints.grid.resize(n_dims);
+  std::vector<std::vector<double>> obs_below(n_dims), obs_above(n_dims);
+  // Per dimension: the rows' slots, then each per-slot value read from the index's dense arrays.
+  std::vector<int32_t>& slots = js.slots;
   for (size_t k = 0; k < n_dims; ++k) {
     const ParamModel& m = *models[k];
-    if (m.above->has_grid_index()) {
-      hints.grid[k].resize(above_rows.size());
-      for (size_t r = 0; r < above_rows.size(); ++r)
-        hints.grid[k][r] = m.above->grid_index(m.slot[above_rows[r]]);
-      continue;
+    const double* ts = m.above->ts();
+    for (const auto* rows : {&below_rows, &above_rows}) {
+      slots.resize(rows->size());
+      for (size_t r = 0; r < rows->size(); ++r) slots[r] = m.slot[static_cast<size_t>((*rows)[r])];
+      std::vector<double>& obs = (rows == &below_rows ? obs_below : obs_above)[k];
+      obs.resize(rows->size());
+      for (size_t r = 0; r < slots.size(); ++r) obs[r] = ts[slots[r]];
     }
-    if (m.domain.kind != tpe::Domain::Kind::kContinuous || m.domain.round_int) continue;
-    hints.narrow_log_zinv[k].resize(above_rows.size());
-    for (size_t r = 0; r < above_rows.size(); ++r)
-      hints.narrow_log_zinv[k][r] = m.above->narrow_log_zinv(m.slot[above_rows[r]]);
+    // `slots` now holds the bad group's.
+    if (m.above->has_grid_index()) {
+      const int32_t* cells = m.above->grid_indices();
+      hints.grid[k].resize(slots.size());
+      for (size_t r = 0; r < slots.size(); ++r) hints.grid[k][r] = cells[slots[r]];
+    } else if (m.domain.kind == tpe::Domain::Kind::kContinuous && !m.domain.round_int) {
+      const double* narrow = m.above->narrow_log_zinvs();
+      hints.narrow_log_zinv[k].resize(slots.size());
+      for (size_t r = 0; r < slots.size(); ++r) hints.narrow_log_zinv[k][r] = narrow[slots[r]];
+    }
   }
-  const auto obs_below = gather(below_rows);
-  const auto obs_above = gather(above_rows);
   const double pw = options_.prior_weight();
   const bool ends = options_.consider_endpoints();
   cell_cache_.Trim();
@@ -475,16 +483,19 @@ void TpeSampler::UpdateJointOrder(const std::vector<ParamModel*>& models,
   jo.member = std::move(now);
 }
 
-std::vector<std::vector<int32_t>> TpeSampler::JointOrders(const std::vector<int64_t>& rows) const {
+void TpeSampler::JointOrders(const std::vector<int64_t>& rows,
+                             std::vector<std::vector<int32_t>>* orders) {
   const JointOrder& jo = joint_order_;
-  std::vector<int32_t> pos(info_.size(), -1);
+  std::vector<int32_t>& pos = joint_scratch_.pos;
+  pos.assign(info_.size(), -1);
   for (size_t r = 0; r < rows.size(); ++r)
     pos[static_cast<size_t>(rows[r])] = static_cast<int32_t>(r);
-  std::vector<std::vector<int32_t>> orders(jo.sorted.size());
+  orders->resize(jo.sorted.size());
   for (size_t k = 0; k < jo.sorted.size(); ++k) {
+    std::vector<int32_t>& out = (*orders)[k];
+    out.clear();
     if (jo.sorted[k].empty()) continue;  // categorical, or no rows
     // Branch-free filter: every position is written, and kept where the trial is a row.
-    std::vector<int32_t>& out = orders[k];
     out.resize(jo.sorted[k].size() + 1);
     size_t w = 0;
     for (const auto& [t, i] : jo.sorted[k]) {
@@ -495,7 +506,6 @@ std::vector<std::vector<int32_t>> TpeSampler::JointOrders(const std::vector<int6
     HPO_CHECK(w == rows.size()) << "joint order misses rows";
     out.resize(w);
   }
-  return orders;
 }
 
 ParamMap TpeSampler::Sample(const SearchSpace& space, const History& history) {

@@ -190,8 +190,9 @@ class TpeSampler : public Sampler {
   // Brings joint_order_ to the rows `rows` (ascending trial indices) of `models`: O(rows) plus a
   // sort of the rows added since the last call.
   void UpdateJointOrder(const std::vector<ParamModel*>& models, const std::vector<int64_t>& rows);
-  // Orders (see tpe::JointMixture) of a subset of those rows (ascending trial indices).
-  std::vector<std::vector<int32_t>> JointOrders(const std::vector<int64_t>& rows) const;
+  // Orders (see tpe::JointHints) of a subset of those rows (ascending trial indices), into
+  // *orders (one per dimension).
+  void JointOrders(const std::vector<int64_t>& rows, std::vector<std::vector<int32_t>>* orders);
   bool InStartup() const { return n_ranked_ < options_.n_startup_trials(); }
 
   TpeOptions options_;
@@ -208,6 +209,13 @@ class TpeSampler : public Sampler {
   std::map<std::string, std::unique_ptr<ParamModel>> models_;
   uint64_t next_model_serial_ = 0;
   JointOrder joint_order_;
+  // Work buffers of SampleJoint, kept between asks so that they are not reallocated.
+  struct JointScratch {
+    std::vector<char> has_all;  // by trial index
+    std::vector<int32_t> pos;   // by trial index: position among JointOrders' rows, or -1
+    std::vector<int32_t> slots;
+  };
+  JointScratch joint_scratch_;
   tpe::CellMassCache cell_cache_;  // for the joint mixtures of every ask
 };
 
