@@ -650,8 +650,25 @@ HPO_SIMD_CLONES double WeightedLogSumExp(const double* acc, const double* w, int
 JointMixture::JointMixture(const std::vector<Domain>& dims,
                            const std::vector<std::vector<double>>& obs,
                            const std::vector<double>& weights, double prior_weight,
-                           bool consider_endpoints, const JointHints* hints, CellMassCache* cache)
-    : cache_(cache), n_(static_cast<int64_t>(weights.size())) {
+                           bool consider_endpoints, const JointHints* hints, CellMassCache* cache) {
+  Fit(dims, obs, weights, prior_weight, consider_endpoints, hints, cache);
+}
+
+void JointMixture::Dim::Reset(const Domain& domain) {
+  d = domain;
+  log_hit = log_miss = 0;
+  rowsum = 1;
+  cells = false;
+  for (std::vector<double>* v : {&mu, &sigma, &inv_sigma, &key_mu, &key_sigma, &key_log_c, &sigmas})
+    v->clear();
+  for (std::vector<int32_t>* v : {&idx, &key, &key_idx, &key_class}) v->clear();
+}
+
+void JointMixture::Fit(const std::vector<Domain>& dims, const std::vector<std::vector<double>>& obs,
+                       const std::vector<double>& weights, double prior_weight,
+                       bool consider_endpoints, const JointHints* hints, CellMassCache* cache) {
+  cache_ = cache;
+  n_ = static_cast<int64_t>(weights.size());
   HPO_CHECK(dims.size() == obs.size());
   HPO_CHECK(hints == nullptr ||
             (hints->orders.size() == dims.size() && hints->narrow_log_zinv.size() == dims.size() &&
@@ -659,6 +676,7 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
   CellMassCache local_cache;
   if (cache == nullptr) cache = &local_cache;
   double wsum = 0;
+  cumulative_.clear();
   for (double w : weights) {
     wsum += w;
     cumulative_.push_back(wsum);
@@ -669,18 +687,20 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
   for (size_t k = 0; k < weights.size(); ++k) weight_[k] = weights[k] / total;
   weight_prior_ = prior_weight / total;
   log_c_.assign(weights.size(), 0.0);
+  prior_.clear();
+  dims_.resize(dims.size());
 
   const double n = static_cast<double>(n_);
   for (size_t di = 0; di < dims.size(); ++di) {
-    Dim x;
-    x.d = dims[di];
+    Dim& x = dims_[di];
+    x.Reset(dims[di]);
     HPO_CHECK(static_cast<int64_t>(obs[di].size()) == n_);
     const int32_t* grid =
         hints != nullptr && !hints->grid[di].empty() ? hints->grid[di].data() : nullptr;
     HPO_CHECK(grid == nullptr || std::ssize(hints->grid[di]) == n_);
     Kernel prior;
     if (x.d.numeric()) {
-      x.mu = obs[di];
+      x.mu.assign(obs[di].begin(), obs[di].end());
       const double range = x.d.range();
       prior.mu = x.d.prior_mu();
       prior.sigma = range;
@@ -703,7 +723,10 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
         // through `next`; a grid point has few distinct sigmas), where the grid is not huge.
         const int64_t size = x.d.round_int ? LogIntSize(x.d) : x.d.size;
         const bool dense = size <= kMaxJointMemo;
-        std::vector<int32_t> first(dense ? static_cast<size_t>(size) : 0, -1), next;
+        std::vector<int32_t>& first = key_first_;
+        std::vector<int32_t>& next = key_next_;
+        first.assign(dense ? static_cast<size_t>(size) : 0, -1);
+        next.clear();
         const int64_t log_int_low = std::llround(std::exp(x.d.lo) + 0.5);  // grid index 0
         std::vector<CellMassCache::Table*> class_tables;  // where cached: by index in x.sigmas
         x.key.resize(x.mu.size());
@@ -715,14 +738,13 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
                                                     : x.d.GridIndex(mu),
                                   0, size - 1));
           int32_t j = dense ? first[static_cast<size_t>(i)] : -1;
-          while (j >= 0 &&
-                 x.sigmas[static_cast<size_t>(x.key_class[static_cast<size_t>(j)])] != sigma)
+          while (j >= 0 && x.key_sigma[static_cast<size_t>(j)] != sigma)
             j = next[static_cast<size_t>(j)];
           if (j < 0) {
             j = static_cast<int32_t>(x.key_idx.size());
             x.key_idx.push_back(i);
             x.key_mu.push_back(mu);
-            x.key_inv_sigma.push_back(1.0 / sigma);
+            x.key_sigma.push_back(sigma);
             const auto c = std::find(x.sigmas.begin(), x.sigmas.end(), sigma);
             x.key_class.push_back(static_cast<int32_t>(c - x.sigmas.begin()));
             if (c == x.sigmas.end()) {
@@ -780,7 +802,6 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
       }
     }
     prior_.push_back(prior);
-    dims_.push_back(std::move(x));
   }
 }
 
@@ -851,7 +872,8 @@ std::vector<double> JointMixture::PriorLogPdf(const std::vector<std::vector<doub
 
 std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>& cands) const {
   std::vector<double> out(cands.size());
-  std::vector<double> acc(static_cast<size_t>(n_));
+  std::vector<double>& acc = acc_;
+  acc.resize(static_cast<size_t>(n_));
   // A stepped dimension is translation invariant: the log mass of a key's kernel on the
   // candidate's cell depends only on (candidate index - key index, sigma), so one lazily filled
   // table per sigma serves every candidate (and, with the caller's cache, every ask), where it
@@ -867,7 +889,8 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
       continue;
     for (double sigma : x.sigmas) memo[di].push_back(cache->Get(x.d, sigma).offset.data());
   }
-  std::vector<double> term(max_keys);  // per key of a cell dimension
+  std::vector<double>& term = term_;  // per key of a cell dimension
+  term.resize(max_keys);
   const std::vector<double> prior = PriorLogPdf(cands);
   for (size_t c = 0; c < cands.size(); ++c) {
     const std::vector<double>& t = cands[c];
@@ -904,7 +927,7 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
         const auto [a, b] =
             x.d.round_int ? x.d.LogCell(v) : std::pair{v - 0.5 * x.d.step, v + 0.5 * x.d.step};
         for (size_t j = 0; j < n_keys; ++j) {
-          const double inv = x.key_inv_sigma[j], mu = x.key_mu[j];
+          const double inv = 1.0 / x.key_sigma[j], mu = x.key_mu[j];
           term[j] = x.key_log_c[j] + std::log(NormalMass((a - mu) * inv, (b - mu) * inv));
         }
       }

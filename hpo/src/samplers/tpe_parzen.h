@@ -275,6 +275,8 @@ class CellMassCache {
 // candidate (the kernel of a stepped float is centred on the first such observation's value).
 class JointMixture {
  public:
+  // An empty mixture, to be Fit() before use.
+  JointMixture() = default;
   // obs[d][k]: kernel-space value of observation k in dimension d (categorical: the index).
   // `hints` and `cache` (optional) make it cheaper, not different; `cache` must outlive the
   // mixture, which uses it in LogPdf too.
@@ -282,6 +284,11 @@ class JointMixture {
                const std::vector<double>& weights, double prior_weight,
                bool consider_endpoints = false, const JointHints* hints = nullptr,
                CellMassCache* cache = nullptr);
+  // Makes this the mixture the constructor would build from the same arguments, reusing this
+  // one's buffers (a sampler keeps its mixtures between asks so that they are not reallocated).
+  void Fit(const std::vector<Domain>& dims, const std::vector<std::vector<double>>& obs,
+           const std::vector<double>& weights, double prior_weight, bool consider_endpoints,
+           const JointHints* hints, CellMassCache* cache);
   std::vector<double> Sample(std::mt19937_64& rng) const;  // kernel space, not snapped
   // Log density of each candidate (cands[c][d], snapped values in kernel space).
   std::vector<double> LogPdf(const std::vector<std::vector<double>>& cands) const;
@@ -301,9 +308,13 @@ class JointMixture {
     std::vector<int32_t> key;        // per observation
     std::vector<int32_t> key_idx;    // grid index of the key's kernel
     std::vector<int32_t> key_class;  // index of the key's sigma in `sigmas`
-    std::vector<double> key_mu, key_inv_sigma;
+    std::vector<double> key_mu, key_sigma;
     std::vector<double> key_log_c;  // log(1 / truncation mass)
     std::vector<double> sigmas;     // the distinct sigmas of the keys
+
+    // Empties every per-observation and per-key vector (keeping their capacity) and resets the
+    // scalars, for the domain d.
+    void Reset(const Domain& domain);
   };
   // Log density of each candidate under the product prior.
   std::vector<double> PriorLogPdf(const std::vector<std::vector<double>>& cands) const;
@@ -317,6 +328,10 @@ class JointMixture {
   double weight_prior_ = 0;
   std::vector<Kernel> prior_;       // per numeric dimension
   std::vector<double> cumulative_;  // observations then the prior
+  // Work buffers, kept between Fit()s and LogPdf()s: the key index of Fit (first key per grid
+  // point, next key of the same point), and LogPdf's per-observation and per-key terms.
+  std::vector<int32_t> key_first_, key_next_;
+  mutable std::vector<double> acc_, term_;
 };
 
 }  // namespace hpo::tpe

@@ -397,11 +397,14 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
     above_rows = std::move(rows);
     above_weights = std::move(weights);
   }
-  tpe::JointHints hints;
+  tpe::JointHints& hints = js.hints;
   JointOrders(above_rows, &hints.orders);
   hints.narrow_log_zinv.resize(n_dims);
   hints.grid.resize(n_dims);
-  std::vector<std::vector<double>> obs_below(n_dims), obs_above(n_dims);
+  std::vector<std::vector<double>>& obs_below = js.obs_below;
+  std::vector<std::vector<double>>& obs_above = js.obs_above;
+  obs_below.resize(n_dims);
+  obs_above.resize(n_dims);
   // Per dimension: the rows' slots, then each per-slot value read from the index's dense arrays.
   std::vector<int32_t>& slots = js.slots;
   for (size_t k = 0; k < n_dims; ++k) {
@@ -415,6 +418,8 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
       for (size_t r = 0; r < slots.size(); ++r) obs[r] = ts[slots[r]];
     }
     // `slots` now holds the bad group's.
+    hints.grid[k].clear();
+    hints.narrow_log_zinv[k].clear();
     if (m.above->has_grid_index()) {
       const int32_t* cells = m.above->grid_indices();
       hints.grid[k].resize(slots.size());
@@ -428,9 +433,11 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
   const double pw = options_.prior_weight();
   const bool ends = options_.consider_endpoints();
   cell_cache_.Trim();
-  const tpe::JointMixture l(domains, obs_below, tpe::DefaultWeights(std::ssize(below_rows)), pw,
-                            ends, nullptr, &cell_cache_);
-  const tpe::JointMixture g(domains, obs_above, above_weights, pw, ends, &hints, &cell_cache_);
+  tpe::JointMixture& l = js.below;
+  tpe::JointMixture& g = js.above;
+  l.Fit(domains, obs_below, tpe::DefaultWeights(std::ssize(below_rows)), pw, ends, nullptr,
+        &cell_cache_);
+  g.Fit(domains, obs_above, above_weights, pw, ends, &hints, &cell_cache_);
 
   const auto nc = static_cast<size_t>(options_.n_ei_candidates());
   std::vector<std::vector<double>> values(nc), points(nc);

@@ -209,11 +209,15 @@ class TpeSampler : public Sampler {
   std::map<std::string, std::unique_ptr<ParamModel>> models_;
   uint64_t next_model_serial_ = 0;
   JointOrder joint_order_;
-  // Work buffers of SampleJoint, kept between asks so that they are not reallocated.
+  // Work buffers of SampleJoint, kept between asks so that they are not reallocated; the
+  // mixtures are refitted at each multivariate ask.
   struct JointScratch {
     std::vector<char> has_all;  // by trial index
     std::vector<int32_t> pos;   // by trial index: position among JointOrders' rows, or -1
     std::vector<int32_t> slots;
+    std::vector<std::vector<double>> obs_below, obs_above;  // per dimension
+    tpe::JointHints hints;
+    tpe::JointMixture below, above;
   };
   JointScratch joint_scratch_;
   tpe::CellMassCache cell_cache_;  // for the joint mixtures of every ask
