@@ -461,15 +461,19 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
 void TpeSampler::UpdateJointOrder(const std::vector<ParamModel*>& models,
                                   const std::vector<int64_t>& rows) {
   JointOrder& jo = joint_order_;
+  JointScratch& js = joint_scratch_;
   const size_t n_dims = models.size();
-  std::vector<uint64_t> serials;
+  std::vector<uint64_t>& serials = js.serials;
+  serials.clear();
   for (const ParamModel* m : models) serials.push_back(m->serial);
   const bool rebuild = jo.serials != serials;
-  std::vector<char> now(info_.size(), 0);
+  std::vector<char>& now = js.member;
+  now.assign(info_.size(), 0);
   for (int64_t i : rows) now[static_cast<size_t>(i)] = 1;
-  std::vector<int64_t> added;
+  std::vector<int64_t>& added = js.added;
+  added.clear();
   if (rebuild) {
-    jo.serials = std::move(serials);
+    jo.serials = serials;
     jo.sorted.assign(n_dims, {});
     added = rows;
   } else {
@@ -482,12 +486,20 @@ void TpeSampler::UpdateJointOrder(const std::vector<ParamModel*>& models,
     if (!m.domain.numeric()) continue;
     auto& sorted = jo.sorted[k];
     std::erase_if(sorted, [&](const auto& e) { return !now[static_cast<size_t>(e.second)]; });
+    if (added.size() <= kJointOrderInserts) {
+      // The usual ask adds a trial or two: inserted in place (no merge buffer to allocate).
+      for (int64_t i : added) {
+        const std::pair<double, int64_t> e{m.above->t(m.SlotOf(i)), i};
+        sorted.insert(std::upper_bound(sorted.begin(), sorted.end(), e), e);
+      }
+      continue;
+    }
     const auto mid = static_cast<std::ptrdiff_t>(sorted.size());
     for (int64_t i : added) sorted.emplace_back(m.above->t(m.SlotOf(i)), i);
     std::sort(sorted.begin() + mid, sorted.end());
     std::inplace_merge(sorted.begin(), sorted.begin() + mid, sorted.end());
   }
-  jo.member = std::move(now);
+  std::swap(jo.member, now);  // the previous membership becomes the next call's buffer
 }
 
 void TpeSampler::JointOrders(const std::vector<int64_t>& rows,

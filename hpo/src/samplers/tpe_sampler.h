@@ -188,7 +188,9 @@ class TpeSampler : public Sampler {
   double SampleUnivariate(ParamModel& model);
   std::map<std::string, double> SampleJoint(const SearchSpace& space);
   // Brings joint_order_ to the rows `rows` (ascending trial indices) of `models`: O(rows) plus a
-  // sort of the rows added since the last call.
+  // sort of the rows added since the last call (up to kJointOrderInserts of them: inserted one by
+  // one, O(rows) each).
+  static constexpr size_t kJointOrderInserts = 8;
   void UpdateJointOrder(const std::vector<ParamModel*>& models, const std::vector<int64_t>& rows);
   // Orders (see tpe::JointHints) of a subset of those rows (ascending trial indices), into
   // *orders (one per dimension).
@@ -215,6 +217,9 @@ class TpeSampler : public Sampler {
     std::vector<char> has_all;  // by trial index
     std::vector<int32_t> pos;   // by trial index: position among JointOrders' rows, or -1
     std::vector<int32_t> slots;
+    std::vector<uint64_t> serials;  // UpdateJointOrder's
+    std::vector<char> member;       // UpdateJointOrder's next membership, by trial index
+    std::vector<int64_t> added;     // UpdateJointOrder's new rows
     std::vector<std::vector<double>> obs_below, obs_above;  // per dimension
     tpe::JointHints hints;
     tpe::JointMixture below, above;
