@@ -166,12 +166,12 @@ double SampleKernel(const Domain& d, const Kernel& k, std::mt19937_64& rng) {
   return std::clamp(k.mu + k.sigma * 0.5 * (lo + hi), a, b);
 }
 
-std::vector<double> NeighbourSigmas(const Domain& d, const std::vector<double>& mus,
-                                    bool consider_endpoints, const std::vector<int32_t>* order) {
+void NeighbourSigmas(const Domain& d, const std::vector<double>& mus, bool consider_endpoints,
+                     const std::vector<int32_t>* order, std::vector<double>* sigma) {
   const size_t m = mus.size();
   const double range = d.range();
-  std::vector<double> sigma(m);
-  if (m == 0) return sigma;
+  sigma->resize(m);
+  if (m == 0) return;
   // perm[i]: the observation of rank i, sorted by value, equal values in input order.
   std::vector<int32_t> sorted;
   if (order != nullptr) {
@@ -184,20 +184,20 @@ std::vector<double> NeighbourSigmas(const Domain& d, const std::vector<double>& 
     for (size_t i = 0; i < m; ++i) sorted[i] = pairs[i].second;
   }
   const int32_t* perm = order != nullptr ? order->data() : sorted.data();
-  std::vector<double> s(m + 2);  // sorted with the endpoints
-  s[0] = d.L();
-  for (size_t i = 0; i < m; ++i) s[i + 1] = mus[static_cast<size_t>(perm[i])];
-  s[m + 1] = d.R();
   const double min_sigma = range / std::min(100.0, static_cast<double>(m) + 2.0);
+  // The sorted values with the range's ends around them, as a sliding window prev, cur, next.
+  double prev = d.L(), cur = mus[static_cast<size_t>(perm[0])];
   for (size_t i = 0; i < m; ++i) {
-    double v = std::max(s[i + 1] - s[i], s[i + 2] - s[i + 1]);
+    const double next = i + 1 < m ? mus[static_cast<size_t>(perm[i + 1])] : d.R();
+    double v = std::max(cur - prev, next - cur);
     if (!consider_endpoints && m >= 2) {
-      if (i == 0) v = s[2] - s[1];
-      if (i == m - 1) v = s[m] - s[m - 1];
+      if (i == 0) v = next - cur;
+      if (i == m - 1) v = cur - prev;
     }
-    sigma[static_cast<size_t>(perm[i])] = std::clamp(v, min_sigma, range);
+    (*sigma)[static_cast<size_t>(perm[i])] = std::clamp(v, min_sigma, range);
+    prev = cur;
+    cur = next;
   }
-  return sigma;
 }
 
 std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>& mus,
@@ -208,7 +208,8 @@ std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>
   const double range = d.range();
   std::vector<Kernel> out;
   out.reserve(m + 1);
-  const std::vector<double> sigma = NeighbourSigmas(d, mus, consider_endpoints);
+  std::vector<double> sigma;
+  NeighbourSigmas(d, mus, consider_endpoints, nullptr, &sigma);
   for (size_t i = 0; i < m; ++i) {
     Kernel k;
     k.mu = mus[i];
@@ -705,8 +706,8 @@ void JointMixture::Fit(const std::vector<Domain>& dims, const std::vector<std::v
       prior.mu = x.d.prior_mu();
       prior.sigma = range;
       prior.zinv = 1.0 / TruncationMass(x.d, prior.mu, prior.sigma);
-      x.sigma = NeighbourSigmas(x.d, x.mu, consider_endpoints,
-                                hints != nullptr ? &hints->orders[di] : nullptr);
+      NeighbourSigmas(x.d, x.mu, consider_endpoints,
+                      hints != nullptr ? &hints->orders[di] : nullptr, &x.sigma);
       // log(1 / truncation mass), 0 where the kernel lies well inside the bounds; `known`: that
       // value where the caller has it.
       auto log_zinv = [&](double mu, double sigma, const double* known = nullptr) {
@@ -880,7 +881,9 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
   // is small enough. memo[di][class]: the table of sigmas[class].
   CellMassCache local_cache;
   CellMassCache* cache = cache_ != nullptr ? cache_ : &local_cache;
-  std::vector<std::vector<double*>> memo(dims_.size());
+  std::vector<std::vector<double*>>& memo = memo_;
+  memo.resize(dims_.size());
+  for (std::vector<double*>& tables : memo) tables.clear();
   size_t max_keys = 0;
   for (size_t di = 0; di < dims_.size(); ++di) {
     const Dim& x = dims_[di];

@@ -84,12 +84,11 @@ double SampleKernel(const Domain& d, const Kernel& k, std::mt19937_64& rng);
 // their inner neighbour), clipped to [range / min(100, n + 2), range]; plus the prior
 // N(mid, range) with `prior_weight`. Multivariate mode applies the same rule per dimension.
 // `mus` and `weights` have equal length; equal mus keep their input order.
-// The clipped bandwidths of that rule, one per observation. `order`, when given, is the
-// permutation that sorts mus by (value, position) (the caller keeps it up to date); otherwise it
-// is computed here.
-std::vector<double> NeighbourSigmas(const Domain& d, const std::vector<double>& mus,
-                                    bool consider_endpoints,
-                                    const std::vector<int32_t>* order = nullptr);
+// The clipped bandwidths of that rule, one per observation, into *sigma (resized; its capacity is
+// reused). `order`, when given, is the permutation that sorts mus by (value, position) (the
+// caller keeps it up to date); otherwise it is computed here.
+void NeighbourSigmas(const Domain& d, const std::vector<double>& mus, bool consider_endpoints,
+                     const std::vector<int32_t>* order, std::vector<double>* sigma);
 std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>& mus,
                                       const std::vector<double>& weights, double prior_weight,
                                       bool consider_endpoints);
@@ -329,9 +328,11 @@ class JointMixture {
   std::vector<Kernel> prior_;       // per numeric dimension
   std::vector<double> cumulative_;  // observations then the prior
   // Work buffers, kept between Fit()s and LogPdf()s: the key index of Fit (first key per grid
-  // point, next key of the same point), and LogPdf's per-observation and per-key terms.
+  // point, next key of the same point), and LogPdf's per-observation and per-key terms and
+  // per-dimension cell mass tables.
   std::vector<int32_t> key_first_, key_next_;
   mutable std::vector<double> acc_, term_;
+  mutable std::vector<std::vector<double*>> memo_;
 };
 
 }  // namespace hpo::tpe

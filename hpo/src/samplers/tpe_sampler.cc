@@ -364,7 +364,10 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
     for (size_t i = 0; i < known; ++i) has_all[i] &= static_cast<char>(slot[i] >= 0);
     std::fill(js.has_all.begin() + static_cast<std::ptrdiff_t>(known), js.has_all.end(), 0);
   }
-  std::vector<int64_t> below_rows, above_rows;
+  std::vector<int64_t>& below_rows = js.below_rows;
+  std::vector<int64_t>& above_rows = js.above_rows;
+  below_rows.clear();
+  above_rows.clear();
   for (int64_t i : below_)
     if (js.has_all[static_cast<size_t>(i)]) below_rows.push_back(i);
   for (size_t i = 0; i < n_trials; ++i)

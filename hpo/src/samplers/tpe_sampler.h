@@ -216,6 +216,7 @@ class TpeSampler : public Sampler {
   struct JointScratch {
     std::vector<char> has_all;  // by trial index
     std::vector<int32_t> pos;   // by trial index: position among JointOrders' rows, or -1
+    std::vector<int64_t> below_rows, above_rows;  // trial indices
     std::vector<int32_t> slots;
     std::vector<uint64_t> serials;  // UpdateJointOrder's
     std::vector<char> member;       // UpdateJointOrder's next membership, by trial index
