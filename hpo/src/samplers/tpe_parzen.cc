@@ -872,9 +872,9 @@ std::vector<double> JointMixture::PriorLogPdf(const std::vector<std::vector<doub
 }
 
 std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>& cands) const {
-  std::vector<double> out(cands.size());
-  std::vector<double>& acc = acc_;
-  acc.resize(static_cast<size_t>(n_));
+  const size_t nc = cands.size();
+  const auto n = static_cast<size_t>(n_);
+  std::vector<double> out(nc);
   // A stepped dimension is translation invariant: the log mass of a key's kernel on the
   // candidate's cell depends only on (candidate index - key index, sigma), so one lazily filled
   // table per sigma serves every candidate (and, with the caller's cache, every ask), where it
@@ -884,33 +884,25 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
   std::vector<std::vector<double*>>& memo = memo_;
   memo.resize(dims_.size());
   for (std::vector<double*>& tables : memo) tables.clear();
-  size_t max_keys = 0;
+  // term_[term_base_[di] + c * n_keys + j]: the term of key j of cell dimension di for candidate c.
+  term_base_.assign(dims_.size(), 0);
+  size_t n_terms = 0;
   for (size_t di = 0; di < dims_.size(); ++di) {
     const Dim& x = dims_[di];
-    max_keys = std::max(max_keys, x.key_idx.size());
+    term_base_[di] = n_terms;
+    n_terms += x.key_idx.size() * nc;
     if (x.d.kind != Domain::Kind::kDiscrete || 2 * x.d.size - 1 > CellMassCache::kMaxOffsets)
       continue;
     for (double sigma : x.sigmas) memo[di].push_back(cache->Get(x.d, sigma).offset.data());
   }
-  std::vector<double>& term = term_;  // per key of a cell dimension
-  term.resize(max_keys);
-  const std::vector<double> prior = PriorLogPdf(cands);
-  for (size_t c = 0; c < cands.size(); ++c) {
-    const std::vector<double>& t = cands[c];
-    std::copy(log_c_.begin(), log_c_.end(), acc.begin());
-    for (size_t di = 0; di < dims_.size(); ++di) {
-      const Dim& x = dims_[di];
-      const double v = t[di];
-      if (!x.d.numeric()) {
-        AddCategorical(acc.data(), x.idx.data(), static_cast<int32_t>(x.d.GridIndex(v)), x.log_hit,
-                       x.log_miss, n_);
-        continue;
-      }
-      if (!x.cells) {
-        AddGaussian(acc.data(), x.mu.data(), x.inv_sigma.data(), v, n_);
-        continue;
-      }
-      const size_t n_keys = x.key_idx.size();
+  term_.resize(n_terms);
+  for (size_t di = 0; di < dims_.size(); ++di) {
+    const Dim& x = dims_[di];
+    if (!x.cells) continue;
+    const size_t n_keys = x.key_idx.size();
+    for (size_t c = 0; c < nc; ++c) {
+      const double v = cands[c][di];
+      double* term = term_.data() + term_base_[di] + c * n_keys;
       if (!memo[di].empty()) {
         const int64_t offset = x.d.GridIndex(v) + x.d.size - 1;
         const double step = x.d.step;
@@ -934,10 +926,36 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
           term[j] = x.key_log_c[j] + std::log(NormalMass((a - mu) * inv, (b - mu) * inv));
         }
       }
-      AddByKey(acc.data(), x.key.data(), term.data(), n_);
     }
-    out[c] = WeightedLogSumExp(acc.data(), weight_.data(), n_, prior[c], weight_prior_);
   }
+  // acc_[c * n + k]: observation k's log kernel value at candidate c (the weight apart). Filled
+  // by blocks of observations, each block's slice of every dimension's arrays serving all the
+  // candidates while it is in cache; per (c, k) the dimensions are added in order.
+  acc_.resize(nc * n);
+  for (size_t k0 = 0; k0 < n; k0 += kLogPdfBlock) {
+    const size_t len = std::min(kLogPdfBlock, n - k0);
+    const auto slen = static_cast<int64_t>(len);
+    for (size_t c = 0; c < nc; ++c) {
+      double* acc = acc_.data() + c * n + k0;
+      std::copy_n(log_c_.data() + k0, len, acc);
+      for (size_t di = 0; di < dims_.size(); ++di) {
+        const Dim& x = dims_[di];
+        const double v = cands[c][di];
+        if (!x.d.numeric()) {
+          AddCategorical(acc, x.idx.data() + k0, static_cast<int32_t>(x.d.GridIndex(v)), x.log_hit,
+                         x.log_miss, slen);
+        } else if (!x.cells) {
+          AddGaussian(acc, x.mu.data() + k0, x.inv_sigma.data() + k0, v, slen);
+        } else {
+          AddByKey(acc, x.key.data() + k0, term_.data() + term_base_[di] + c * x.key_idx.size(),
+                   slen);
+        }
+      }
+    }
+  }
+  const std::vector<double> prior = PriorLogPdf(cands);
+  for (size_t c = 0; c < nc; ++c)
+    out[c] = WeightedLogSumExp(acc_.data() + c * n, weight_.data(), n_, prior[c], weight_prior_);
   return out;
 }
 
