@@ -774,14 +774,16 @@ void JointMixture::Fit(const std::vector<Domain>& dims, const std::vector<std::v
                                                 : nullptr;
         HPO_CHECK(narrow == nullptr || std::ssize(*narrow) == n_);
         const double narrow_sigma = range / 100.0;
-        double last_sigma = 0, log_norm = 0;  // log(sigma sqrt(2 pi)) of last_sigma
+        // 1 / last_sigma and log(last_sigma sqrt(2 pi)): most sigmas are the magic clip's.
+        double last_sigma = std::numeric_limits<double>::quiet_NaN(), inv = 0, log_norm = 0;
         for (size_t k = 0; k < x.mu.size(); ++k) {
           const double mu = x.mu[k], sigma = x.sigma[k];
-          x.inv_sigma[k] = 1.0 / sigma;
-          if (sigma != last_sigma) {  // most sigmas are the magic clip's
+          if (sigma != last_sigma) {
             last_sigma = sigma;
+            inv = 1.0 / sigma;
             log_norm = std::log(sigma) + kLogSqrt2Pi;
           }
+          x.inv_sigma[k] = inv;
           log_c_[k] +=
               log_zinv(mu, sigma,
                        narrow != nullptr && sigma == narrow_sigma ? &(*narrow)[k] : nullptr) -
