@@ -80,9 +80,9 @@ tpe::JointHints Hints(const std::vector<Domain>& domains,
     hints.narrow_log_zinv.emplace_back();
     hints.grid.emplace_back();
     if (index.has_grid_index()) {
-      for (int32_t s : slots) hints.grid.back().push_back(index.grid_index(s));
+      for (int32_t s : slots) hints.grid.back().push_back(index.grid_indices()[s]);
     } else if (d.kind == Domain::Kind::kContinuous && !d.round_int) {
-      for (int32_t s : slots) hints.narrow_log_zinv.back().push_back(index.narrow_log_zinv(s));
+      for (int32_t s : slots) hints.narrow_log_zinv.back().push_back(index.narrow_log_zinvs()[s]);
     }
   }
   return hints;

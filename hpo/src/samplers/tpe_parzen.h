@@ -146,17 +146,16 @@ class AboveIndex {
   int32_t AddSlot(double t);  // t in kernel space; returns the new slot
   void SetMember(int32_t slot, bool member);
   bool member(int32_t slot) const { return slots_[slot].member; }
-  // Per-slot values, also as dense arrays indexed by slot (for gathers: valid until AddSlot).
+  // A slot's kernel-space value; ts() and the arrays below are indexed by slot (pointers valid
+  // until the next AddSlot).
   double t(int32_t slot) const { return t_[slot]; }
   const double* ts() const { return t_.data(); }
-  // Numeric domains: -log(TruncationMass(d, t(slot), d.range() / 100)), the log truncation term
-  // of the slot's kernel at the magic clip's sigma (see JointHints).
-  double narrow_log_zinv(int32_t slot) const { return narrow_log_zinv_[slot]; }
+  // Numeric domains, at each slot: -log(TruncationMass(d, t(slot), d.range() / 100)), the log
+  // truncation term of the slot's kernel at the magic clip's sigma (see JointHints).
   const double* narrow_log_zinvs() const { return narrow_log_zinv_.data(); }
-  // Categorical domains and stepped ones of at most kMaxGridCells points (has_grid_index()):
-  // d.GridIndex(t(slot)).
+  // Categorical domains and stepped ones of at most kMaxGridCells points (has_grid_index()), at
+  // each slot: d.GridIndex(t(slot)).
   bool has_grid_index() const { return !use_nodes_; }
-  int32_t grid_index(int32_t slot) const { return cell_[slot]; }
   const int32_t* grid_indices() const { return cell_.data(); }
   int64_t n_slots() const { return static_cast<int64_t>(slots_.size()); }
   int64_t n_members() const { return n_members_; }
