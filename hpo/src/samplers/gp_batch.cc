@@ -8,32 +8,24 @@
 #include <limits>
 #include <vector>
 
-// Variants per instruction set where the compiler and loader support it (GCC on x86-64 ELF).
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
-// The vector helpers are always inlined: no vector crosses a call, whatever the variant.
-#pragma GCC diagnostic ignored "-Wpsabi"
-#define HPO_GP_BATCH_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HPO_GP_BATCH_CLONES
-#endif
+#include "samplers/simd.h"
 
 namespace hpo::gp {
 namespace {
 
+using simd::ExpNeg;
+#if defined(__GNUC__)
+using simd::Load8;
+using simd::Store8;
+using simd::Sum8;
+using simd::U8;
+using simd::V8;
+#endif
+
 constexpr int kB = kBatchBlock;
 constexpr int kR = kBatchRowPad;
 
-// The helpers below are templates over F = double (with I = uint64_t) and over GCC vectors of
-// doubles (with I the vector of uint64_t of the same width), written in arithmetic only, so that
-// the same code serves both and the vector form needs no intrinsics.
-
-// a < b ? a : b, elementwise.
-template <class F>
-inline __attribute__((always_inline)) F Min(F a, double b) {
-  const F bv = F{} + b;
-  return a < bv ? a : bv;
-}
+// The helpers below are templates over scalars and vectors, as those of simd.h.
 
 // sqrt(x) for x >= 0 (std::sqrt's errno path keeps loops from vectorising): Newton steps for
 // 1 / sqrt(x) from the classic bit-level estimate (relative error below 3.5%, then 2e-3, 5e-6,
@@ -45,35 +37,6 @@ inline __attribute__((always_inline)) F SqrtNonNegative(F x) {
   for (int i = 0; i < 3; ++i) y = y * (1.5 - half_x * y * y);
   const F r = x * y;
   return r + 0.5 * y * (x - r * r);
-}
-
-// exp(-r) for r >= 0: exp(x) = 2^k exp(f) with k = round(x / ln 2) and |f| <= ln(2) / 2, and
-// exp(f) by its Taylor polynomial of degree 12 (relative error below 2e-16; no division). r is
-// capped at 700, where exp(-r) ~ 1e-304 is already negligible.
-template <class F, class I>
-inline __attribute__((always_inline)) F ExpNeg(F r) {
-  constexpr double kLog2e = 1.4426950408889634073599;
-  constexpr double kC1 = 6.93145751953125E-1, kC2 = 1.42860682030941723212E-6;  // ln 2 = C1 + C2
-  constexpr double kRound = 6755399441055744.0;  // 1.5 * 2^52: adding it rounds to an integer
-  const F x = -Min(r, 700.0);
-  const F shifted = x * kLog2e + kRound;
-  const F k = shifted - kRound;
-  const I ki = std::bit_cast<I>(shifted) - std::bit_cast<uint64_t>(kRound);
-  const F f = x - k * kC1 - k * kC2;
-  F p = F{} + 1.0 / 479001600.0;  // 1 / 12!
-  p = p * f + 1.0 / 39916800.0;
-  p = p * f + 1.0 / 3628800.0;
-  p = p * f + 1.0 / 362880.0;
-  p = p * f + 1.0 / 40320.0;
-  p = p * f + 1.0 / 5040.0;
-  p = p * f + 1.0 / 720.0;
-  p = p * f + 1.0 / 120.0;
-  p = p * f + 1.0 / 24.0;
-  p = p * f + 1.0 / 6.0;
-  p = p * f + 0.5;
-  p = p * f + 1.0;
-  p = p * f + 1.0;
-  return p * std::bit_cast<F>((ki + 1023) << 52);
 }
 
 // s * matern52(r2) (gp_model.h).
@@ -92,23 +55,6 @@ inline __attribute__((always_inline)) void ScaledMatern52WithDerivative(F r2, do
   *k = s * (1.0 + r + r * r * (1.0 / 3.0)) * e;
   *dk = (s * (-5.0 / 6.0)) * (1.0 + r) * e;
 }
-
-#if defined(__GNUC__)
-typedef double V8 __attribute__((vector_size(64)));
-typedef uint64_t U8 __attribute__((vector_size(64)));
-
-inline __attribute__((always_inline)) V8 Load8(const double* p) {
-  V8 v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-inline __attribute__((always_inline)) void Store8(double* p, V8 v) {
-  std::memcpy(p, &v, sizeof(v));
-}
-inline __attribute__((always_inline)) double Sum8(V8 v) {
-  return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
-}
-#endif
 
 // sum_k a[k] * b[k] over k < len.
 inline __attribute__((always_inline)) double Dot(const double* a, const double* b, int len) {
@@ -287,8 +233,8 @@ inline __attribute__((always_inline)) void InverseFromCholeskyImpl(int n, int st
 
 }  // namespace
 
-HPO_GP_BATCH_CLONES void PosteriorBlock(const BatchModel& model, const double* cand,
-                                        double* scratch, double* mean, double* quad) {
+HPO_SIMD_CLONES void PosteriorBlock(const BatchModel& model, const double* cand, double* scratch,
+                                    double* mean, double* quad) {
   const int np = model.n_padded, dims = model.dims;
   const double s = model.kernel_scale;
 
@@ -408,11 +354,11 @@ HPO_GP_BATCH_CLONES void PosteriorBlock(const BatchModel& model, const double* c
 
 size_t LmlWorkSize(int n) { return (4 * static_cast<size_t>(n) + 3) * Pad8(n); }
 
-HPO_GP_BATCH_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double* x,
-                                                       const char* is_categorical, const double* y,
-                                                       const double* lambda, double kernel_scale,
-                                                       double noise_var, double min_noise_var,
-                                                       double* work, double* grad_raw) {
+HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double* x,
+                                                   const char* is_categorical, const double* y,
+                                                   const double* lambda, double kernel_scale,
+                                                   double noise_var, double min_noise_var,
+                                                   double* work, double* grad_raw) {
   constexpr double kNegInf = -std::numeric_limits<double>::infinity();
   const double s = kernel_scale;
   const int ns = Pad8(n);  // row stride
@@ -524,8 +470,8 @@ HPO_GP_BATCH_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const do
   return lml;
 }
 
-HPO_GP_BATCH_CLONES void PosteriorPoint(const BatchModel& model, const double* x, double* work,
-                                        double* mean, double* var, double* dmean, double* dvar) {
+HPO_SIMD_CLONES void PosteriorPoint(const BatchModel& model, const double* x, double* work,
+                                    double* mean, double* var, double* dmean, double* dvar) {
   const int n = model.n, np = model.n_padded, dims = model.dims;
   const double s = model.kernel_scale;
   double* k = work;
@@ -619,18 +565,18 @@ HPO_GP_BATCH_CLONES void PosteriorPoint(const BatchModel& model, const double* x
   }
 }
 
-HPO_GP_BATCH_CLONES void InverseFromCholesky(int n, int stride, const double* chol,
-                                             const double* inv_diag, double* work, double* cinv) {
+HPO_SIMD_CLONES void InverseFromCholesky(int n, int stride, const double* chol,
+                                         const double* inv_diag, double* work, double* cinv) {
   InverseFromCholeskyImpl(n, stride, chol, inv_diag, work, cinv);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < i; ++j)
       cinv[static_cast<size_t>(j) * stride + i] = cinv[static_cast<size_t>(i) * stride + j];
 }
 
-HPO_GP_BATCH_CLONES bool KernelCholesky(int n, int stride, int dims, const double* x,
-                                        const char* is_categorical, const double* lambda,
-                                        double kernel_scale, double diagonal, double* krow,
-                                        double* chol, double* inv_diag) {
+HPO_SIMD_CLONES bool KernelCholesky(int n, int stride, int dims, const double* x,
+                                    const char* is_categorical, const double* lambda,
+                                    double kernel_scale, double diagonal, double* krow,
+                                    double* chol, double* inv_diag) {
   for (int i = 0; i < n; ++i) {
     int j = 0;
 #if defined(__GNUC__)

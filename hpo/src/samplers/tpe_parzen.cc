@@ -1,12 +1,14 @@
 #include "samplers/tpe_parzen.h"
 
 #include <algorithm>
+#include <bit>
 #include <limits>
 #include <map>
 #include <numeric>
 #include <tuple>
 
 #include "hpo/check.h"
+#include "samplers/simd.h"
 
 namespace hpo::tpe {
 namespace {
@@ -18,12 +20,9 @@ constexpr double kInvSqrt2Pi = 0.39894228040143268;
 constexpr double kTailZ = 9.0;
 // Beyond this many sigmas a kernel's density underflows a double.
 constexpr double kCutZ = 38.0;
-// A joint mixture memoises the cell masses of a discrete or log int dimension per candidate,
-// by (grid point, distinct sigma), up to this many entries.
+// A joint mixture indexes the keys of a stepped or log int dimension by grid point, and
+// memoises its prior's values by grid point, up to this many points.
 constexpr int64_t kMaxJointMemo = 1 << 16;
-// Terms of a log-sum-exp this far below the largest (relative weight < 1e-23, and fewer than
-// 1e7 of them) cannot change a double.
-constexpr double kNegligibleLog = -53.0;
 
 double NormalCdf(double z) { return 0.5 * std::erfc(-z / kSqrt2); }
 
@@ -101,9 +100,13 @@ Domain Domain::Of(const Distribution& dist) {
 }
 
 int64_t Domain::GridIndex(double t) const {
-  double k = kind == Kind::kDiscrete ? (t - lo) / step : t;
-  int64_t i = std::llround(k);
-  return std::clamp<int64_t>(i, 0, size - 1);
+  const double k = kind == Kind::kDiscrete ? (t - lo) / step : t;
+  // std::llround(k) clamped to [0, size - 1] (NaN: 0), without the library call: the fraction
+  // k - trunc(k) of a positive double is exact.
+  if (!(k > 0)) return 0;
+  if (k >= static_cast<double>(size - 1)) return size - 1;
+  const auto i = static_cast<int64_t>(k);
+  return k - static_cast<double>(i) >= 0.5 ? i + 1 : i;
 }
 
 double Domain::ToInternal(double t, const Distribution& dist) const {
@@ -163,38 +166,38 @@ double SampleKernel(const Domain& d, const Kernel& k, std::mt19937_64& rng) {
   return std::clamp(k.mu + k.sigma * 0.5 * (lo + hi), a, b);
 }
 
-std::vector<double> NeighbourSigmas(const Domain& d, const std::vector<double>& mus,
-                                    bool consider_endpoints, const std::vector<int32_t>* order) {
+void NeighbourSigmas(const Domain& d, const std::vector<double>& mus, bool consider_endpoints,
+                     const std::vector<int32_t>* order, std::vector<double>* sigma) {
   const size_t m = mus.size();
   const double range = d.range();
-  std::vector<double> sigma(m);
-  if (m == 0) return sigma;
-  // Sorted by value, equal values in input order.
-  std::vector<std::pair<double, size_t>> sorted(m);
+  sigma->resize(m);
+  if (m == 0) return;
+  // perm[i]: the observation of rank i, sorted by value, equal values in input order.
+  std::vector<int32_t> sorted;
   if (order != nullptr) {
     HPO_CHECK(order->size() == m) << "NeighbourSigmas: order of another size";
-    for (size_t i = 0; i < m; ++i) {
-      const auto p = static_cast<size_t>((*order)[i]);
-      sorted[i] = {mus[p], p};
-    }
   } else {
-    for (size_t i = 0; i < m; ++i) sorted[i] = {mus[i], i};
-    std::sort(sorted.begin(), sorted.end());
+    std::vector<std::pair<double, int32_t>> pairs(m);
+    for (size_t i = 0; i < m; ++i) pairs[i] = {mus[i], static_cast<int32_t>(i)};
+    std::sort(pairs.begin(), pairs.end());
+    sorted.resize(m);
+    for (size_t i = 0; i < m; ++i) sorted[i] = pairs[i].second;
   }
-  std::vector<double> s(m + 2);  // sorted with the endpoints
-  s[0] = d.L();
-  for (size_t i = 0; i < m; ++i) s[i + 1] = sorted[i].first;
-  s[m + 1] = d.R();
+  const int32_t* perm = order != nullptr ? order->data() : sorted.data();
   const double min_sigma = range / std::min(100.0, static_cast<double>(m) + 2.0);
+  // The sorted values with the range's ends around them, as a sliding window prev, cur, next.
+  double prev = d.L(), cur = mus[static_cast<size_t>(perm[0])];
   for (size_t i = 0; i < m; ++i) {
-    double v = std::max(s[i + 1] - s[i], s[i + 2] - s[i + 1]);
+    const double next = i + 1 < m ? mus[static_cast<size_t>(perm[i + 1])] : d.R();
+    double v = std::max(cur - prev, next - cur);
     if (!consider_endpoints && m >= 2) {
-      if (i == 0) v = s[2] - s[1];
-      if (i == m - 1) v = s[m] - s[m - 1];
+      if (i == 0) v = next - cur;
+      if (i == m - 1) v = cur - prev;
     }
-    sigma[sorted[i].second] = std::clamp(v, min_sigma, range);
+    (*sigma)[static_cast<size_t>(perm[i])] = std::clamp(v, min_sigma, range);
+    prev = cur;
+    cur = next;
   }
-  return sigma;
 }
 
 std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>& mus,
@@ -205,7 +208,8 @@ std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>
   const double range = d.range();
   std::vector<Kernel> out;
   out.reserve(m + 1);
-  const std::vector<double> sigma = NeighbourSigmas(d, mus, consider_endpoints);
+  std::vector<double> sigma;
+  NeighbourSigmas(d, mus, consider_endpoints, nullptr, &sigma);
   for (size_t i = 0; i < m; ++i) {
     Kernel k;
     k.mu = mus[i];
@@ -292,20 +296,26 @@ AboveIndex::AboveIndex(const Domain& d, bool consider_endpoints)
 
 int32_t AboveIndex::AddSlot(double t) {
   Slot sl;
-  sl.t = t;
+  double narrow_log_zinv = 0;
+  int32_t cell = 0;
   if (d_.numeric()) {
-    sl.zinv = 1.0 / TruncationMass(d_, t, s_narrow_);
+    const double mass = TruncationMass(d_, t, s_narrow_);
+    sl.zinv = 1.0 / mass;
+    narrow_log_zinv = -std::log(mass);
     if (use_nodes_) {
       double u = (t - d_.L()) / h_;
       double j = std::clamp(std::floor(u), 0.0, static_cast<double>(kNodes - 1));
-      sl.cell = static_cast<int32_t>(j);
+      cell = static_cast<int32_t>(j);
       sl.frac = std::clamp(u - j, 0.0, 1.0);
     } else {
-      sl.cell = static_cast<int32_t>(d_.GridIndex(t));
+      cell = static_cast<int32_t>(d_.GridIndex(t));
     }
   } else {
-    sl.cell = static_cast<int32_t>(d_.GridIndex(t));
+    cell = static_cast<int32_t>(d_.GridIndex(t));
   }
+  t_.push_back(t);
+  narrow_log_zinv_.push_back(narrow_log_zinv);
+  cell_.push_back(cell);
   slots_.push_back(sl);
   const auto n = static_cast<int32_t>(slots_.size());
   const int32_t new_end = std::max<int32_t>(0, n - static_cast<int32_t>(kFlatWeights));
@@ -333,15 +343,16 @@ double AboveIndex::RawSigma(Sorted::const_iterator it) const {
 void AboveIndex::AddToCells(int32_t s, double sign) {
   const Slot& sl = slots_[s];
   const double z = sign * sl.zinv, pos = static_cast<double>(s);
+  const int32_t cell = cell_[s];
   if (use_nodes_) {
     const double a = (1.0 - sl.frac) * z, b = sl.frac * z;
-    s0_[sl.cell] += a;
-    s1_[sl.cell] += a * pos;
-    s0_[sl.cell + 1] += b;
-    s1_[sl.cell + 1] += b * pos;
+    s0_[cell] += a;
+    s1_[cell] += a * pos;
+    s0_[cell + 1] += b;
+    s1_[cell + 1] += b * pos;
   } else {
-    s0_[sl.cell] += z;
-    s1_[sl.cell] += z * pos;
+    s0_[cell] += z;
+    s1_[cell] += z * pos;
   }
   ++cell_updates_;
 }
@@ -402,7 +413,7 @@ void AboveIndex::SetMember(int32_t s, bool member) {
     sl.member = true;
     ++n_members_;
     if (d_.numeric()) {
-      sl.it = sorted_.insert({sl.t, s}).first;
+      sl.it = sorted_.insert({t_[s], s}).first;
       sl.wide = RawSigma(sl.it) > s_narrow_;
       Attach(s);
       if (sl.it != sorted_.begin()) Reclassify(std::prev(sl.it));
@@ -457,11 +468,11 @@ void AboveIndex::Prepare(double prior_weight, bool force_exact) {
   double flat_weight = 0;
   for (auto s = static_cast<int32_t>(ramp_end_); s < n; ++s) {
     if (!slots_[s].member) continue;
-    add(slots_[s].t, std::clamp(RawSigma(slots_[s].it), s_narrow_, range), 1.0);
+    add(t_[s], std::clamp(RawSigma(slots_[s].it), s_narrow_, range), 1.0);
     flat_weight += 1.0;
   }
   for (int32_t s : wide_)
-    add(slots_[s].t, std::min(RawSigma(slots_[s].it), range), a + b * static_cast<double>(s));
+    add(t_[s], std::min(RawSigma(slots_[s].it), range), a + b * static_cast<double>(s));
   add(d_.prior_mu(), range, prior_weight);
   total_weight_ =
       a * static_cast<double>(ramp_count_) + b * ramp_pos_sum_ + flat_weight + prior_weight;
@@ -534,21 +545,105 @@ std::vector<double> AboveIndex::CategoricalProbsOf(double prior_weight) {
         n > kFlatWeights + 1 ? (1.0 - a) / static_cast<double>(n - kFlatWeights - 1) : 0;
     for (size_t c = 0; c < w.size(); ++c) w[c] = std::max(0.0, a * s0_[c] + b * s1_[c]);
     for (auto s = static_cast<int32_t>(ramp_end_); s < n; ++s)
-      if (slots_[s].member) w[slots_[s].cell] += 1.0;
+      if (slots_[s].member) w[cell_[s]] += 1.0;
   }
   return CategoricalProbs(w, n_members_, prior_weight);
 }
 
 // ---- JointMixture ---------------------------------------------------------------------------
 
+CellMassCache::Table& CellMassCache::Get(const Domain& d, double sigma) {
+  HPO_CHECK(d.kind == Domain::Kind::kDiscrete && 2 * d.size - 1 <= kMaxOffsets);
+  auto [it, added] = tables_.try_emplace({d.lo, d.step, d.size, sigma});
+  if (added) {
+    it->second.offset.assign(static_cast<size_t>(2 * d.size - 1),
+                             std::numeric_limits<double>::quiet_NaN());
+    it->second.log_zinv.assign(static_cast<size_t>(d.size),
+                               {std::numeric_limits<double>::quiet_NaN(), 0.0});
+    entries_ += 4 * d.size;
+  }
+  return it->second;
+}
+
+void CellMassCache::Trim() {
+  if (entries_ <= kMaxEntries) return;
+  tables_.clear();
+  entries_ = 0;
+}
+
 namespace {
 
-// Grid index of a kernel-space value of a log int domain (the integer's offset from low).
-int64_t LogIntIndex(const Domain& d, double t) {
-  return std::llround(std::exp(t)) - std::llround(std::exp(d.lo) + 0.5);
-}
+// Grid points of a log int domain.
 int64_t LogIntSize(const Domain& d) {
   return std::llround(std::exp(d.hi) - 0.5) - std::llround(std::exp(d.lo) + 0.5) + 1;
+}
+
+// The loops of JointMixture::LogPdf over the n observations; acc[k] collects observation k's log
+// kernel value (the weight apart).
+
+// A continuous dimension: acc[k] -= z^2 / 2 for z = (v - mu[k]) / sigma[k].
+HPO_SIMD_CLONES void AddGaussian(double* __restrict acc, const double* __restrict mu,
+                                 const double* __restrict inv_sigma, double v, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) {
+    const double z = (v - mu[k]) * inv_sigma[k];
+    acc[k] -= 0.5 * z * z;
+  }
+}
+
+// A categorical dimension: the kernel's hit or miss term, as idx[k] is the candidate's choice.
+HPO_SIMD_CLONES void AddCategorical(double* __restrict acc, const int32_t* __restrict idx,
+                                    int32_t choice, double hit, double miss, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) acc[k] += idx[k] == choice ? hit : miss;
+}
+
+// A cell dimension: the term of observation k's key.
+HPO_SIMD_CLONES void AddByKey(double* __restrict acc, const int32_t* __restrict key,
+                              const double* __restrict term, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) acc[k] += term[key[k]];
+}
+
+// log(sum_k w[k] exp(acc[k]) + w_prior exp(prior)). Terms this far below the largest (relative
+// weight < 1e-23, and fewer than 1e7 of them) cannot change a double: they are left out, and a
+// block of eight without any other is skipped.
+constexpr double kNegligibleLog = -53.0;
+HPO_SIMD_CLONES double WeightedLogSumExp(const double* acc, const double* w, int64_t n,
+                                         double prior, double w_prior) {
+  double mx = prior;
+  int64_t k = 0;
+#if defined(__GNUC__)
+  using simd::U8;
+  using simd::V8;
+  if (n >= 8) {
+    V8 m = simd::Load8(acc);
+    for (k = 8; k + 8 <= n; k += 8) {
+      const V8 a = simd::Load8(acc + k);
+      m = a > m ? a : m;
+    }
+    for (int j = 0; j < 8; ++j) mx = std::max(mx, m[j]);
+  }
+#endif
+  for (; k < n; ++k) mx = std::max(mx, acc[k]);
+  const double floor = mx + kNegligibleLog;
+  double sum = w_prior * std::exp(prior - mx);
+  k = 0;
+#if defined(__GNUC__)
+  if (n >= 8) {
+    V8 s = {};
+    for (; k + 8 <= n; k += 8) {
+      const V8 a = simd::Load8(acc + k);
+      const U8 live = std::bit_cast<U8>(a > floor);  // all ones where a > floor
+      if (((live[0] | live[1]) | (live[2] | live[3])) == 0 &&
+          ((live[4] | live[5]) | (live[6] | live[7])) == 0)
+        continue;
+      const V8 e = simd::Load8(w + k) * simd::ExpNeg<V8, U8>(mx - a);
+      s += std::bit_cast<V8>(std::bit_cast<U8>(e) & live);
+    }
+    sum += simd::Sum8(s);
+  }
+#endif
+  for (; k < n; ++k)
+    if (acc[k] > floor) sum += w[k] * simd::ExpNeg<double, uint64_t>(mx - acc[k]);
+  return mx + std::log(sum);
 }
 
 }  // namespace
@@ -556,59 +651,144 @@ int64_t LogIntSize(const Domain& d) {
 JointMixture::JointMixture(const std::vector<Domain>& dims,
                            const std::vector<std::vector<double>>& obs,
                            const std::vector<double>& weights, double prior_weight,
-                           bool consider_endpoints, const std::vector<std::vector<int32_t>>* orders)
-    : n_(static_cast<int64_t>(weights.size())) {
+                           bool consider_endpoints, const JointHints* hints, CellMassCache* cache) {
+  Fit(dims, obs, weights, prior_weight, consider_endpoints, hints, cache);
+}
+
+void JointMixture::Dim::Reset(const Domain& domain) {
+  d = domain;
+  log_hit = log_miss = 0;
+  rowsum = 1;
+  cells = false;
+  for (std::vector<double>* v : {&mu, &sigma, &inv_sigma, &key_mu, &key_sigma, &key_log_c, &sigmas})
+    v->clear();
+  for (std::vector<int32_t>* v : {&idx, &key, &key_idx, &key_class}) v->clear();
+}
+
+void JointMixture::Fit(const std::vector<Domain>& dims, const std::vector<std::vector<double>>& obs,
+                       const std::vector<double>& weights, double prior_weight,
+                       bool consider_endpoints, const JointHints* hints, CellMassCache* cache) {
+  cache_ = cache;
+  n_ = static_cast<int64_t>(weights.size());
   HPO_CHECK(dims.size() == obs.size());
-  HPO_CHECK(orders == nullptr || orders->size() == dims.size());
+  HPO_CHECK(hints == nullptr ||
+            (hints->orders.size() == dims.size() && hints->narrow_log_zinv.size() == dims.size() &&
+             hints->grid.size() == dims.size()));
+  CellMassCache local_cache;
+  if (cache == nullptr) cache = &local_cache;
   double wsum = 0;
+  cumulative_.clear();
   for (double w : weights) {
     wsum += w;
     cumulative_.push_back(wsum);
   }
   cumulative_.push_back(wsum + prior_weight);
   const double total = wsum + prior_weight;
-  log_w_.resize(weights.size());
-  for (size_t k = 0; k < weights.size(); ++k) log_w_[k] = std::log(weights[k] / total);
-  log_w_prior_ = std::log(prior_weight / total);
+  weight_.resize(weights.size());
+  for (size_t k = 0; k < weights.size(); ++k) weight_[k] = weights[k] / total;
+  weight_prior_ = prior_weight / total;
+  log_c_.assign(weights.size(), 0.0);
+  prior_.clear();
+  dims_.resize(dims.size());
 
   const double n = static_cast<double>(n_);
   for (size_t di = 0; di < dims.size(); ++di) {
-    Dim x;
-    x.d = dims[di];
+    Dim& x = dims_[di];
+    x.Reset(dims[di]);
     HPO_CHECK(static_cast<int64_t>(obs[di].size()) == n_);
-    x.mu = obs[di];
+    const int32_t* grid =
+        hints != nullptr && !hints->grid[di].empty() ? hints->grid[di].data() : nullptr;
+    HPO_CHECK(grid == nullptr || std::ssize(hints->grid[di]) == n_);
     Kernel prior;
     if (x.d.numeric()) {
+      x.mu.assign(obs[di].begin(), obs[di].end());
       const double range = x.d.range();
       prior.mu = x.d.prior_mu();
       prior.sigma = range;
       prior.zinv = 1.0 / TruncationMass(x.d, prior.mu, prior.sigma);
-      x.sigma = NeighbourSigmas(x.d, x.mu, consider_endpoints,
-                                orders != nullptr ? &(*orders)[di] : nullptr);
-      x.inv_sigma.resize(x.mu.size());
-      x.log_c.assign(x.mu.size(), 0.0);
-      const bool cells = x.d.kind == Domain::Kind::kDiscrete || x.d.round_int;
-      std::map<double, int32_t> classes;
-      if (cells) {
-        x.idx.resize(x.mu.size());
-        x.klass.resize(x.mu.size());
-      }
-      for (size_t k = 0; k < x.mu.size(); ++k) {
-        const double mu = x.mu[k], sigma = x.sigma[k];
-        x.inv_sigma[k] = 1.0 / sigma;
+      NeighbourSigmas(x.d, x.mu, consider_endpoints,
+                      hints != nullptr ? &hints->orders[di] : nullptr, &x.sigma);
+      // log(1 / truncation mass), 0 where the kernel lies well inside the bounds; `known`: that
+      // value where the caller has it.
+      auto log_zinv = [&](double mu, double sigma, const double* known = nullptr) {
         const double edge = kTailZ * sigma;
-        double log_c = 0;
         if (mu - x.d.L() <= edge || x.d.R() - mu <= edge)
-          log_c = -std::log(TruncationMass(x.d, mu, sigma));
-        if (cells) {
-          x.idx[k] = static_cast<int32_t>(x.d.round_int ? LogIntIndex(x.d, mu) : x.d.GridIndex(mu));
-          auto [it, fresh] = classes.emplace(sigma, static_cast<int32_t>(classes.size()));
-          if (fresh) x.sigmas.push_back(sigma);
-          x.klass[k] = it->second;
-        } else {
-          log_c += -std::log(sigma) - kLogSqrt2Pi;
+          return known != nullptr ? *known : -std::log(TruncationMass(x.d, mu, sigma));
+        return 0.0;
+      };
+      x.cells = x.d.kind == Domain::Kind::kDiscrete || x.d.round_int;
+      const bool cached =
+          x.d.kind == Domain::Kind::kDiscrete && 2 * x.d.size - 1 <= CellMassCache::kMaxOffsets;
+      if (x.cells) {
+        // Keys by (grid index, sigma): a dense index of the first key per grid point (chained
+        // through `next`; a grid point has few distinct sigmas), where the grid is not huge.
+        const int64_t size = x.d.round_int ? LogIntSize(x.d) : x.d.size;
+        const bool dense = size <= kMaxJointMemo;
+        std::vector<int32_t>& first = key_first_;
+        std::vector<int32_t>& next = key_next_;
+        first.assign(dense ? static_cast<size_t>(size) : 0, -1);
+        next.clear();
+        const int64_t log_int_low = std::llround(std::exp(x.d.lo) + 0.5);  // grid index 0
+        std::vector<CellMassCache::Table*> class_tables;  // where cached: by index in x.sigmas
+        x.key.resize(x.mu.size());
+        for (size_t k = 0; k < x.mu.size(); ++k) {
+          const double mu = x.mu[k], sigma = x.sigma[k];
+          const auto i = static_cast<int32_t>(
+              std::clamp<int64_t>(x.d.round_int     ? std::llround(std::exp(mu)) - log_int_low
+                                  : grid != nullptr ? grid[k]
+                                                    : x.d.GridIndex(mu),
+                                  0, size - 1));
+          int32_t j = dense ? first[static_cast<size_t>(i)] : -1;
+          while (j >= 0 && x.key_sigma[static_cast<size_t>(j)] != sigma)
+            j = next[static_cast<size_t>(j)];
+          if (j < 0) {
+            j = static_cast<int32_t>(x.key_idx.size());
+            x.key_idx.push_back(i);
+            x.key_mu.push_back(mu);
+            x.key_sigma.push_back(sigma);
+            const auto c = std::find(x.sigmas.begin(), x.sigmas.end(), sigma);
+            x.key_class.push_back(static_cast<int32_t>(c - x.sigmas.begin()));
+            if (c == x.sigmas.end()) {
+              x.sigmas.push_back(sigma);
+              if (cached) class_tables.push_back(&cache->Get(x.d, sigma));
+            }
+            if (cached) {
+              auto& [cached_mu, cached_log_zinv] =
+                  class_tables[static_cast<size_t>(x.key_class.back())]->log_zinv[i];
+              if (cached_mu != mu) cached_log_zinv = log_zinv(cached_mu = mu, sigma);
+              x.key_log_c.push_back(cached_log_zinv);
+            } else {
+              x.key_log_c.push_back(log_zinv(mu, sigma));
+            }
+            if (dense) {
+              next.push_back(first[static_cast<size_t>(i)]);
+              first[static_cast<size_t>(i)] = j;
+            }
+          }
+          x.key[k] = j;
         }
-        x.log_c[k] = log_c;
+      } else {
+        x.inv_sigma.resize(x.mu.size());
+        const std::vector<double>* narrow = hints != nullptr && !hints->narrow_log_zinv[di].empty()
+                                                ? &hints->narrow_log_zinv[di]
+                                                : nullptr;
+        HPO_CHECK(narrow == nullptr || std::ssize(*narrow) == n_);
+        const double narrow_sigma = range / 100.0;
+        // 1 / last_sigma and log(last_sigma sqrt(2 pi)): most sigmas are the magic clip's.
+        double last_sigma = std::numeric_limits<double>::quiet_NaN(), inv = 0, log_norm = 0;
+        for (size_t k = 0; k < x.mu.size(); ++k) {
+          const double mu = x.mu[k], sigma = x.sigma[k];
+          if (sigma != last_sigma) {
+            last_sigma = sigma;
+            inv = 1.0 / sigma;
+            log_norm = std::log(sigma) + kLogSqrt2Pi;
+          }
+          x.inv_sigma[k] = inv;
+          log_c_[k] +=
+              log_zinv(mu, sigma,
+                       narrow != nullptr && sigma == narrow_sigma ? &(*narrow)[k] : nullptr) -
+              log_norm;
+        }
       }
     } else {
       const double c = static_cast<double>(x.d.size);
@@ -616,12 +796,15 @@ JointMixture::JointMixture(const std::vector<Domain>& dims,
       x.rowsum = 1.0 + c * base;
       x.log_hit = std::log((base + 1.0) / x.rowsum);
       x.log_miss = std::log(base / x.rowsum);
-      x.idx.resize(x.mu.size());
-      for (size_t k = 0; k < x.mu.size(); ++k)
-        x.idx[k] = static_cast<int32_t>(x.d.GridIndex(x.mu[k]));
+      if (grid != nullptr) {
+        x.idx.assign(grid, grid + n_);
+      } else {
+        x.idx.resize(obs[di].size());
+        for (size_t k = 0; k < obs[di].size(); ++k)
+          x.idx[k] = static_cast<int32_t>(x.d.GridIndex(obs[di][k]));
+      }
     }
     prior_.push_back(prior);
-    dims_.push_back(std::move(x));
   }
 }
 
@@ -653,115 +836,128 @@ std::vector<double> JointMixture::Sample(std::mt19937_64& rng) const {
   return out;
 }
 
-double JointMixture::PriorLogPdf(const std::vector<double>& t) const {
-  double sum = 0;
+std::vector<double> JointMixture::PriorLogPdf(const std::vector<std::vector<double>>& cands) const {
+  std::vector<double> out(cands.size(), 0.0);
   for (size_t di = 0; di < dims_.size(); ++di) {
     const Dim& x = dims_[di];
-    if (x.d.numeric()) {
-      sum += std::log(KernelValue(x.d, prior_[di], t[di]));
+    const Kernel& p = prior_[di];
+    if (!x.d.numeric()) {
+      const double log_p = -std::log(static_cast<double>(x.d.size));
+      for (double& o : out) o += log_p;
+    } else if (!x.cells) {
+      const double log_c = std::log(p.zinv * kInvSqrt2Pi / p.sigma);
+      for (size_t c = 0; c < cands.size(); ++c) {
+        const double z = (cands[c][di] - p.mu) / p.sigma;
+        out[c] += log_c - 0.5 * z * z;
+      }
     } else {
-      sum -= std::log(static_cast<double>(x.d.size));
+      // Candidates repeat grid points: a stepped dimension's values are memoised by grid index.
+      std::vector<double> memo;
+      if (!x.d.round_int && x.d.size <= kMaxJointMemo)
+        memo.assign(static_cast<size_t>(x.d.size), std::numeric_limits<double>::quiet_NaN());
+      for (size_t c = 0; c < cands.size(); ++c) {
+        const double v = cands[c][di];
+        double* slot = memo.empty() ? nullptr : &memo[static_cast<size_t>(x.d.GridIndex(v))];
+        if (slot == nullptr || std::isnan(*slot)) {
+          const double lp = std::log(KernelValue(x.d, p, v));
+          if (slot == nullptr) {
+            out[c] += lp;
+            continue;
+          }
+          *slot = lp;
+        }
+        out[c] += *slot;
+      }
     }
   }
-  return sum;
+  return out;
 }
 
 std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>& cands) const {
-  std::vector<double> out(cands.size());
-  std::vector<double> acc(static_cast<size_t>(n_));
-  // Cell dimensions memoise log cell masses. A discrete (stepped) dimension is translation
-  // invariant: the mass depends only on (candidate index - kernel index, sigma), so one table
-  // serves every candidate. A log int dimension's cells differ in width: its table is keyed by
-  // (kernel grid point, sigma) and valid for one candidate (stamped).
-  std::vector<std::vector<double>> memo(dims_.size());
-  std::vector<std::vector<int32_t>> stamp(dims_.size());
+  const size_t nc = cands.size();
+  const auto n = static_cast<size_t>(n_);
+  std::vector<double> out(nc);
+  // A stepped dimension is translation invariant: the log mass of a key's kernel on the
+  // candidate's cell depends only on (candidate index - key index, sigma), so one lazily filled
+  // table per sigma serves every candidate (and, with the caller's cache, every ask), where it
+  // is small enough. memo[di][class]: the table of sigmas[class].
+  CellMassCache local_cache;
+  CellMassCache* cache = cache_ != nullptr ? cache_ : &local_cache;
+  std::vector<std::vector<double*>>& memo = memo_;
+  memo.resize(dims_.size());
+  for (std::vector<double*>& tables : memo) tables.clear();
+  // term_[term_base_[di] + c * n_keys + j]: the term of key j of cell dimension di for candidate c.
+  term_base_.assign(dims_.size(), 0);
+  size_t n_terms = 0;
   for (size_t di = 0; di < dims_.size(); ++di) {
     const Dim& x = dims_[di];
-    if (x.klass.empty()) continue;
-    const int64_t size = x.d.round_int ? LogIntSize(x.d) : x.d.size;
-    const int64_t points = x.d.round_int ? size : 2 * size - 1;
-    const int64_t entries = points * static_cast<int64_t>(x.sigmas.size());
-    if (entries <= kMaxJointMemo) {
-      memo[di].assign(static_cast<size_t>(entries), std::numeric_limits<double>::quiet_NaN());
-      if (x.d.round_int) stamp[di].assign(static_cast<size_t>(entries), -1);
-    }
+    term_base_[di] = n_terms;
+    n_terms += x.key_idx.size() * nc;
+    if (x.d.kind != Domain::Kind::kDiscrete || 2 * x.d.size - 1 > CellMassCache::kMaxOffsets)
+      continue;
+    for (double sigma : x.sigmas) memo[di].push_back(cache->Get(x.d, sigma).offset.data());
   }
-  for (size_t c = 0; c < cands.size(); ++c) {
-    const std::vector<double>& t = cands[c];
-    std::copy(log_w_.begin(), log_w_.end(), acc.begin());
-    for (size_t di = 0; di < dims_.size(); ++di) {
-      const Dim& x = dims_[di];
-      const double v = t[di];
-      if (!x.d.numeric()) {
-        const auto i = static_cast<int32_t>(x.d.GridIndex(v));
-        for (int64_t k = 0; k < n_; ++k) acc[k] += x.idx[k] == i ? x.log_hit : x.log_miss;
-      } else if (!x.klass.empty() && !x.d.round_int) {
-        // Stepped grid: cell [v - step/2, v + step/2].
-        const double a = v - 0.5 * x.d.step, b = v + 0.5 * x.d.step;
-        const size_t n_classes = x.sigmas.size();
-        std::vector<double>& m = memo[di];
-        const int64_t i = x.d.GridIndex(v);
-        if (!m.empty()) {
-          // Local pointers: the table's stores must not make the loop reload x's vectors.
-          const int32_t* idx = x.idx.data();
-          const int32_t* klass = x.klass.data();
-          const double* log_c = x.log_c.data();
-          double* table = m.data();
-          double* out = acc.data();
-          const int64_t offset = i + x.d.size - 1;
-          const double step = x.d.step;
-          for (int64_t k = 0; k < n_; ++k) {
-            const size_t key = static_cast<size_t>(offset - idx[k]) * n_classes + klass[k];
-            double lm = table[key];
-            if (std::isnan(lm)) {
-              const double inv = 1.0 / x.sigmas[klass[k]];
-              const double delta = static_cast<double>(i - idx[k]) * step;
-              lm = table[key] =
-                  std::log(NormalMass((delta - 0.5 * step) * inv, (delta + 0.5 * step) * inv));
-            }
-            out[k] += log_c[k] + lm;
+  term_.resize(n_terms);
+  for (size_t di = 0; di < dims_.size(); ++di) {
+    const Dim& x = dims_[di];
+    if (!x.cells) continue;
+    const size_t n_keys = x.key_idx.size();
+    for (size_t c = 0; c < nc; ++c) {
+      const double v = cands[c][di];
+      double* term = term_.data() + term_base_[di] + c * n_keys;
+      if (!memo[di].empty()) {
+        const int64_t offset = x.d.GridIndex(v) + x.d.size - 1;
+        const double step = x.d.step;
+        double* const* tables = memo[di].data();
+        for (size_t j = 0; j < n_keys; ++j) {
+          const int64_t diff = offset - x.key_idx[j];
+          double& lm = tables[x.key_class[j]][diff];
+          if (std::isnan(lm)) {
+            const double inv = 1.0 / x.sigmas[x.key_class[j]];
+            const double delta = static_cast<double>(diff - (x.d.size - 1)) * step;
+            lm = std::log(NormalMass((delta - 0.5 * step) * inv, (delta + 0.5 * step) * inv));
           }
-        } else {
-          for (int64_t k = 0; k < n_; ++k) {
-            const double inv = x.inv_sigma[k];
-            acc[k] += x.log_c[k] + std::log(NormalMass((a - x.mu[k]) * inv, (b - x.mu[k]) * inv));
-          }
-        }
-      } else if (!x.klass.empty()) {
-        const auto [a, b] = x.d.LogCell(v);
-        const size_t n_classes = x.sigmas.size();
-        std::vector<double>& m = memo[di];
-        std::vector<int32_t>& st = stamp[di];
-        for (int64_t k = 0; k < n_; ++k) {
-          double lm = 0;
-          const size_t key = static_cast<size_t>(x.idx[k]) * n_classes + x.klass[k];
-          if (!m.empty() && st[key] == static_cast<int32_t>(c)) {
-            lm = m[key];
-          } else {
-            const double inv = x.inv_sigma[k];
-            lm = std::log(NormalMass((a - x.mu[k]) * inv, (b - x.mu[k]) * inv));
-            if (!m.empty()) {
-              m[key] = lm;
-              st[key] = static_cast<int32_t>(c);
-            }
-          }
-          acc[k] += x.log_c[k] + lm;
+          term[j] = x.key_log_c[j] + lm;
         }
       } else {
-        for (int64_t k = 0; k < n_; ++k) {
-          const double z = (v - x.mu[k]) * x.inv_sigma[k];
-          acc[k] += x.log_c[k] - 0.5 * z * z;
+        // The cell [a, b]: the grid step around v, or the log cell of a log int.
+        const auto [a, b] =
+            x.d.round_int ? x.d.LogCell(v) : std::pair{v - 0.5 * x.d.step, v + 0.5 * x.d.step};
+        for (size_t j = 0; j < n_keys; ++j) {
+          const double inv = 1.0 / x.key_sigma[j], mu = x.key_mu[j];
+          term[j] = x.key_log_c[j] + std::log(NormalMass((a - mu) * inv, (b - mu) * inv));
         }
       }
     }
-    const double prior = log_w_prior_ + PriorLogPdf(t);
-    double mx = prior;
-    for (double a : acc) mx = std::max(mx, a);
-    double sum = std::exp(prior - mx);
-    for (double a : acc)
-      if (a - mx > kNegligibleLog) sum += std::exp(a - mx);  // the rest adds < 1e-16 in all
-    out[c] = mx + std::log(sum);
   }
+  // acc_[c * n + k]: observation k's log kernel value at candidate c (the weight apart). Filled
+  // by blocks of observations, each block's slice of every dimension's arrays serving all the
+  // candidates while it is in cache; per (c, k) the dimensions are added in order.
+  acc_.resize(nc * n);
+  for (size_t k0 = 0; k0 < n; k0 += kLogPdfBlock) {
+    const size_t len = std::min(kLogPdfBlock, n - k0);
+    const auto slen = static_cast<int64_t>(len);
+    for (size_t c = 0; c < nc; ++c) {
+      double* acc = acc_.data() + c * n + k0;
+      std::copy_n(log_c_.data() + k0, len, acc);
+      for (size_t di = 0; di < dims_.size(); ++di) {
+        const Dim& x = dims_[di];
+        const double v = cands[c][di];
+        if (!x.d.numeric()) {
+          AddCategorical(acc, x.idx.data() + k0, static_cast<int32_t>(x.d.GridIndex(v)), x.log_hit,
+                         x.log_miss, slen);
+        } else if (!x.cells) {
+          AddGaussian(acc, x.mu.data() + k0, x.inv_sigma.data() + k0, v, slen);
+        } else {
+          AddByKey(acc, x.key.data() + k0, term_.data() + term_base_[di] + c * x.key_idx.size(),
+                   slen);
+        }
+      }
+    }
+  }
+  const std::vector<double> prior = PriorLogPdf(cands);
+  for (size_t c = 0; c < nc; ++c)
+    out[c] = WeightedLogSumExp(acc_.data() + c * n, weight_.data(), n_, prior[c], weight_prior_);
   return out;
 }
 

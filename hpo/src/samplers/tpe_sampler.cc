@@ -352,25 +352,27 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
     domains.push_back(models.back()->domain);
   }
   const size_t n_dims = specs.size();
-  // Rows: trials that have every jointly sampled parameter, in index order.
-  auto has_all = [&](int64_t i) {
-    for (size_t k = 0; k < n_dims; ++k)
-      if (models[k]->SlotOf(i) < 0) return false;
-    return true;
-  };
-  auto gather = [&](const std::vector<int64_t>& rows) {
-    std::vector<std::vector<double>> obs(n_dims, std::vector<double>(rows.size()));
-    for (size_t k = 0; k < n_dims; ++k) {
-      const ParamModel& m = *models[k];
-      for (size_t r = 0; r < rows.size(); ++r) obs[k][r] = m.above->t(m.slot[rows[r]]);
-    }
-    return obs;
-  };
-  std::vector<int64_t> below_rows, above_rows;
+  // Rows: trials that have every jointly sampled parameter, in index order. Computed model by
+  // model over their slots by trial index (contiguous), not trial by trial.
+  JointScratch& js = joint_scratch_;
+  const size_t n_trials = info_.size();
+  js.has_all.assign(n_trials, 1);
+  for (const ParamModel* m : models) {
+    const size_t known = std::min(m->slot.size(), n_trials);
+    const int32_t* slot = m->slot.data();
+    char* has_all = js.has_all.data();
+    for (size_t i = 0; i < known; ++i) has_all[i] &= static_cast<char>(slot[i] >= 0);
+    std::fill(js.has_all.begin() + static_cast<std::ptrdiff_t>(known), js.has_all.end(), 0);
+  }
+  std::vector<int64_t>& below_rows = js.below_rows;
+  std::vector<int64_t>& above_rows = js.above_rows;
+  below_rows.clear();
+  above_rows.clear();
   for (int64_t i : below_)
-    if (has_all(i)) below_rows.push_back(i);
-  for (int64_t i = 0; i < std::ssize(info_); ++i)
-    if (InAbove(i) && has_all(i)) above_rows.push_back(i);
+    if (js.has_all[static_cast<size_t>(i)]) below_rows.push_back(i);
+  for (size_t i = 0; i < n_trials; ++i)
+    if (js.has_all[i] && InAbove(static_cast<int64_t>(i)))
+      above_rows.push_back(static_cast<int64_t>(i));
   // The sorted orders of the bad group's rows change little between asks: kept, not re-sorted.
   UpdateJointOrder(models, above_rows);
   std::vector<double> above_weights = tpe::DefaultWeights(std::ssize(above_rows));
@@ -398,14 +400,47 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
     above_rows = std::move(rows);
     above_weights = std::move(weights);
   }
-  const std::vector<std::vector<int32_t>> orders = JointOrders(above_rows);
-  const auto obs_below = gather(below_rows);
-  const auto obs_above = gather(above_rows);
+  tpe::JointHints& hints = js.hints;
+  JointOrders(above_rows, &hints.orders);
+  hints.narrow_log_zinv.resize(n_dims);
+  hints.grid.resize(n_dims);
+  std::vector<std::vector<double>>& obs_below = js.obs_below;
+  std::vector<std::vector<double>>& obs_above = js.obs_above;
+  obs_below.resize(n_dims);
+  obs_above.resize(n_dims);
+  // Per dimension: the rows' slots, then each per-slot value read from the index's dense arrays.
+  std::vector<int32_t>& slots = js.slots;
+  for (size_t k = 0; k < n_dims; ++k) {
+    const ParamModel& m = *models[k];
+    const double* ts = m.above->ts();
+    for (const auto* rows : {&below_rows, &above_rows}) {
+      slots.resize(rows->size());
+      for (size_t r = 0; r < rows->size(); ++r) slots[r] = m.slot[static_cast<size_t>((*rows)[r])];
+      std::vector<double>& obs = (rows == &below_rows ? obs_below : obs_above)[k];
+      obs.resize(rows->size());
+      for (size_t r = 0; r < slots.size(); ++r) obs[r] = ts[slots[r]];
+    }
+    // `slots` now holds the bad group's.
+    hints.grid[k].clear();
+    hints.narrow_log_zinv[k].clear();
+    if (m.above->has_grid_index()) {
+      const int32_t* cells = m.above->grid_indices();
+      hints.grid[k].resize(slots.size());
+      for (size_t r = 0; r < slots.size(); ++r) hints.grid[k][r] = cells[slots[r]];
+    } else if (m.domain.kind == tpe::Domain::Kind::kContinuous && !m.domain.round_int) {
+      const double* narrow = m.above->narrow_log_zinvs();
+      hints.narrow_log_zinv[k].resize(slots.size());
+      for (size_t r = 0; r < slots.size(); ++r) hints.narrow_log_zinv[k][r] = narrow[slots[r]];
+    }
+  }
   const double pw = options_.prior_weight();
   const bool ends = options_.consider_endpoints();
-  const tpe::JointMixture l(domains, obs_below, tpe::DefaultWeights(std::ssize(below_rows)), pw,
-                            ends);
-  const tpe::JointMixture g(domains, obs_above, above_weights, pw, ends, &orders);
+  cell_cache_.Trim();
+  tpe::JointMixture& l = js.below;
+  tpe::JointMixture& g = js.above;
+  l.Fit(domains, obs_below, tpe::DefaultWeights(std::ssize(below_rows)), pw, ends, nullptr,
+        &cell_cache_);
+  g.Fit(domains, obs_above, above_weights, pw, ends, &hints, &cell_cache_);
 
   const auto nc = static_cast<size_t>(options_.n_ei_candidates());
   std::vector<std::vector<double>> values(nc), points(nc);
@@ -429,15 +464,19 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
 void TpeSampler::UpdateJointOrder(const std::vector<ParamModel*>& models,
                                   const std::vector<int64_t>& rows) {
   JointOrder& jo = joint_order_;
+  JointScratch& js = joint_scratch_;
   const size_t n_dims = models.size();
-  std::vector<uint64_t> serials;
+  std::vector<uint64_t>& serials = js.serials;
+  serials.clear();
   for (const ParamModel* m : models) serials.push_back(m->serial);
   const bool rebuild = jo.serials != serials;
-  std::vector<char> now(info_.size(), 0);
+  std::vector<char>& now = js.member;
+  now.assign(info_.size(), 0);
   for (int64_t i : rows) now[static_cast<size_t>(i)] = 1;
-  std::vector<int64_t> added;
+  std::vector<int64_t>& added = js.added;
+  added.clear();
   if (rebuild) {
-    jo.serials = std::move(serials);
+    jo.serials = serials;
     jo.sorted.assign(n_dims, {});
     added = rows;
   } else {
@@ -450,28 +489,45 @@ void TpeSampler::UpdateJointOrder(const std::vector<ParamModel*>& models,
     if (!m.domain.numeric()) continue;
     auto& sorted = jo.sorted[k];
     std::erase_if(sorted, [&](const auto& e) { return !now[static_cast<size_t>(e.second)]; });
+    if (added.size() <= kJointOrderInserts) {
+      // The usual ask adds a trial or two: inserted in place (no merge buffer to allocate).
+      for (int64_t i : added) {
+        const std::pair<double, int64_t> e{m.above->t(m.SlotOf(i)), i};
+        sorted.insert(std::upper_bound(sorted.begin(), sorted.end(), e), e);
+      }
+      continue;
+    }
     const auto mid = static_cast<std::ptrdiff_t>(sorted.size());
     for (int64_t i : added) sorted.emplace_back(m.above->t(m.SlotOf(i)), i);
     std::sort(sorted.begin() + mid, sorted.end());
     std::inplace_merge(sorted.begin(), sorted.begin() + mid, sorted.end());
   }
-  jo.member = std::move(now);
+  std::swap(jo.member, now);  // the previous membership becomes the next call's buffer
 }
 
-std::vector<std::vector<int32_t>> TpeSampler::JointOrders(const std::vector<int64_t>& rows) const {
+void TpeSampler::JointOrders(const std::vector<int64_t>& rows,
+                             std::vector<std::vector<int32_t>>* orders) {
   const JointOrder& jo = joint_order_;
-  std::vector<int32_t> pos(info_.size(), -1);
+  std::vector<int32_t>& pos = joint_scratch_.pos;
+  pos.assign(info_.size(), -1);
   for (size_t r = 0; r < rows.size(); ++r)
     pos[static_cast<size_t>(rows[r])] = static_cast<int32_t>(r);
-  std::vector<std::vector<int32_t>> orders(jo.sorted.size());
+  orders->resize(jo.sorted.size());
   for (size_t k = 0; k < jo.sorted.size(); ++k) {
+    std::vector<int32_t>& out = (*orders)[k];
+    out.clear();
     if (jo.sorted[k].empty()) continue;  // categorical, or no rows
-    orders[k].reserve(rows.size());
-    for (const auto& [t, i] : jo.sorted[k])
-      if (int32_t p = pos[static_cast<size_t>(i)]; p >= 0) orders[k].push_back(p);
-    HPO_CHECK(orders[k].size() == rows.size()) << "joint order misses rows";
+    // Branch-free filter: every position is written, and kept where the trial is a row.
+    out.resize(jo.sorted[k].size() + 1);
+    size_t w = 0;
+    for (const auto& [t, i] : jo.sorted[k]) {
+      const int32_t p = pos[static_cast<size_t>(i)];
+      out[w] = p;
+      w += p >= 0;
+    }
+    HPO_CHECK(w == rows.size()) << "joint order misses rows";
+    out.resize(w);
   }
-  return orders;
 }
 
 ParamMap TpeSampler::Sample(const SearchSpace& space, const History& history) {

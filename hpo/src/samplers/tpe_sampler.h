@@ -188,10 +188,13 @@ class TpeSampler : public Sampler {
   double SampleUnivariate(ParamModel& model);
   std::map<std::string, double> SampleJoint(const SearchSpace& space);
   // Brings joint_order_ to the rows `rows` (ascending trial indices) of `models`: O(rows) plus a
-  // sort of the rows added since the last call.
+  // sort of the rows added since the last call (up to kJointOrderInserts of them: inserted one by
+  // one, O(rows) each).
+  static constexpr size_t kJointOrderInserts = 8;
   void UpdateJointOrder(const std::vector<ParamModel*>& models, const std::vector<int64_t>& rows);
-  // Orders (see tpe::JointMixture) of a subset of those rows (ascending trial indices).
-  std::vector<std::vector<int32_t>> JointOrders(const std::vector<int64_t>& rows) const;
+  // Orders (see tpe::JointHints) of a subset of those rows (ascending trial indices), into
+  // *orders (one per dimension).
+  void JointOrders(const std::vector<int64_t>& rows, std::vector<std::vector<int32_t>>* orders);
   bool InStartup() const { return n_ranked_ < options_.n_startup_trials(); }
 
   TpeOptions options_;
@@ -208,6 +211,22 @@ class TpeSampler : public Sampler {
   std::map<std::string, std::unique_ptr<ParamModel>> models_;
   uint64_t next_model_serial_ = 0;
   JointOrder joint_order_;
+  // Work buffers of SampleJoint, kept between asks so that they are not reallocated; the
+  // mixtures are refitted at each multivariate ask.
+  struct JointScratch {
+    std::vector<char> has_all;  // by trial index
+    std::vector<int32_t> pos;   // by trial index: position among JointOrders' rows, or -1
+    std::vector<int64_t> below_rows, above_rows;  // trial indices
+    std::vector<int32_t> slots;
+    std::vector<uint64_t> serials;  // UpdateJointOrder's
+    std::vector<char> member;       // UpdateJointOrder's next membership, by trial index
+    std::vector<int64_t> added;     // UpdateJointOrder's new rows
+    std::vector<std::vector<double>> obs_below, obs_above;  // per dimension
+    tpe::JointHints hints;
+    tpe::JointMixture below, above;
+  };
+  JointScratch joint_scratch_;
+  tpe::CellMassCache cell_cache_;  // for the joint mixtures of every ask
 };
 
 }  // namespace hpo
