@@ -20,9 +20,10 @@
 namespace {
 
 void RunOne(const hpo_bench::Problem& problem, const std::string& sampler, int64_t n_trials,
-            int64_t reps, int64_t warmup, double max_seconds, uint64_t seed) {
+            int64_t reps, int64_t warmup, double max_seconds, uint64_t seed,
+            const hpo_bench::TpeKnobs& knobs) {
   using hpo_bench::Clock;
-  auto study = hpo_bench::MakeStudy(problem.space, sampler, seed, "memory");
+  auto study = hpo_bench::MakeStudy(problem.space, sampler, seed, "memory", "bench", knobs);
   std::mt19937_64 rng(seed + 12345);
   Clock::time_point prefill_start = Clock::now();
   for (int64_t i = 0; i < n_trials; ++i) {
@@ -77,7 +78,7 @@ int main(int argc, char** argv) {
                    problem.name.c_str(), n.c_str());
       RunOne(problem, sampler, std::stoll(n), args.GetInt("reps", 200), args.GetInt("warmup", 3),
              static_cast<double>(args.GetInt("max-seconds", 30)),
-             static_cast<uint64_t>(args.GetInt("seed", 1)));
+             static_cast<uint64_t>(args.GetInt("seed", 1)), hpo_bench::TpeKnobsFromArgs(args));
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ask_latency: %s\n", e.what());

@@ -105,6 +105,11 @@ class Args {
     auto it = values_.find(key);
     return it == values_.end() ? def : std::stoll(it->second);
   }
+  double GetDouble(const std::string& key, double def) const {
+    auto it = values_.find(key);
+    return it == values_.end() ? def : std::stod(it->second);
+  }
+
   bool Has(const std::string& key) const { return values_.count(key) > 0; }
   std::vector<std::string> GetList(const std::string& key, const std::string& def) const {
     std::vector<std::string> out;
@@ -339,10 +344,26 @@ inline std::map<std::string, hpo::Value> RandomPoint(const hpo::SearchSpace& spa
 
 // A study over `space` with the sampler `sampler` (seeded), FIFO scheduling and `storage_url`
 // ("memory", "sqlite:PATH").
+// TPE settings a benchmark may change (defaults: SamplerOptions'), from --tpe-gamma,
+// --tpe-prior-weight and --tpe-candidates.
+struct TpeKnobs {
+  double gamma = hpo::SamplerOptions().gamma;
+  double prior_weight = hpo::SamplerOptions().prior_weight;
+  int64_t n_ei_candidates = hpo::SamplerOptions().n_ei_candidates;
+};
+inline TpeKnobs TpeKnobsFromArgs(const Args& args) {
+  TpeKnobs k;
+  k.gamma = args.GetDouble("tpe-gamma", k.gamma);
+  k.prior_weight = args.GetDouble("tpe-prior-weight", k.prior_weight);
+  k.n_ei_candidates = args.GetInt("tpe-candidates", k.n_ei_candidates);
+  return k;
+}
+
 inline std::unique_ptr<hpo::Study> MakeStudy(const hpo::SearchSpace& space,
                                              const std::string& sampler, uint64_t seed,
                                              const std::string& storage_url,
-                                             const std::string& name = "bench") {
+                                             const std::string& name = "bench",
+                                             const TpeKnobs& knobs = TpeKnobs()) {
   hpo::StudyDefinition def;
   def.name = name;
   def.direction = hpo::Direction::kMinimize;
@@ -352,6 +373,9 @@ inline std::unique_ptr<hpo::Study> MakeStudy(const hpo::SearchSpace& space,
   hpo::SamplerOptions sopts;
   sopts.name = sampler;
   sopts.seed = seed;
+  sopts.gamma = knobs.gamma;
+  sopts.prior_weight = knobs.prior_weight;
+  sopts.n_ei_candidates = knobs.n_ei_candidates;
   if (sampler == "tpe_mv") {  // TPE with multivariate Parzen estimators (Optuna 5's default)
     sopts.name = "tpe";
     sopts.multivariate = true;

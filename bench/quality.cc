@@ -2,6 +2,7 @@
 // seed (in-memory study, FIFO scheduler, one trial at a time).
 //
 //   quality --samplers tpe,gp --problems branin,hartmann6 --seeds 10 [--trials 100]
+//           [--seed-offset 0] [--tpe-gamma G --tpe-prior-weight W --tpe-candidates N]
 //   quality --check      # objective values at fixed test points (compare with bench_common.py)
 //
 // Prints one JSON line per run: {"bench": "quality", "impl": "hpo", "sampler", "problem",
@@ -43,13 +44,15 @@ int main(int argc, char** argv) {
     }
     int64_t n_trials = args.GetInt("trials", 100);
     int64_t n_seeds = args.GetInt("seeds", 10);
+    const int64_t seed_offset = args.GetInt("seed-offset", 0);
+    const hpo_bench::TpeKnobs knobs = hpo_bench::TpeKnobsFromArgs(args);
     for (const std::string& name : args.GetList("problems", kAllProblems)) {
       hpo_bench::Problem problem = hpo_bench::FindProblem(name);
       for (const std::string& sampler : args.GetList("samplers", "tpe")) {
-        for (int64_t seed = 0; seed < n_seeds; ++seed) {
+        for (int64_t seed = seed_offset; seed < seed_offset + n_seeds; ++seed) {
           hpo_bench::Clock::time_point start = hpo_bench::Clock::now();
-          auto study =
-              hpo_bench::MakeStudy(problem.space, sampler, static_cast<uint64_t>(seed), "memory");
+          auto study = hpo_bench::MakeStudy(problem.space, sampler, static_cast<uint64_t>(seed),
+                                            "memory", "bench", knobs);
           double best = std::numeric_limits<double>::infinity();
           for (int64_t i = 0; i < n_trials; ++i) {
             std::optional<hpo::Trial> t = study->Ask();

@@ -274,6 +274,10 @@ SchemaSection SamplerSchema() {
                      "tpe, gp: random sampling until this many trials have a value.")),
        Optional(Spec("n_ei_candidates", Kind::kInt, int64_t{24}, 1, std::nullopt, {},
                      "tpe: candidates drawn from the good-group density per ask.")),
+       Optional(Spec("gamma", Kind::kFloat, 0.1, 0.0, 1.0, {},
+                     "tpe: the good group is the best min(ceil(gamma * n), 25) of n trials.")),
+       Optional(Spec("prior_weight", Kind::kFloat, 1.0, 0.0, std::nullopt, {},
+                     "tpe: weight of the prior kernel in each Parzen estimator.")),
        Optional(Spec("multivariate", Kind::kBool, true, std::nullopt, std::nullopt, {},
                      "tpe: model the parameters jointly instead of one by one.")),
        Optional(Spec("constant_liar", Kind::kBool, true, std::nullopt, std::nullopt, {},
@@ -1122,6 +1126,8 @@ StudyConfig Parser::Parse(const std::string& text) {
       sampler.IsSetInFile("seed") ? static_cast<uint64_t>(sampler.GetInt("seed")) : config.seed;
   config.sampler.n_startup_trials = sampler.GetInt("n_startup_trials");
   config.sampler.n_ei_candidates = sampler.GetInt("n_ei_candidates");
+  config.sampler.gamma = sampler.GetDouble("gamma");
+  config.sampler.prior_weight = sampler.GetDouble("prior_weight");
   config.sampler.multivariate = sampler.GetBool("multivariate");
   config.sampler.constant_liar = sampler.GetBool("constant_liar");
   config.sampler.scramble = sampler.GetBool("scramble");
@@ -1309,6 +1315,8 @@ std::string StudyConfig::ToYaml() const {
   out << YAML::Key << "seed" << YAML::Value << sampler.seed;
   out << YAML::Key << "n_startup_trials" << YAML::Value << sampler.n_startup_trials;
   out << YAML::Key << "n_ei_candidates" << YAML::Value << sampler.n_ei_candidates;
+  out << YAML::Key << "gamma" << YAML::Value << sampler.gamma;
+  out << YAML::Key << "prior_weight" << YAML::Value << sampler.prior_weight;
   out << YAML::Key << "multivariate" << YAML::Value << sampler.multivariate;
   out << YAML::Key << "constant_liar" << YAML::Value << sampler.constant_liar;
   out << YAML::Key << "scramble" << YAML::Value << sampler.scramble;

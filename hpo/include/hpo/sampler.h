@@ -67,6 +67,10 @@ struct SamplerOptions {
   int64_t n_startup_trials = 10;
   // tpe: candidates drawn from the good-group density per ask.
   int64_t n_ei_candidates = 24;
+  // tpe: the good group is the best min(ceil(gamma * n), 25) of n ranked trials.
+  double gamma = 0.1;
+  // tpe: weight of the prior kernel in each Parzen estimator (the observations weigh up to 1).
+  double prior_weight = 1.0;
   // tpe: model the parameters jointly (multivariate Parzen estimators) instead of one by one
   // (Optuna 5's default for single-objective studies).
   bool multivariate = true;

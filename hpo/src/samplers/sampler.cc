@@ -41,6 +41,8 @@ const std::map<std::string, Factory>& Registry() {
                                                  .seed(o.seed)
                                                  .n_startup_trials(o.n_startup_trials)
                                                  .n_ei_candidates(o.n_ei_candidates)
+                                                 .gamma(TpeGamma(o.gamma))
+                                                 .prior_weight(o.prior_weight)
                                                  .multivariate(o.multivariate)
                                                  .constant_liar(o.constant_liar));
        }},

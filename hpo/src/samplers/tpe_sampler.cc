@@ -41,6 +41,16 @@ double FixedValue(const Distribution& dist) {
 
 int64_t TpeDefaultGamma(int64_t n) { return std::min<int64_t>((n + 9) / 10, 25); }
 
+std::function<int64_t(int64_t)> TpeGamma(double fraction) {
+  if (!(fraction > 0 && fraction <= 1))
+    throw std::invalid_argument("tpe gamma must be in (0, 1], got " + std::to_string(fraction));
+  if (fraction == 0.1) return TpeDefaultGamma;  // exact integer arithmetic for Optuna's rule
+  return [fraction](int64_t n) {
+    return std::min<int64_t>(static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n))),
+                             25);
+  };
+}
+
 bool TpeSampler::RankKey::operator<(const RankKey& o) const {
   if (tier != o.tier) return tier < o.tier;
   if (k1 != o.k1) return k1 < o.k1;

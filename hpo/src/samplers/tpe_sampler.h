@@ -58,6 +58,9 @@ namespace hpo {
 
 // Optuna's default gamma: min(ceil(0.1 * n), 25) good trials out of n ranked ones.
 int64_t TpeDefaultGamma(int64_t n);
+// min(ceil(fraction * n), 25) good trials out of n; TpeGamma(0.1) is TpeDefaultGamma. Throws
+// std::invalid_argument unless 0 < fraction <= 1.
+std::function<int64_t(int64_t)> TpeGamma(double fraction);
 
 // Options of the TPE sampler; every one has Optuna's default. MakeSampler({"tpe", seed}) uses the
 // defaults with that seed.
