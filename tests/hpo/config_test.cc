@@ -232,7 +232,7 @@ TEST(ConfigTest, SamplerOptions) {
   StudyConfig c = Parse(R"(study: {name: s, seed: 4}
 budget: {trials: 10, max_epochs: 20}
 sampler: {name: tpe, n_startup_trials: 3, n_ei_candidates: 48, multivariate: true,
-          constant_liar: false}
+          constant_liar: false, gamma: 0.1, prior_weight: 1.0}
 )");
   EXPECT_EQ(c.sampler.name, "tpe");
   EXPECT_EQ(c.sampler.seed, 4u);
@@ -241,12 +241,24 @@ sampler: {name: tpe, n_startup_trials: 3, n_ei_candidates: 48, multivariate: tru
   EXPECT_TRUE(c.sampler.multivariate);
   EXPECT_FALSE(c.sampler.constant_liar);
   EXPECT_TRUE(c.sampler.scramble);
+  EXPECT_EQ(c.sampler.gamma, 0.1);
+  EXPECT_EQ(c.sampler.prior_weight, 1.0);
   StudyConfig again = ParseStudyConfig(c.ToYaml(), "resolved.yaml", TestSchema());
   EXPECT_EQ(again.sampler.n_startup_trials, 3);
   EXPECT_EQ(again.sampler.n_ei_candidates, 48);
   EXPECT_TRUE(again.sampler.multivariate);
   EXPECT_FALSE(again.sampler.constant_liar);
+  EXPECT_EQ(again.sampler.gamma, 0.1);
+  EXPECT_EQ(again.sampler.prior_weight, 1.0);
   EXPECT_EQ(MakeSampler(c.sampler)->name(), "tpe");
+  // Absent keys take SamplerOptions' (tuned) defaults.
+  StudyConfig plain = Parse("study: {name: s}\nbudget: {trials: 1, max_epochs: 1}\nsampler: tpe\n");
+  EXPECT_EQ(plain.sampler.n_ei_candidates, SamplerOptions().n_ei_candidates);
+  EXPECT_EQ(plain.sampler.gamma, SamplerOptions().gamma);
+  EXPECT_EQ(plain.sampler.prior_weight, SamplerOptions().prior_weight);
+  EXPECT_THAT(ErrorOf("study: {name: s}\nbudget: {trials: 1, max_epochs: 1}\n"
+                      "sampler: {name: tpe, gamma: 0}\n"),
+              HasSubstr("f.yaml:3:"));
   EXPECT_THAT(ErrorOf("study: {name: s}\nbudget: {trials: 1, max_epochs: 1}\n"
                       "sampler: {name: tpe, n_ei_candidates: 0}\n"),
               HasSubstr("f.yaml:3:"));

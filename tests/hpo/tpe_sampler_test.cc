@@ -105,6 +105,15 @@ TEST(TpeRulesTest, DefaultGammaAndWeightsAreOptunas) {
   EXPECT_EQ(TpeDefaultGamma(11), 2);
   EXPECT_EQ(TpeDefaultGamma(249), 25);
   EXPECT_EQ(TpeDefaultGamma(100000), 25);
+  // The configurable fraction: 0.1 is Optuna's rule exactly; others round up and cap at 25.
+  for (int64_t n : {0, 1, 10, 11, 99, 249, 250, 100000})
+    EXPECT_EQ(TpeGamma(0.1)(n), TpeDefaultGamma(n)) << n;
+  EXPECT_EQ(TpeGamma(0.15)(10), 2);
+  EXPECT_EQ(TpeGamma(0.15)(100), 15);
+  EXPECT_EQ(TpeGamma(0.15)(167), 25);
+  EXPECT_EQ(TpeGamma(0.15)(1000), 25);
+  EXPECT_THROW(TpeGamma(0.0), std::invalid_argument);
+  EXPECT_THROW(TpeGamma(1.5), std::invalid_argument);
 
   EXPECT_EQ(tpe::DefaultWeights(25), std::vector<double>(25, 1.0));
   std::vector<double> w = tpe::DefaultWeights(30);  // linspace(1/30, 1, 5) then 25 ones

@@ -38,6 +38,10 @@
 // never change) so that an ask costs about the same with 1,000 or 10,000 trials; see AboveIndex
 // in tpe_parzen.h.
 //
+// TpeOptions' defaults are Optuna's (gamma TpeDefaultGamma, prior weight 1, 24 candidates); the
+// sampler registered as "tpe" takes SamplerOptions' tuned defaults instead (gamma 0.15, prior
+// weight 2, 64 candidates; see hpo/include/hpo/sampler.h).
+//
 // Thread safety: none of its own; Study calls it under the study lock. Deterministic for a given
 // seed and sequence of calls.
 #pragma once
