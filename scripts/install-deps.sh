@@ -11,7 +11,8 @@ set -euo pipefail
 TORCH_VERSION="2.11.0"
 VENV="${HPO_TORCH_VENV:-/opt/hpo/torch-venv}"
 APT_PACKAGES=(cmake ninja-build g++ pkg-config libyaml-cpp-dev libeigen3-dev libsqlite3-dev
-  zlib1g-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev dataset-fashion-mnist python3-venv)
+  zlib1g-dev libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libjemalloc-dev
+  dataset-fashion-mnist python3-venv)
 
 log() { printf '[install-deps] %s\n' "$*" >&2; }
 

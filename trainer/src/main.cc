@@ -29,9 +29,12 @@ namespace {
 
 volatile std::sig_atomic_t g_signals = 0;
 void OnSignal(int) {
-  if (++g_signals >= 2) std::_Exit(130);  // a second signal exits at once
+  g_signals = g_signals + 1;
+  if (g_signals >= 2) std::_Exit(130);  // a second signal exits at once
 }
 
+// Where train is linked with jemalloc (HPO_WITH_JEMALLOC, the default when libjemalloc is
+// installed), jemalloc is the process's malloc and this does nothing. Otherwise:
 // glibc gives each new thread its own malloc arena (up to 8 per core), and an arena keeps what
 // its thread freed for that thread's later use. One arena per trial thread then holds that
 // trial's peak plus its fragmentation for good, which made 8 concurrent trials of
@@ -41,7 +44,7 @@ void OnSignal(int) {
 // glibc.malloc.arena_max in GLIBC_TUNABLES) in the environment wins. Measured in docs/BENCHMARKS.md
 // (Trainer, memory).
 void LimitMallocArenas() {
-#ifdef __GLIBC__
+#if defined(__GLIBC__) && !defined(HPO_WITH_JEMALLOC)
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   if (std::getenv("MALLOC_ARENA_MAX") != nullptr ||
       (tunables != nullptr && std::string(tunables).find("arena_max") != std::string::npos))
