@@ -578,28 +578,89 @@ int64_t LogIntSize(const Domain& d) {
   return std::llround(std::exp(d.hi) - 0.5) - std::llround(std::exp(d.lo) + 0.5) + 1;
 }
 
-// The loops of JointMixture::LogPdf over the n observations; acc[k] collects observation k's log
-// kernel value (the weight apart).
-
-// A continuous dimension: acc[k] -= z^2 / 2 for z = (v - mu[k]) / sigma[k].
-HPO_SIMD_CLONES void AddGaussian(double* __restrict acc, const double* __restrict mu,
-                                 const double* __restrict inv_sigma, double v, int64_t n) {
-  for (int64_t k = 0; k < n; ++k) {
-    const double z = (v - mu[k]) * inv_sigma[k];
-    acc[k] -= 0.5 * z * z;
+// JointMixture::LogPdf's loop over the observations: acc[k] collects observation k's log kernel
+// value (the weight apart), log_c[k] plus each dimension's term in dimension order.
+// Candidates kC at a time, observations eight at a time: the C accumulators stay in registers
+// through all the dimensions, and each observation's constants are loaded once per C candidates.
+// Per (candidate, observation) the terms are added in the same order and with the same
+// operations as one dimension at a time (a Gaussian term: acc -= 0.5 * z * z).
+template <int C>
+inline __attribute__((always_inline)) void AccumulateGroup(double* const* acc, const double* log_c,
+                                                           const JointMixture::LogPdfDim* dims,
+                                                           size_t nd,
+                                                           const JointMixture::LogPdfCand* cand,
+                                                           int64_t k0, int64_t len) {
+  int64_t k = 0;
+#if defined(__GNUC__)
+  using simd::V8;
+  for (; k + 8 <= len; k += 8) {
+    const int64_t o = k0 + k;
+    V8 a[C];
+    const V8 base = simd::Load8(log_c + o);
+    for (int c = 0; c < C; ++c) a[c] = base;
+    for (size_t di = 0; di < nd; ++di) {
+      const JointMixture::LogPdfDim& x = dims[di];
+      if (x.kind == JointMixture::LogPdfDim::kGaussian) {
+        const V8 mu = simd::Load8(x.a + o), inv = simd::Load8(x.b + o);
+        for (int c = 0; c < C; ++c) {
+          const V8 z = (cand[c * nd + di].v - mu) * inv;
+          a[c] -= 0.5 * z * z;
+        }
+      } else if (x.kind == JointMixture::LogPdfDim::kCategorical) {
+        const V8 idx = simd::Load8(x.a + o);
+        const V8 hit = V8{} + x.hit, miss = V8{} + x.miss;
+        for (int c = 0; c < C; ++c) a[c] += idx == cand[c * nd + di].v ? hit : miss;
+      } else {
+        // Candidates in one cell share a row of terms (LogPdf puts them next to each other):
+        // one gather serves them.
+        const int32_t* key = x.key + o;
+        V8 t{};
+        const double* last = nullptr;
+        for (int c = 0; c < C; ++c) {
+          const double* term = cand[c * nd + di].term;
+          if (term != last) {
+            last = term;
+            t = V8{term[key[0]], term[key[1]], term[key[2]], term[key[3]],
+                   term[key[4]], term[key[5]], term[key[6]], term[key[7]]};
+          }
+          a[c] += t;
+        }
+      }
+    }
+    for (int c = 0; c < C; ++c) simd::Store8(acc[c] + o, a[c]);
+  }
+#endif
+  for (; k < len; ++k) {
+    const int64_t o = k0 + k;
+    for (int c = 0; c < C; ++c) {
+      double s = log_c[o];
+      for (size_t di = 0; di < nd; ++di) {
+        const JointMixture::LogPdfDim& x = dims[di];
+        const JointMixture::LogPdfCand& y = cand[c * nd + di];
+        if (x.kind == JointMixture::LogPdfDim::kGaussian) {
+          const double z = (y.v - x.a[o]) * x.b[o];
+          s -= 0.5 * z * z;
+        } else if (x.kind == JointMixture::LogPdfDim::kCategorical) {
+          s += x.a[o] == y.v ? x.hit : x.miss;
+        } else {
+          s += y.term[x.key[o]];
+        }
+      }
+      acc[c][o] = s;
+    }
   }
 }
 
-// A categorical dimension: the kernel's hit or miss term, as idx[k] is the candidate's choice.
-HPO_SIMD_CLONES void AddCategorical(double* __restrict acc, const int32_t* __restrict idx,
-                                    int32_t choice, double hit, double miss, int64_t n) {
-  for (int64_t k = 0; k < n; ++k) acc[k] += idx[k] == choice ? hit : miss;
-}
-
-// A cell dimension: the term of observation k's key.
-HPO_SIMD_CLONES void AddByKey(double* __restrict acc, const int32_t* __restrict key,
-                              const double* __restrict term, int64_t n) {
-  for (int64_t k = 0; k < n; ++k) acc[k] += term[key[k]];
+// acc[c][k] for every candidate c < nc and observation k in [k0, k0 + len).
+constexpr size_t kLogPdfGroup = 4;
+HPO_SIMD_CLONES void AccumulateBlock(double* const* acc, const double* log_c,
+                                     const JointMixture::LogPdfDim* dims, size_t nd,
+                                     const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0,
+                                     int64_t len) {
+  size_t c = 0;
+  for (; c + kLogPdfGroup <= nc; c += kLogPdfGroup)
+    AccumulateGroup<kLogPdfGroup>(acc + c, log_c, dims, nd, cand + c * nd, k0, len);
+  for (; c < nc; ++c) AccumulateGroup<1>(acc + c, log_c, dims, nd, cand + c * nd, k0, len);
 }
 
 // log(sum_k w[k] exp(acc[k]) + w_prior exp(prior)). Terms this far below the largest (relative
@@ -660,7 +721,8 @@ void JointMixture::Dim::Reset(const Domain& domain) {
   log_hit = log_miss = 0;
   rowsum = 1;
   cells = false;
-  for (std::vector<double>* v : {&mu, &sigma, &inv_sigma, &key_mu, &key_sigma, &key_log_c, &sigmas})
+  for (std::vector<double>* v :
+       {&mu, &sigma, &inv_sigma, &idx_f, &key_mu, &key_sigma, &key_log_c, &sigmas})
     v->clear();
   for (std::vector<int32_t>* v : {&idx, &key, &key_idx, &key_class}) v->clear();
 }
@@ -803,6 +865,7 @@ void JointMixture::Fit(const std::vector<Domain>& dims, const std::vector<std::v
         for (size_t k = 0; k < obs[di].size(); ++k)
           x.idx[k] = static_cast<int32_t>(x.d.GridIndex(obs[di][k]));
       }
+      x.idx_f.assign(x.idx.begin(), x.idx.end());
     }
     prior_.push_back(prior);
   }
@@ -886,7 +949,8 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
   std::vector<std::vector<double*>>& memo = memo_;
   memo.resize(dims_.size());
   for (std::vector<double*>& tables : memo) tables.clear();
-  // term_[term_base_[di] + c * n_keys + j]: the term of key j of cell dimension di for candidate c.
+  // term_[term_base_[di] + r * n_keys + j]: the term of key j of cell dimension di for the r-th
+  // distinct value of the candidates there (cand_row_[c * n_dims + di]: candidate c's r).
   term_base_.assign(dims_.size(), 0);
   size_t n_terms = 0;
   for (size_t di = 0; di < dims_.size(); ++di) {
@@ -898,13 +962,23 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
     for (double sigma : x.sigmas) memo[di].push_back(cache->Get(x.d, sigma).offset.data());
   }
   term_.resize(n_terms);
+  constexpr int32_t kNoRow = -1;
+  cand_row_.assign(nc * dims_.size(), kNoRow);
   for (size_t di = 0; di < dims_.size(); ++di) {
     const Dim& x = dims_[di];
     if (!x.cells) continue;
     const size_t n_keys = x.key_idx.size();
+    size_t n_rows = 0;
     for (size_t c = 0; c < nc; ++c) {
       const double v = cands[c][di];
-      double* term = term_.data() + term_base_[di] + c * n_keys;
+      size_t r = 0;
+      while (r < c && !(cand_row_[r * dims_.size() + di] != kNoRow && cands[r][di] == v)) ++r;
+      if (r < c) {  // the row of an earlier candidate with the same value
+        cand_row_[c * dims_.size() + di] = cand_row_[r * dims_.size() + di];
+        continue;
+      }
+      cand_row_[c * dims_.size() + di] = static_cast<int32_t>(n_rows);
+      double* term = term_.data() + term_base_[di] + n_rows++ * n_keys;
       if (!memo[di].empty()) {
         const int64_t offset = x.d.GridIndex(v) + x.d.size - 1;
         const double step = x.d.step;
@@ -933,27 +1007,62 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
   // acc_[c * n + k]: observation k's log kernel value at candidate c (the weight apart). Filled
   // by blocks of observations, each block's slice of every dimension's arrays serving all the
   // candidates while it is in cache; per (c, k) the dimensions are added in order.
+  std::vector<JointMixture::LogPdfDim>& ldims = logpdf_dims_;
+  std::vector<JointMixture::LogPdfCand>& lcands = logpdf_cands_;
+  const size_t nd = dims_.size();
+  ldims.resize(nd);
+  lcands.resize(nc * nd);
+  // The candidates are processed in the order of their rows of terms (dimension by dimension),
+  // so that candidates sharing a row are next to each other; each keeps its own output row.
+  std::vector<int32_t>& order = cand_order_;
+  order.resize(nc);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t p, int32_t q) {
+    return std::lexicographical_compare(
+        cand_row_.begin() + p * static_cast<std::ptrdiff_t>(nd),
+        cand_row_.begin() + (p + 1) * static_cast<std::ptrdiff_t>(nd),
+        cand_row_.begin() + q * static_cast<std::ptrdiff_t>(nd),
+        cand_row_.begin() + (q + 1) * static_cast<std::ptrdiff_t>(nd));
+  });
+  for (size_t di = 0; di < nd; ++di) {
+    const Dim& x = dims_[di];
+    LogPdfDim& y = ldims[di];
+    y = LogPdfDim{};
+    if (!x.d.numeric()) {
+      y.kind = JointMixture::LogPdfDim::kCategorical;
+      y.a = x.idx_f.data();
+      y.hit = x.log_hit;
+      y.miss = x.log_miss;
+    } else if (!x.cells) {
+      y.kind = JointMixture::LogPdfDim::kGaussian;
+      y.a = x.mu.data();
+      y.b = x.inv_sigma.data();
+    } else {
+      y.kind = JointMixture::LogPdfDim::kByKey;
+      y.key = x.key.data();
+    }
+    for (size_t i = 0; i < nc; ++i) {
+      const auto c = static_cast<size_t>(order[i]);
+      const double v = cands[c][di];
+      LogPdfCand& z = lcands[i * nd + di];
+      z.v = y.kind == JointMixture::LogPdfDim::kCategorical ? static_cast<double>(x.d.GridIndex(v))
+                                                            : v;
+      z.term = y.kind == JointMixture::LogPdfDim::kByKey
+                   ? term_.data() + term_base_[di] +
+                         static_cast<size_t>(cand_row_[c * nd + di]) * x.key_idx.size()
+                   : nullptr;
+    }
+  }
+  // acc_[c * n + k]: observation k's log kernel value at candidate c (the weight apart). Filled
+  // by blocks of observations, each block's slice of every dimension's arrays serving all the
+  // candidates while it is in cache.
   acc_.resize(nc * n);
+  acc_rows_.resize(nc);
+  for (size_t i = 0; i < nc; ++i) acc_rows_[i] = acc_.data() + static_cast<size_t>(order[i]) * n;
   for (size_t k0 = 0; k0 < n; k0 += kLogPdfBlock) {
     const size_t len = std::min(kLogPdfBlock, n - k0);
-    const auto slen = static_cast<int64_t>(len);
-    for (size_t c = 0; c < nc; ++c) {
-      double* acc = acc_.data() + c * n + k0;
-      std::copy_n(log_c_.data() + k0, len, acc);
-      for (size_t di = 0; di < dims_.size(); ++di) {
-        const Dim& x = dims_[di];
-        const double v = cands[c][di];
-        if (!x.d.numeric()) {
-          AddCategorical(acc, x.idx.data() + k0, static_cast<int32_t>(x.d.GridIndex(v)), x.log_hit,
-                         x.log_miss, slen);
-        } else if (!x.cells) {
-          AddGaussian(acc, x.mu.data() + k0, x.inv_sigma.data() + k0, v, slen);
-        } else {
-          AddByKey(acc, x.key.data() + k0, term_.data() + term_base_[di] + c * x.key_idx.size(),
-                   slen);
-        }
-      }
-    }
+    AccumulateBlock(acc_rows_.data(), log_c_.data(), ldims.data(), nd, lcands.data(), nc,
+                    static_cast<int64_t>(k0), static_cast<int64_t>(len));
   }
   const std::vector<double> prior = PriorLogPdf(cands);
   for (size_t c = 0; c < nc; ++c)

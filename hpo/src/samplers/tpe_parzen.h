@@ -274,6 +274,21 @@ class CellMassCache {
 // kernel of a stepped float is centred on the first such observation's value).
 class JointMixture {
  public:
+  struct LogPdfDim {
+    enum Kind : int32_t { kCategorical, kGaussian, kByKey };
+    Kind kind;
+    const double* a = nullptr;     // categorical: choice index (as a double); Gaussian: mu
+    const double* b = nullptr;     // Gaussian: 1 / sigma
+    const int32_t* key = nullptr;  // by key: key index
+    double hit = 0, miss = 0;      // categorical: the kernel's log terms
+  };
+  // Per (candidate, dimension): the candidate's value (categorical: choice index as a double;
+  // Gaussian: the value) and, for a by-key dimension, its row of per-key terms.
+  struct LogPdfCand {
+    double v;
+    const double* term;
+  };
+
   // An empty mixture, to be Fit() before use.
   JointMixture() = default;
   // obs[d][k]: kernel-space value of observation k in dimension d (categorical: the index).
@@ -299,8 +314,9 @@ class JointMixture {
     std::vector<double> inv_sigma;  // continuous: per observation
     // Categorical kernel.
     double log_hit = 0, log_miss = 0;
-    double rowsum = 1;         // normaliser
-    std::vector<int32_t> idx;  // categorical: choice index per observation
+    double rowsum = 1;          // normaliser
+    std::vector<int32_t> idx;   // categorical: choice index per observation
+    std::vector<double> idx_f;  // the same as doubles (LogPdf compares them with a candidate's)
     // Stepped and log int ("cell") dimensions: observation k's term is the log mass of its
     // key's kernel on the candidate's cell, plus the key's log_c.
     bool cells = false;
@@ -337,6 +353,10 @@ class JointMixture {
   mutable std::vector<double> acc_, term_;
   mutable std::vector<size_t> term_base_;
   mutable std::vector<std::vector<double*>> memo_;
+  mutable std::vector<LogPdfDim> logpdf_dims_;
+  mutable std::vector<LogPdfCand> logpdf_cands_;
+  mutable std::vector<int32_t> cand_row_, cand_order_;
+  mutable std::vector<double*> acc_rows_;
 };
 
 }  // namespace hpo::tpe
