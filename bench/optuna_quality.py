@@ -23,6 +23,7 @@ def main():
     p.add_argument("--samplers", default="tpe")
     p.add_argument("--problems", default=",".join(QUALITY_PROBLEMS))
     p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--seed-offset", type=int, default=0)
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--check", action="store_true")
     args = p.parse_args()
@@ -36,7 +37,7 @@ def main():
         space, objective, _ = PROBLEMS[name]
         for sampler in args.samplers.split(","):
             log(f"optuna_quality: {sampler} on {name}")
-            for seed in range(args.seeds):
+            for seed in range(args.seed_offset, args.seed_offset + args.seeds):
                 start = time.perf_counter()
                 study = optuna.create_study(direction="minimize",
                                             sampler=make_sampler(sampler, seed))
