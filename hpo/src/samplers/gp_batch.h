@@ -31,12 +31,10 @@ struct BatchModel {
   const char* is_categorical = nullptr;  // dims
   const double* lambda = nullptr;        // dims, inverse squared lengthscales
   double kernel_scale = 1.0;
-  const double* alpha = nullptr;   // n_padded: C^-1 y (0 for pending and padding points)
-  const double* chol = nullptr;    // n_padded x n_padded, row-major: L, lower triangular
-  const double* chol_t = nullptr;  // the same for L' (upper triangular); PosteriorPoint only
-  // C^-1's lower triangle (n_padded x n_padded, row-major, zero above the diagonal) or null;
-  // PosteriorPoint only.
-  const double* cinv = nullptr;
+  const double* alpha = nullptr;     // n_padded: C^-1 y (0 for pending and padding points)
+  const double* chol = nullptr;      // n_padded x n_padded, row-major: L, lower triangular
+  const double* chol_t = nullptr;    // the same for L' (upper triangular); PosteriorPoint only
+  const double* cinv = nullptr;      // C^-1 (n_padded x n_padded) or null; PosteriorPoint only
   const double* inv_diag = nullptr;  // n_padded: 1 / L_ii
 };
 
@@ -50,17 +48,15 @@ void PosteriorBlock(const BatchModel& model, const double* cand, double* scratch
 // The posterior mean and variance at one point x (size dims), and with dmean and dvar (size
 // dims; both or neither) their gradients with respect to x (0 for categorical dimensions), for
 // the acquisition's local search: kernel values vectorised over the training points, then
-// k'C^-1 k (and C^-1 k for the gradients) by one pass over the rows of C^-1's lower triangle
-// when the model has it (independent dot products, cheaper per point, but C^-1 costs n^3 / 3 to
-// form), else L^-1 k and L^-T L^-1 k by substitution along rows of L and L'. `work` holds 3 *
-// n_padded doubles.
+// C^-1 k as independent dot products with the rows of C^-1 when the model has it (cheaper per
+// point, but C^-1 costs n^3 / 3 to form), else L^-1 k and L^-T L^-1 k by substitution along
+// rows of L and L'. `work` holds 3 * n_padded doubles.
 void PosteriorPoint(const BatchModel& model, const double* x, double* work, double* mean,
                     double* var, double* dmean, double* dvar);
 
 // From the lower Cholesky factor L of an n x n matrix C (row-major with row stride `stride`, a
-// multiple of 8, zero above the diagonal; 1 / L_ii in inv_diag), writes the lower triangle of
-// C^-1 (diagonal included) to cinv (same layout; entries above the diagonal are not written),
-// using `work` (n rows of `stride`) for L^-T.
+// multiple of 8, zero above the diagonal; 1 / L_ii in inv_diag), writes all of C^-1 to cinv
+// (same layout), using `work` (n rows of `stride`) for L^-T.
 void InverseFromCholesky(int n, int stride, const double* chol, const double* inv_diag,
                          double* work, double* cinv);
 

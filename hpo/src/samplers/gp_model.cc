@@ -187,7 +187,10 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
     for (int i = 0; i < n; ++i) {
       const size_t from = static_cast<size_t>(i) * f.stride, to = static_cast<size_t>(i) * np;
       std::copy(f.chol + from, f.chol + from + i + 1, chol_rows_.begin() + to);
-      if (keep_inverse) std::copy(f.cinv + from, f.cinv + from + i + 1, cinv_rows_.begin() + to);
+      if (keep_inverse) {
+        for (int l = 0; l <= i; ++l)  // the fit keeps the lower triangle; mirror it
+          cinv_rows_[to + l] = cinv_rows_[static_cast<size_t>(l) * np + i] = f.cinv[from + l];
+      }
       inv_diag_[i] = f.inv_diag[i];
       alpha_padded_[i] = f.alpha[i];
     }
