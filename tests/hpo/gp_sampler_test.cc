@@ -443,7 +443,8 @@ TEST(GpNumericsTest, LogMarginalLikelihoodGradientMatchesFiniteDifferences) {
 // own sqrt and exp; one-point predictions through C^-1 for small models and by substitution for
 // large ones) against dense solves from the definitions: with a categorical dimension, pending
 // points, counts of points that are not multiples of the padding, queries on training points
-// (distance 0), far away (exp underflow) and a last block that is not full.
+// (distance 0), far away (exp underflow) and a last block that is not full; and, without pending
+// points, a posterior that takes the factors of the kernel fit's last evaluation.
 TEST(GpNumericsTest, PosteriorKernelsMatchDenseReference) {
   std::mt19937_64 rng(3);
   std::uniform_real_distribution<double> u(0.0, 1.0);
@@ -461,24 +462,28 @@ TEST(GpNumericsTest, PosteriorKernelsMatchDenseReference) {
     queries.push_back(points[7]);
     queries.push_back(pending[1]);
     queries.push_back({40.0, -30.0, 9.0});
-    for (const std::vector<double>& raw : {std::vector<double>{0.0, 0.0, 0.0, 0.0, -2.0},
-                                           std::vector<double>{3.0, 1.5, -1.0, 0.5, -12.0},
-                                           std::vector<double>{9.0, 9.0, 2.0, -1.0, -6.0}}) {
-      std::vector<double> m0, v0;
-      ASSERT_TRUE(gp::PosteriorAt(points, y, categorical, raw, pending, queries,
-                                  gp::PosteriorMethod::kReference, &m0, &v0));
-      const double scale = std::exp(raw[3]);
-      for (gp::PosteriorMethod method :
-           {gp::PosteriorMethod::kOnePoint, gp::PosteriorMethod::kBatched}) {
-        std::vector<double> m, v;
-        ASSERT_TRUE(gp::PosteriorAt(points, y, categorical, raw, pending, queries, method, &m, &v));
-        ASSERT_EQ(m.size(), queries.size());
-        for (size_t j = 0; j < queries.size(); ++j) {
-          // Conditioning (noise down to 6e-6 of the scale) costs digits in both paths.
-          EXPECT_NEAR(m[j], m0[j], 1e-6 * std::max(1.0, std::abs(m0[j])))
-              << "n " << n_points << " query " << j;
-          EXPECT_NEAR(v[j], v0[j], 1e-7 * scale) << "n " << n_points << " query " << j;
-          EXPECT_GE(v[j], 0.0);
+    for (const std::vector<std::vector<double>>& pend :
+         {pending, std::vector<std::vector<double>>{}}) {
+      for (const std::vector<double>& raw : {std::vector<double>{0.0, 0.0, 0.0, 0.0, -2.0},
+                                             std::vector<double>{3.0, 1.5, -1.0, 0.5, -12.0},
+                                             std::vector<double>{9.0, 9.0, 2.0, -1.0, -6.0}}) {
+        std::vector<double> m0, v0;
+        ASSERT_TRUE(gp::PosteriorAt(points, y, categorical, raw, pend, queries,
+                                    gp::PosteriorMethod::kReference, &m0, &v0));
+        const double scale = std::exp(raw[3]);
+        for (gp::PosteriorMethod method :
+             {gp::PosteriorMethod::kOnePoint, gp::PosteriorMethod::kBatched,
+              gp::PosteriorMethod::kOnePointFromFit}) {
+          std::vector<double> m, v;
+          ASSERT_TRUE(gp::PosteriorAt(points, y, categorical, raw, pend, queries, method, &m, &v));
+          ASSERT_EQ(m.size(), queries.size());
+          for (size_t j = 0; j < queries.size(); ++j) {
+            // Conditioning (noise down to 6e-6 of the scale) costs digits in both paths.
+            EXPECT_NEAR(m[j], m0[j], 1e-6 * std::max(1.0, std::abs(m0[j])))
+                << "n " << n_points << " query " << j;
+            EXPECT_NEAR(v[j], v0[j], 1e-7 * scale) << "n " << n_points << " query " << j;
+            EXPECT_GE(v[j], 0.0);
+          }
         }
       }
     }

@@ -352,7 +352,13 @@ HPO_SIMD_CLONES void PosteriorBlock(const BatchModel& model, const double* cand,
 #endif
 }
 
-size_t LmlWorkSize(int n) { return (4 * static_cast<size_t>(n) + 3) * Pad8(n); }
+size_t LmlWorkSize(int n) { return (5 * static_cast<size_t>(n) + 3) * Pad8(n); }
+
+LmlFactorsView LmlFactors(int n, const double* work) {
+  const int ns = Pad8(n);
+  const size_t nn = static_cast<size_t>(n) * ns;
+  return {ns, work + 2 * nn, work + 4 * nn, work + 5 * nn, work + 5 * nn + ns};
+}
 
 HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double* x,
                                                    const char* is_categorical, const double* y,
@@ -363,12 +369,14 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
   const double s = kernel_scale;
   const int ns = Pad8(n);  // row stride
   const size_t nn = static_cast<size_t>(n) * ns;
-  // Row-major n x n blocks: kernel values and derivatives (j < i), L then C^-1, and L^-1.
+  // Row-major n x n blocks: kernel values and derivatives (j < i), L, L^-T and C^-1 (the
+  // layout LmlFactors reads).
   double* kmat = work;
   double* dkmat = work + nn;
   double* lmat = work + 2 * nn;
   double* mmat = work + 3 * nn;
-  double* inv_diag = work + 4 * nn;
+  double* cinv = work + 4 * nn;
+  double* inv_diag = work + 5 * nn;
   double* alpha = inv_diag + ns;
   double* log_diag = alpha + ns;
 
@@ -401,8 +409,8 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
   std::fill(alpha, alpha + ns, 0.0);
   for (int i = 0; i < n; ++i)
     alpha[i] = (y[i] - Dot(lmat + static_cast<size_t>(i) * ns, alpha, Pad8(i))) * inv_diag[i];
-  // M = L^-T into its block, C^-1 over L (no longer read once M is complete).
-  double* cinv = lmat;
+  // M = L^-T and the lower triangle of C^-1 (zero above) into their blocks.
+  std::fill(cinv, cinv + nn, 0.0);
   InverseFromCholeskyImpl(n, ns, lmat, inv_diag, mmat, cinv);
   // alpha = L^-T z = M z, in place (row i of M starts at entry i).
   double y_alpha = 0, sum_log_diag = 0;

@@ -82,4 +82,17 @@ double LogMarginalLikelihoodKernel(int n, int dims, const double* x, const char*
                                    double noise_var, double min_noise_var, double* work,
                                    double* grad_raw);
 
+// What `work` holds after a LogMarginalLikelihoodKernel call over n points that returned a finite
+// value with grad_raw: the factors of its C (rows of `stride` = n rounded up to 8, row-major,
+// zero above the diagonal and beyond n), which a posterior over the same points and kernel
+// parameters can take instead of factorising C again.
+struct LmlFactorsView {
+  int stride = 0;
+  const double* chol = nullptr;      // L, lower triangular
+  const double* cinv = nullptr;      // C^-1's lower triangle
+  const double* inv_diag = nullptr;  // 1 / L_ii (n entries)
+  const double* alpha = nullptr;     // C^-1 y (n entries)
+};
+LmlFactorsView LmlFactors(int n, const double* work);
+
 }  // namespace hpo::gp

@@ -67,6 +67,12 @@ KernelParams KernelParams::FromRaw(const Eigen::VectorXd& raw) {
   return p;
 }
 
+bool SameKernelParams(const KernelParams& a, const KernelParams& b) {
+  return a.inv_sq_lengthscales.size() == b.inv_sq_lengthscales.size() &&
+         a.inv_sq_lengthscales == b.inv_sq_lengthscales && a.kernel_scale == b.kernel_scale &&
+         a.noise_var == b.noise_var;
+}
+
 double LogMarginalLikelihood(const GpData& data, const KernelParams& params,
                              Eigen::VectorXd* grad_raw) {
   const Eigen::MatrixXd xt = data.X.transpose();
@@ -92,7 +98,7 @@ double LogPrior(const KernelParams& params, Eigen::VectorXd* grad_raw) {
 
 KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
                              const FitOptions& options, LbfgsMemory* memory,
-                             std::vector<double>* workspace) {
+                             FitWorkspace* workspace) {
   const int dims = data.dims();
   Eigen::VectorXd lower(dims + 2), upper(dims + 2);
   lower.head(dims).setConstant(kRawLambdaMin);
@@ -103,12 +109,15 @@ KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
   upper[dims + 1] = kRawNoiseMax;
 
   const Eigen::MatrixXd xt = data.X.transpose();
-  std::vector<double> local_work;
-  std::vector<double>& work = workspace != nullptr ? *workspace : local_work;
+  FitWorkspace local_work;
+  FitWorkspace& work = workspace != nullptr ? *workspace : local_work;
+  work.n = 0;
   Objective negative_log_posterior = [&](const Eigen::VectorXd& raw, Eigen::VectorXd* grad) {
     KernelParams p = KernelParams::FromRaw(raw);
     Eigen::VectorXd g_lml, g_prior;
-    double v = Lml(data, xt, p, &work, &g_lml);
+    double v = Lml(data, xt, p, &work.lml, &g_lml);
+    work.n = std::isfinite(v) ? data.size() : 0;
+    work.params = p;
     if (!std::isfinite(v)) return std::numeric_limits<double>::infinity();
     v += LogPrior(p, &g_prior);
     *grad = -(g_lml + g_prior);
@@ -130,14 +139,19 @@ KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
     if (i > 0) memory->clear();  // a restart from the defaults forgets the old curvature
     if (!x0.allFinite()) continue;
     LbfgsResult r = MinimizeBox(negative_log_posterior, x0, lower, upper, lbfgs, memory);
-    if (std::isfinite(r.f) && r.x.allFinite()) return KernelParams::FromRaw(r.x);
+    if (std::isfinite(r.f) && r.x.allFinite()) {
+      KernelParams fitted = KernelParams::FromRaw(r.x);
+      if (!SameKernelParams(work.params, fitted)) work.n = 0;
+      return fitted;
+    }
   }
   memory->clear();
+  work.n = 0;
   return KernelParams::Default(dims);
 }
 
 bool GpPosterior::Build(const GpData& data, const KernelParams& params,
-                        const Eigen::MatrixXd& pending) {
+                        const Eigen::MatrixXd& pending, const FitWorkspace* fit) {
   const int n = data.size(), dims = data.dims();
   const int p = static_cast<int>(pending.cols());
   const int total = n + p;
@@ -157,54 +171,69 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
   for (int d = 0; d < dims; ++d)
     for (int l = 0; l < total; ++l) train_padded_[static_cast<size_t>(d) * np + l] = X_(d, l);
 
-  // C = K + noise I over all points; when it is not numerically positive definite, retry with
-  // growing jitter (relative to the mean diagonal) on the diagonal.
+  // C^-1 makes each one-point prediction of the local search cheaper (independent dot products
+  // instead of two substitutions) for an O(n^3) cost, which pays up to a few hundred points.
+  constexpr int kMaxPointsForInverse = 256;
+  const bool keep_inverse = total <= kMaxPointsForInverse;
   chol_rows_.assign(static_cast<size_t>(np) * np, 0.0);
-  inv_diag_.assign(np, 1.0);
-  scratch_.resize(static_cast<size_t>(np) * np);
-  double* krow = scratch_.data();
-  const double diagonal = params.kernel_scale + params.noise_var;
-  double jitter = 0;
-  bool factorised = false;
-  for (int attempt = 0; attempt < 9 && !factorised; ++attempt) {
-    factorised = KernelCholesky(total, np, dims, train_padded_.data(), is_categorical_.data(),
-                                params.inv_sq_lengthscales.data(), params.kernel_scale,
-                                diagonal + jitter, krow, chol_rows_.data(), inv_diag_.data());
-    jitter = jitter == 0 ? 1e-10 * diagonal : jitter * 10;
+  inv_diag_.assign(np, 1.0);  // padding rows keep zero, with 1 / L_ii = 1
+  alpha_padded_.assign(np, 0.0);
+  cinv_rows_.clear();
+  if (keep_inverse) cinv_rows_.assign(static_cast<size_t>(np) * np, 0.0);
+
+  if (fit != nullptr && p == 0 && n > 0 && fit->n == n && SameKernelParams(fit->params, params)) {
+    // The fit's last evaluation factorised this very C (no jitter was needed there).
+    const LmlFactorsView f = LmlFactors(n, fit->lml.data());
+    for (int i = 0; i < n; ++i) {
+      const size_t from = static_cast<size_t>(i) * f.stride, to = static_cast<size_t>(i) * np;
+      std::copy(f.chol + from, f.chol + from + i + 1, chol_rows_.begin() + to);
+      if (keep_inverse) {
+        for (int l = 0; l <= i; ++l)  // the fit keeps the lower triangle; mirror it
+          cinv_rows_[to + l] = cinv_rows_[static_cast<size_t>(l) * np + i] = f.cinv[from + l];
+      }
+      inv_diag_[i] = f.inv_diag[i];
+      alpha_padded_[i] = f.alpha[i];
+    }
+  } else {
+    // C = K + noise I over all points; when it is not numerically positive definite, retry with
+    // growing jitter (relative to the mean diagonal) on the diagonal.
+    scratch_.resize(static_cast<size_t>(np) * np);
+    double* krow = scratch_.data();
+    const double diagonal = params.kernel_scale + params.noise_var;
+    double jitter = 0;
+    bool factorised = false;
+    for (int attempt = 0; attempt < 9 && !factorised; ++attempt) {
+      factorised = KernelCholesky(total, np, dims, train_padded_.data(), is_categorical_.data(),
+                                  params.inv_sq_lengthscales.data(), params.kernel_scale,
+                                  diagonal + jitter, krow, chol_rows_.data(), inv_diag_.data());
+      jitter = jitter == 0 ? 1e-10 * diagonal : jitter * 10;
+    }
+    if (!factorised) return false;
+
+    // The leading n x n block of L factors the observed points alone; pending points get
+    // alpha = 0 (the kriging believer leaves the mean unchanged).
+    std::vector<double> z(n);
+    for (int i = 0; i < n; ++i) {
+      double acc = data.y[i];
+      for (int l = 0; l < i; ++l) acc -= chol_rows_[static_cast<size_t>(i) * np + l] * z[l];
+      z[i] = acc * inv_diag_[i];
+    }
+    for (int i = n - 1; i >= 0; --i) {
+      double acc = z[i];
+      for (int l = i + 1; l < n; ++l)
+        acc -= chol_rows_[static_cast<size_t>(l) * np + i] * alpha_padded_[l];
+      alpha_padded_[i] = acc * inv_diag_[i];
+    }
+    if (keep_inverse)
+      InverseFromCholesky(total, np, chol_rows_.data(), inv_diag_.data(), scratch_.data(),
+                          cinv_rows_.data());
   }
-  if (!factorised) return false;  // padding rows stay as assigned: zero, with 1 / L_ii = 1
+  for (int i = 0; i < n; ++i)
+    if (!std::isfinite(alpha_padded_[i])) return false;
   chol_t_rows_.assign(static_cast<size_t>(np) * np, 0.0);
   for (int i = 0; i < total; ++i)
     for (int l = 0; l <= i; ++l)
       chol_t_rows_[static_cast<size_t>(l) * np + i] = chol_rows_[static_cast<size_t>(i) * np + l];
-
-  // The leading n x n block of L factors the observed points alone; pending points get
-  // alpha = 0 (the kriging believer leaves the mean unchanged).
-  alpha_padded_.assign(np, 0.0);
-  std::vector<double> z(n);
-  for (int i = 0; i < n; ++i) {
-    double acc = data.y[i];
-    for (int l = 0; l < i; ++l) acc -= chol_rows_[static_cast<size_t>(i) * np + l] * z[l];
-    z[i] = acc * inv_diag_[i];
-  }
-  for (int i = n - 1; i >= 0; --i) {
-    double acc = z[i];
-    for (int l = i + 1; l < n; ++l)
-      acc -= chol_t_rows_[static_cast<size_t>(i) * np + l] * alpha_padded_[l];
-    alpha_padded_[i] = acc * inv_diag_[i];
-  }
-  for (int i = 0; i < n; ++i)
-    if (!std::isfinite(alpha_padded_[i])) return false;
-
-  // C^-1 makes each one-point prediction of the local search cheaper (independent dot products
-  // instead of two substitutions) for an O(n^3) cost here, which pays up to a few hundred points.
-  constexpr int kMaxPointsForInverse = 256;
-  cinv_rows_.clear();
-  if (total <= kMaxPointsForInverse) {
-    cinv_rows_.assign(static_cast<size_t>(np) * np, 0.0);
-    InverseFromCholesky(total, np, chol_rows_.data(), inv_diag_.data(), scratch_.data(),
-                        cinv_rows_.data());
-  }
   return true;
 }
 
@@ -348,7 +377,16 @@ bool PosteriorAt(const std::vector<std::vector<double>>& points, const std::vect
     return true;
   }
   GpPosterior gp;
-  if (!gp.Build(data, params, pend)) return false;
+  if (method == PosteriorMethod::kOnePointFromFit) {
+    // A fit that stops at its start (raw, projected into the fit's bounds) leaves its factors.
+    FitOptions no_steps;
+    no_steps.max_iterations = 0;
+    FitWorkspace fit;
+    const KernelParams fitted = FitKernelParams(data, params, no_steps, nullptr, &fit);
+    if (fit.n != data.size() || !gp.Build(data, fitted, pend, &fit)) return false;
+  } else if (!gp.Build(data, params, pend)) {
+    return false;
+  }
   if (method == PosteriorMethod::kBatched) {
     Eigen::VectorXd mv, vv;
     gp.PredictBatch(xs, &mv, &vv);

@@ -49,6 +49,9 @@ struct KernelParams {
   static KernelParams FromRaw(const Eigen::VectorXd& raw);
 };
 
+// Whether a and b are the same parameters, bit for bit.
+bool SameKernelParams(const KernelParams& a, const KernelParams& b);
+
 // Training data. X is D x n: one column per point (see the header comment for the encoding).
 struct GpData {
   Eigen::MatrixXd X;
@@ -73,14 +76,23 @@ struct FitOptions {
   double pgtol = 1e-2;  // Optuna's gtol
 };
 
+// The likelihood's scratch memory in a fit (kept between fits to spare the allocations) and
+// what it holds afterwards: when n > 0, the factors of C (gp_batch.h's LmlFactors) for the fit's
+// n points under `params`, which are the parameters the fit returned.
+struct FitWorkspace {
+  std::vector<double> lml;
+  int n = 0;
+  KernelParams params;
+};
+
 // Maximises LogMarginalLikelihood + LogPrior by L-BFGS over the raw parameters, starting from
 // `init` (warm start; with `memory`, also the curvature pairs of the previous fit, updated in
-// place) and, if that fails, from KernelParams::Default. `workspace`, when given, is reused for
-// the likelihood's scratch memory (kept between calls to spare the allocations). Returns the
-// defaults when both fail. The result is always finite.
+// place) and, if that fails, from KernelParams::Default. `workspace`, when given, receives the
+// scratch memory and the factors (see FitWorkspace). Returns the defaults when both fail. The
+// result is always finite.
 KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
                              const FitOptions& options = {}, LbfgsMemory* memory = nullptr,
-                             std::vector<double>* workspace = nullptr);
+                             FitWorkspace* workspace = nullptr);
 
 // The posterior of f given the data, with pending points folded in by the "kriging believer"
 // rule: each pending point is observed at its own posterior mean. That leaves the mean unchanged
@@ -88,7 +100,11 @@ KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
 class GpPosterior {
  public:
   // `pending` is D x p (p may be 0). Returns false when the covariance cannot be factorised.
-  bool Build(const GpData& data, const KernelParams& params, const Eigen::MatrixXd& pending);
+  // `fit`, when given, must be the workspace of a FitKernelParams call on `data` itself: if it
+  // holds the factors for `params` and there are no pending points, they are taken instead of
+  // factorising C again (the same computation).
+  bool Build(const GpData& data, const KernelParams& params, const Eigen::MatrixXd& pending,
+             const FitWorkspace* fit = nullptr);
 
   int dims() const { return static_cast<int>(X_.rows()); }
   const KernelParams& params() const { return params_; }

@@ -32,8 +32,10 @@ double LogPosteriorOfKernelParams(const std::vector<std::vector<double>>& points
                                   const std::vector<double>& raw, std::vector<double>* grad);
 
 // How PosteriorAt evaluates the posterior: from the definitions with dense solves (a reference
-// for tests), by GpPosterior::Predict one point at a time, or by GpPosterior::PredictBatch.
-enum class PosteriorMethod { kReference, kOnePoint, kBatched };
+// for tests), by GpPosterior::Predict one point at a time, by GpPosterior::PredictBatch, or by
+// GpPosterior::Predict on a posterior built from the factors a kernel fit left (FitWorkspace;
+// taken only when there are no pending points).
+enum class PosteriorMethod { kReference, kOnePoint, kBatched, kOnePointFromFit };
 
 // The GP posterior (gp_model.h) for `points` and `y` as above, `pending` points (rows of D
 // coordinates, kriging believer) and kernel parameters `raw`, at `queries` (rows of D

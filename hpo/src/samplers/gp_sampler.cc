@@ -124,7 +124,7 @@ struct GpSampler::FitCache {
   gp::KernelParams params;
   gp::LbfgsMemory memory;
   // Buffers reused from one ask to the next: the fit's scratch memory and the posterior.
-  std::vector<double> fit_workspace;
+  gp::FitWorkspace fit_workspace;
   gp::GpPosterior posterior;
 };
 
@@ -302,7 +302,8 @@ std::optional<ParamMap> GpSampler::SuggestJoint(const std::vector<Candidate>& ca
   fit_cache_->params = params;
 
   gp::GpPosterior& posterior = fit_cache_->posterior;
-  if (!posterior.Build(data, params, pending)) {
+  // Fitted on all the points, the fit's last factorisation is the posterior's.
+  if (!posterior.Build(data, params, pending, n > fit_cap ? nullptr : &fit_cache_->fit_workspace)) {
     params = gp::KernelParams::Default(n_dims);
     if (!posterior.Build(data, params, pending)) return std::nullopt;
   }
