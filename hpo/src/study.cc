@@ -178,18 +178,17 @@ void Study::SetState(FrozenTrial& rec, TrialState state, std::optional<double> v
   rec.complete_time = times.complete_time;
 }
 
-bool Study::Claim(int64_t trial_id, TrialState from) {
+std::optional<TrialTimes> Study::Claim(int64_t trial_id, TrialState from) {
   std::optional<TrialTimes> times = storage_->ClaimTrial(trial_id, from);
-  if (!times) {
-    RefreshLocked();
-    return false;
-  }
-  FrozenTrial& rec = Record(trial_id);
-  if (!foreign_.count(trial_id)) ++running_;
+  if (!times) RefreshLocked();
+  return times;
+}
+
+void Study::MarkClaimed(FrozenTrial& rec, const TrialTimes& times) {
+  if (!foreign_.count(rec.id)) ++running_;
   rec.state = TrialState::kRunning;
-  rec.start_time = times->start_time;
-  rec.complete_time = times->complete_time;
-  return true;
+  rec.start_time = times.start_time;
+  rec.complete_time = times.complete_time;
 }
 
 std::optional<Trial> Study::Ask() {
@@ -205,7 +204,9 @@ std::optional<Trial> Study::Ask() {
     suspended_.pop_front();
     // Another writer may have resumed it since: then it is theirs, and not ours to mark.
     if (Record(id).state != TrialState::kPaused || foreign_.count(id)) continue;
-    if (!Claim(id, TrialState::kPaused)) continue;  // resumed by another writer just now
+    std::optional<TrialTimes> times = Claim(id, TrialState::kPaused);
+    if (!times) continue;  // resumed by another writer just now
+    MarkClaimed(Record(id), *times);
     storage_->SetUserAttr(id, kSuspendedAttr, "0");
     Record(id).user_attrs[kSuspendedAttr] = "0";
     resume = id;
@@ -218,8 +219,13 @@ std::optional<Trial> Study::Ask() {
   }
   // A promotion may name a trial that already left kPaused (a suspended trial resumed above,
   // in an earlier Ask, is still in its rung): then a new trial goes instead.
-  if (resume && (claimed || (Record(*resume).state == TrialState::kPaused &&
-                             Claim(*resume, TrialState::kPaused)))) {
+  if (resume && !claimed && Record(*resume).state == TrialState::kPaused) {
+    if (std::optional<TrialTimes> times = Claim(*resume, TrialState::kPaused)) {
+      MarkClaimed(Record(*resume), *times);
+      claimed = true;
+    }
+  }
+  if (claimed) {
     FrozenTrial& rec = Record(*resume);
     trial.id_ = rec.id;
     trial.number_ = rec.number;
@@ -234,9 +240,8 @@ std::optional<Trial> Study::Ask() {
         << "queued trial" << Record(id).number << "in state" << ToString(Record(id).state);
     // Claimed in the storage first: of several writers handing out this trial, one gets it. The
     // others read the change (it leaves their queue and counts toward the budget) and go on.
-    std::optional<TrialTimes> times = storage_->ClaimTrial(id, TrialState::kQueued);
+    std::optional<TrialTimes> times = Claim(id, TrialState::kQueued);
     if (!times) {
-      RefreshLocked();
       if (!queued_.empty() && queued_.front() == id) queued_.pop_front();
       if (options_.n_trials > 0 && new_trials_ >= options_.n_trials) return std::nullopt;
       continue;
@@ -248,10 +253,7 @@ std::optional<Trial> Study::Ask() {
       params[spec.name] = sampler_->SampleOne(spec.name, spec.distribution, params,
                                               History{def_.direction, &trials_});
     }
-    if (!foreign_.count(id)) ++running_;
-    rec.state = TrialState::kRunning;
-    rec.start_time = times->start_time;
-    rec.complete_time = times->complete_time;
+    MarkClaimed(rec, *times);  // after sampling: the sampler saw it queued, as before the claim
     queued_.pop_front();
     for (const auto& [name, x] : params) {
       if (rec.params.count(name)) continue;

@@ -35,7 +35,8 @@ namespace {
 // Returns the pages that a finished job (its model, optimiser, activations) freed to the
 // system: glibc keeps freed memory in its arenas, so without this a long study's resident
 // memory creeps up with fragmentation from trial to trial. Costs a walk over the arenas, once
-// per job.
+// per job. Where train links jemalloc (trainer/CMakeLists.txt), glibc's arenas are unused and
+// this walks them for nothing (cheap); jemalloc returns freed pages by its own decay.
 void ReleaseFreedMemory() {
 #ifdef __GLIBC__
   malloc_trim(0);

@@ -183,10 +183,11 @@ class Study {
   // Stores a state change and mirrors it (with the times the storage set) in `rec`; lock held.
   void SetState(FrozenTrial& rec, TrialState state, std::optional<double> value,
                 const std::string& reason);
-  // Claims a queued or paused trial for this object (Storage::ClaimTrial) and, on success,
-  // mirrors kRunning and the times in its record. When another writer took it first, reads the
-  // changes (RefreshLocked: records may move) and returns false. Lock held.
-  bool Claim(int64_t trial_id, TrialState from);
+  // Claims a queued or paused trial for this object (Storage::ClaimTrial): the storage's times,
+  // or nullopt when another writer took it first, after reading the changes (RefreshLocked:
+  // records may move). The record is not touched: MarkClaimed mirrors the claim. Lock held.
+  std::optional<TrialTimes> Claim(int64_t trial_id, TrialState from);
+  void MarkClaimed(FrozenTrial& rec, const TrialTimes& times);
   void Finish(const Trial& trial, TrialState state, std::optional<double> value,
               const std::string& reason);
 
@@ -213,8 +214,9 @@ class Study {
   std::deque<int64_t> queued_;           // ids of queued trials, oldest first
   std::unordered_set<int64_t> foreign_;  // trials other writers created after this object opened
   // Trials in trials_ that are kRunning and not in foreign_ (what HasPendingWork reports), kept
-  // by SetState, Ask and Claim so that the check does not scan every trial. RefreshLocked leaves it
-  // alone: it skips this object's running trials and marks any trial it sees running foreign.
+  // by SetState, Ask and MarkClaimed so that the check does not scan every trial. RefreshLocked
+  // leaves it alone: it skips this object's running trials and marks any trial it sees running
+  // foreign.
   int64_t running_ = 0;
 };
 

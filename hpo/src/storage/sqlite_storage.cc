@@ -4,7 +4,7 @@
 // lock up front (BEGIN IMMEDIATE) and wait for each other (busy_timeout, then retries), and trial
 // numbers are allocated inside the inserting transaction.
 //
-// Schema (version 4). SQLite stores NaN as NULL, so a NULL intermediate or parameter value reads
+// Schema (version 5). SQLite stores NaN as NULL, so a NULL intermediate or parameter value reads
 // back as NaN, and trials.value_is_nan tells a NaN objective from a missing one.
 // trial_changes is the change log that lets a writer catch up on the others' changes: every
 // transaction that changes a trial appends (seq, study_id, trial_id), seq being the rowid, so it
@@ -12,8 +12,9 @@
 // trials named after a given seq. An append touches one page at the end of the log, where an
 // indexed seq column on trials cost an index update (two more pages) per change. trials.owner names
 // the connection running a trial (FailStaleRunningTrials fails only trials whose runner is gone).
-// Versions 1 (no change tracking), 2 (an indexed trials.seq, now unused) and 3 (no owner) are
-// upgraded in place on open. The
+// param_distributions holds the define-by-run distributions of each study. Versions 1 (no change
+// tracking), 2 (an indexed trials.seq, now unused), 3 (no owner) and 4 (no param_distributions)
+// are upgraded in place on open. The
 // log is never trimmed: about 20 bytes per change (a 10,000-trial declared study: ~0.4 MB).
 //
 // Cost per state change (measured with bench/storage_throughput.cc; see docs/BENCHMARKS.md):
