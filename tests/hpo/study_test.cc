@@ -601,6 +601,14 @@ TEST(StudySharedTest, SchedulerRanksAgainstAnotherWritersReports) {
   // And a's scheduler learns b's reports at its own Report.
   Trial second = *a->Ask();
   EXPECT_EQ(a->Report(second, 1, 0.5), Decision::kContinue);
+  a->TellPruned(second);  // pruned trials do not enter the median
+  // b completes a trial at 0.2: the median at step 1 becomes that of {1.0, 0.2} = 0.6, so 0.8
+  // stops a's next trial. Had a not seen b's trial, its median would be 1.0 and 0.8 continue.
+  Trial done = *b->Ask();
+  EXPECT_EQ(b->Report(done, 1, 0.2), Decision::kContinue);
+  b->Tell(done, 0.2);
+  Trial third = *a->Ask();
+  EXPECT_EQ(a->Report(third, 1, 0.8), Decision::kStop);
 }
 
 TEST(StudySharedTest, AnotherWritersPausedTrialIsNotResumedHere) {
