@@ -65,15 +65,15 @@ struct SamplerOptions {
   bool scramble = true;
   // tpe, gp: uniform random sampling until this many trials have a value.
   int64_t n_startup_trials = 10;
+  // The next three TPE defaults are tuned, not Optuna's (24, 0.1, 1.0, which reproduce Optuna 5's
+  // TPESampler): over 200 seeds of the six problems of docs/BENCHMARKS.md (100 trials each) they
+  // found better optima on all six (Mann-Whitney p <= 0.005), at ~1.4x the ask time.
   // tpe: candidates drawn from the good-group density per ask.
   int64_t n_ei_candidates = 64;
   // tpe: the good group is the best min(ceil(gamma * n), 25) of n ranked trials.
   double gamma = 0.15;
   // tpe: weight of the prior kernel in each Parzen estimator (the observations weigh up to 1).
   double prior_weight = 2.0;
-  // These three TPE defaults are tuned, not Optuna's (24, 0.1, 1.0, which reproduce Optuna 5's
-  // TPESampler): over 200 seeds of the six problems of docs/BENCHMARKS.md (100 trials each) they
-  // found better optima on all six (Mann-Whitney p <= 0.005), at ~1.4x the ask time.
   // tpe: model the parameters jointly (multivariate Parzen estimators) instead of one by one
   // (Optuna 5's default for single-objective studies).
   bool multivariate = true;

@@ -33,7 +33,7 @@ struct BatchModel {
   double kernel_scale = 1.0;
   const double* alpha = nullptr;     // n_padded: C^-1 y (0 for pending and padding points)
   const double* chol = nullptr;      // n_padded x n_padded, row-major: L, lower triangular
-  const double* chol_t = nullptr;    // the same for L' (upper triangular); PosteriorPoint only
+  const double* chol_t = nullptr;    // the same for L' (upper triangular); set when cinv is not
   const double* cinv = nullptr;      // C^-1 (n_padded x n_padded) or null; PosteriorPoint only
   const double* inv_diag = nullptr;  // n_padded: 1 / L_ii
 };

@@ -230,10 +230,14 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
   }
   for (int i = 0; i < n; ++i)
     if (!std::isfinite(alpha_padded_[i])) return false;
-  chol_t_rows_.assign(static_cast<size_t>(np) * np, 0.0);
-  for (int i = 0; i < total; ++i)
-    for (int l = 0; l <= i; ++l)
-      chol_t_rows_[static_cast<size_t>(l) * np + i] = chol_rows_[static_cast<size_t>(i) * np + l];
+  // L' is read only where C^-1 is not kept (PosteriorPoint's back substitution).
+  chol_t_rows_.clear();
+  if (!keep_inverse) {
+    chol_t_rows_.assign(static_cast<size_t>(np) * np, 0.0);
+    for (int i = 0; i < total; ++i)
+      for (int l = 0; l <= i; ++l)
+        chol_t_rows_[static_cast<size_t>(l) * np + i] = chol_rows_[static_cast<size_t>(i) * np + l];
+  }
   return true;
 }
 
@@ -259,7 +263,7 @@ BatchModel GpPosterior::Model() const {
   model.kernel_scale = params_.kernel_scale;
   model.alpha = alpha_padded_.data();
   model.chol = chol_rows_.data();
-  model.chol_t = chol_t_rows_.data();
+  model.chol_t = chol_t_rows_.empty() ? nullptr : chol_t_rows_.data();
   model.cinv = cinv_rows_.empty() ? nullptr : cinv_rows_.data();
   model.inv_diag = inv_diag_.data();
   return model;

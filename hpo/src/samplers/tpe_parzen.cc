@@ -1004,9 +1004,6 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
       }
     }
   }
-  // acc_[c * n + k]: observation k's log kernel value at candidate c (the weight apart). Filled
-  // by blocks of observations, each block's slice of every dimension's arrays serving all the
-  // candidates while it is in cache; per (c, k) the dimensions are added in order.
   std::vector<JointMixture::LogPdfDim>& ldims = logpdf_dims_;
   std::vector<JointMixture::LogPdfCand>& lcands = logpdf_cands_;
   const size_t nd = dims_.size();
@@ -1055,7 +1052,7 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
   }
   // acc_[c * n + k]: observation k's log kernel value at candidate c (the weight apart). Filled
   // by blocks of observations, each block's slice of every dimension's arrays serving all the
-  // candidates while it is in cache.
+  // candidates while it is in cache; per (c, k) the dimensions are added in order.
   acc_.resize(nc * n);
   acc_rows_.resize(nc);
   for (size_t i = 0; i < nc; ++i) acc_rows_[i] = acc_.data() + static_cast<size_t>(order[i]) * n;

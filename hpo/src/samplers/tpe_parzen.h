@@ -225,11 +225,11 @@ struct JointHints {
   // dimensions: ignored, may be empty.
   std::vector<std::vector<int32_t>> orders;
   // Per continuous dimension (not stepped, not log int), -log(TruncationMass(d, obs[d][k],
-  // d.range() / 100)) for each observation k (AboveIndex::narrow_log_zinv): used for the
+  // d.range() / 100)) for each observation k (AboveIndex::narrow_log_zinvs()): used for the
   // observations whose bandwidth is the magic clip's; empty elsewhere.
   std::vector<std::vector<double>> narrow_log_zinv;
   // Categorical and stepped dimensions: d.GridIndex(obs[d][k]) for each observation k
-  // (AboveIndex::grid_index); may be empty.
+  // (AboveIndex::grid_indices()); may be empty.
   std::vector<std::vector<int32_t>> grid;
 };
 

@@ -66,8 +66,9 @@ int64_t TpeDefaultGamma(int64_t n);
 // std::invalid_argument unless 0 < fraction <= 1.
 std::function<int64_t(int64_t)> TpeGamma(double fraction);
 
-// Options of the TPE sampler; every one has Optuna's default. MakeSampler({"tpe", seed}) uses the
-// defaults with that seed.
+// Options of the TPE sampler; every one has Optuna's default. MakeSampler({"tpe", ...}) passes
+// SamplerOptions' values instead, whose gamma, prior weight and candidate count are tuned
+// (hpo/include/hpo/sampler.h).
 // Example: TpeSampler sampler(TpeOptions().seed(7).multivariate(true).n_startup_trials(20));
 class TpeOptions {
  public:
