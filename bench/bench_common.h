@@ -342,8 +342,6 @@ inline std::map<std::string, hpo::Value> RandomPoint(const hpo::SearchSpace& spa
   return out;
 }
 
-// A study over `space` with the sampler `sampler` (seeded), FIFO scheduling and `storage_url`
-// ("memory", "sqlite:PATH").
 // TPE settings a benchmark may change (defaults: SamplerOptions'), from --tpe-gamma,
 // --tpe-prior-weight and --tpe-candidates.
 struct TpeKnobs {
@@ -359,6 +357,8 @@ inline TpeKnobs TpeKnobsFromArgs(const Args& args) {
   return k;
 }
 
+// A study over `space` with the sampler `sampler` (seeded; TPE with `knobs`), FIFO scheduling and
+// `storage_url` ("memory", "sqlite:PATH").
 inline std::unique_ptr<hpo::Study> MakeStudy(const hpo::SearchSpace& space,
                                              const std::string& sampler, uint64_t seed,
                                              const std::string& storage_url,

@@ -36,35 +36,38 @@ def main():
     p.add_argument("--block", type=int, default=30)
     args = p.parse_args()
     opt = load(args.optuna, "optuna")
-    print("| ours | " + " | ".join(PROBLEMS) + " | no worse, per block of "
-          f"{args.block} seeds |")
-    print("|---" * (len(PROBLEMS) + 2) + "|")
-    row = ["Optuna TPE (default)"]
-    for prob in PROBLEMS:
-        row.append(f"{statistics.median(v for (q, _), v in opt.items() if q == prob):.4g}")
-    print("| " + " | ".join(row) + " | |")
+    runs = {}
     for spec in args.ours:
         name, path = spec.split("=", 1)
-        ours = load([path], "hpo")
-        cells, seeds_all = [], None
+        runs[name] = load([path], "hpo")
+    # One seed set for every cell: the seeds every problem has in every input.
+    common = None
+    for data in [opt, *runs.values()]:
         for prob in PROBLEMS:
-            seeds = sorted(s for (q, s) in ours if q == prob and (prob, s) in opt)
-            seeds_all = seeds
-            a = [ours[(prob, s)] for s in seeds]
-            b = [opt[(prob, s)] for s in seeds]
+            seeds = {s for (q, s) in data if q == prob}
+            common = seeds if common is None else common & seeds
+    common = sorted(common)
+    if not common:
+        raise SystemExit("quality_blocks: no seed is in every input for every problem")
+    print(f"| ours ({len(common)} seeds) | " + " | ".join(PROBLEMS) +
+          f" | no worse, per block of {args.block} seeds |")
+    print("|---" * (len(PROBLEMS) + 2) + "|")
+    print("| Optuna TPE (default) | " +
+          " | ".join(f"{statistics.median(opt[(p_, s)] for s in common):.4g}" for p_ in PROBLEMS) +
+          " | |")
+    blocks = [common[i:i + args.block] for i in range(0, len(common), args.block)
+              if len(common[i:i + args.block]) == args.block]
+    for name, ours in runs.items():
+        cells = []
+        for prob in PROBLEMS:
+            a = [ours[(prob, s)] for s in common]
+            b = [opt[(prob, s)] for s in common]
             pv = mannwhitneyu(a, b, alternative="less").pvalue
             cells.append(f"{statistics.median(a):.4g} (p {pv:.2f})")
-        blocks = []
-        for lo in range(seeds_all[0], seeds_all[-1] + 1 - args.block + 1, args.block):
-            wins = 0
-            for prob in PROBLEMS:
-                a = [ours[(prob, s)] for s in range(lo, lo + args.block)]
-                b = [opt[(prob, s)] for s in range(lo, lo + args.block)]
-                wins += statistics.median(a) <= statistics.median(b)
-            blocks.append(str(wins))
-        print(f"| {name} ({len(seeds_all)} seeds) | " + " | ".join(cells) +
-              f" | {', '.join(blocks)} |")
-
+        wins = [sum(statistics.median(ours[(prob, s)] for s in blk) <=
+                    statistics.median(opt[(prob, s)] for s in blk) for prob in PROBLEMS)
+                for blk in blocks]
+        print(f"| {name} | " + " | ".join(cells) + f" | {', '.join(map(str, wins))} |")
 
 if __name__ == "__main__":
     main()
