@@ -28,39 +28,19 @@
 #include "hpo/scheduler.h"
 #include "hpo/storage.h"
 #include "hpo/study.h"
+#include "scheduler_test_util.h"
 
 namespace hpo {
 
-// Readable failure messages for decisions.
-void PrintTo(Decision d, std::ostream* os) { *os << ToString(d); }
-
 namespace {
 
-constexpr Decision kContinue = Decision::kContinue;
-constexpr Decision kPause = Decision::kPause;
-constexpr Decision kStop = Decision::kStop;
-const double kNaN = std::numeric_limits<double>::quiet_NaN();
-const std::optional<int64_t> kNewTrial = std::nullopt;
-
-SchedulerOptions Options(const std::string& name, Direction direction, int64_t r, int64_t R,
-                         int64_t eta = 3, int64_t s = 0) {
-  SchedulerOptions o;
-  o.name = name;
-  o.direction = direction;
-  o.min_resource = r;
-  o.max_resource = R;
-  o.reduction_factor = eta;
-  o.min_early_stopping_rate = s;
-  return o;
-}
-
-std::optional<int64_t> Next(Scheduler& s) { return s.NextJob().resume_trial; }
+using namespace ::hpo::testing;
 
 // ---- stopping variant -----------------------------------------------------------------------
 
 // r=1, R=9, eta=3 → rungs at resources 1 and 3 (9 = R is the full budget, not a rung).
 TEST(AshaStoppingTest, MaximizeDecisionSequence) {
-  auto s = MakeScheduler(Options("asha_stopping", Direction::kMaximize, 1, 9));
+  auto s = MakeScheduler(RungOptions("asha_stopping", Direction::kMaximize, 1, 9));
   EXPECT_EQ(s->name(), "asha_stopping");
   // Rung 1:
   // t0 0.5: [.5] n=1, top=max(1, 0)=1, rank 0 → continue.
@@ -91,7 +71,7 @@ TEST(AshaStoppingTest, MaximizeDecisionSequence) {
 }
 
 TEST(AshaStoppingTest, MinimizeDecisionSequence) {
-  auto s = MakeScheduler(Options("asha_stopping", Direction::kMinimize, 1, 9));
+  auto s = MakeScheduler(RungOptions("asha_stopping", Direction::kMinimize, 1, 9));
   // t0 0.5: n=1 → continue.
   EXPECT_EQ(s->OnReport(0, 1, 0.5), kContinue);
   // t1 0.4: [.4 .5] n=2, top 1, rank 0 → continue (lower is better).
@@ -109,7 +89,7 @@ TEST(AshaStoppingTest, MinimizeDecisionSequence) {
 }
 
 TEST(AshaStoppingTest, NaNAlwaysStopsAndRanksLast) {
-  auto s = MakeScheduler(Options("asha_stopping", Direction::kMinimize, 1, 9));
+  auto s = MakeScheduler(RungOptions("asha_stopping", Direction::kMinimize, 1, 9));
   // Even the first value at a rung stops when it is NaN.
   EXPECT_EQ(s->OnReport(0, 1, kNaN), kStop);
   // A huge (bad) loss still ranks ahead of NaN: [1e9 NaN] n=2, top 1, rank 0 → continue.
@@ -120,7 +100,7 @@ TEST(AshaStoppingTest, NaNAlwaysStopsAndRanksLast) {
 }
 
 TEST(AshaStoppingTest, TiesKeepEarlierReportAhead) {
-  auto s = MakeScheduler(Options("asha_stopping", Direction::kMaximize, 1, 9));
+  auto s = MakeScheduler(RungOptions("asha_stopping", Direction::kMaximize, 1, 9));
   EXPECT_EQ(s->OnReport(0, 1, 0.5), kContinue);   // [t0] rank 0
   EXPECT_EQ(s->OnReport(1, 1, 0.5), kStop);       // [t0 t1] top 1, t1 rank 1
   EXPECT_EQ(s->OnReport(2, 1, 0.5), kStop);       // [t0 t1 t2] top 1, rank 2
@@ -132,7 +112,7 @@ TEST(AshaStoppingTest, TiesKeepEarlierReportAhead) {
 
 // eta=2, r=1, R=8 → rungs 1, 2, 4.
 TEST(AshaStoppingTest, EtaTwo) {
-  auto s = MakeScheduler(Options("asha_stopping", Direction::kMaximize, 1, 8, /*eta=*/2));
+  auto s = MakeScheduler(RungOptions("asha_stopping", Direction::kMaximize, 1, 8, /*eta=*/2));
   // Rung 1: t0 .5 n=1 → continue; t1 .4 [.5 .4] top 1, rank 1 → stop;
   // t2 .45 [.5 .45 .4] top 1, rank 1 → stop; t3 .48 [.5 .48 .45 .4] top 2, rank 1 → continue.
   EXPECT_EQ(s->OnReport(0, 1, 0.5), kContinue);
@@ -150,7 +130,7 @@ TEST(AshaStoppingTest, EtaTwo) {
 // r = R: no rungs, nothing is ever stopped or paused.
 TEST(AshaStoppingTest, NoRungsWhenMinEqualsMax) {
   for (const char* name : {"asha_stopping", "asha"}) {
-    auto s = MakeScheduler(Options(name, Direction::kMinimize, 5, 5));
+    auto s = MakeScheduler(RungOptions(name, Direction::kMinimize, 5, 5));
     for (int64_t t = 0; t < 10; ++t) {
       for (int64_t step = 1; step <= 5; ++step)
         EXPECT_EQ(s->OnReport(t, step, t % 2 ? kNaN : 100.0 - t), kContinue) << name;
@@ -161,17 +141,17 @@ TEST(AshaStoppingTest, NoRungsWhenMinEqualsMax) {
 
 // s=1 skips the first rung: r=1, R=9, eta=3 → rungs at 3 only (r * eta^1); s=2 → none.
 TEST(AshaStoppingTest, MinEarlyStoppingRate) {
-  auto s = MakeScheduler(Options("asha_stopping", Direction::kMaximize, 1, 9, 3, /*s=*/1));
+  auto s = MakeScheduler(RungOptions("asha_stopping", Direction::kMaximize, 1, 9, 3, /*s=*/1));
   EXPECT_EQ(s->OnReport(0, 1, 0.9), kContinue);  // 1 is no longer a rung
   EXPECT_EQ(s->OnReport(1, 1, 0.1), kContinue);
   EXPECT_EQ(s->OnReport(0, 3, 0.9), kContinue);  // rung 3: [.9] → continue
   EXPECT_EQ(s->OnReport(1, 3, 0.1), kStop);      // [.9 .1] top 1, rank 1 → stop
 
-  auto p = MakeScheduler(Options("asha", Direction::kMaximize, 1, 9, 3, /*s=*/1));
+  auto p = MakeScheduler(RungOptions("asha", Direction::kMaximize, 1, 9, 3, /*s=*/1));
   EXPECT_EQ(p->OnReport(0, 1, 0.9), kContinue);
   EXPECT_EQ(p->OnReport(0, 3, 0.9), kPause);
 
-  auto none = MakeScheduler(Options("asha_stopping", Direction::kMaximize, 1, 9, 3, /*s=*/2));
+  auto none = MakeScheduler(RungOptions("asha_stopping", Direction::kMaximize, 1, 9, 3, /*s=*/2));
   EXPECT_EQ(none->OnReport(0, 1, 0.9), kContinue);
   EXPECT_EQ(none->OnReport(1, 3, 0.1), kContinue);
   EXPECT_EQ(none->OnReport(2, 3, 0.0), kContinue);
@@ -181,12 +161,12 @@ TEST(AshaStoppingTest, MinEarlyStoppingRate) {
 // r=1, R=10, eta=3 → K = floor(2.096) = 2 → rungs 1 and 3 (not 9: that rung would leave a
 // promoted trial only one epoch to train).
 TEST(AshaStoppingTest, RungsForNonPowerBudget) {
-  auto s = MakeScheduler(Options("asha", Direction::kMaximize, 1, 10));
+  auto s = MakeScheduler(RungOptions("asha", Direction::kMaximize, 1, 10));
   EXPECT_EQ(s->OnReport(0, 1, 0.5), kPause);
   EXPECT_EQ(s->OnReport(0, 3, 0.5), kPause);
   EXPECT_EQ(s->OnReport(0, 9, 0.5), kContinue);
   // r=2, R=20, eta=3 → K = floor(log_3 10) = 2 → rungs 2 and 6 (18 < 20 is not a rung).
-  auto t = MakeScheduler(Options("asha", Direction::kMaximize, 2, 20));
+  auto t = MakeScheduler(RungOptions("asha", Direction::kMaximize, 2, 20));
   EXPECT_EQ(t->OnReport(0, 2, 0.5), kPause);
   EXPECT_EQ(t->OnReport(0, 6, 0.5), kPause);
   EXPECT_EQ(t->OnReport(0, 18, 0.5), kContinue);
@@ -194,15 +174,17 @@ TEST(AshaStoppingTest, RungsForNonPowerBudget) {
 
 TEST(AshaStoppingTest, InvalidOptionsThrow) {
   for (const char* name : {"asha", "asha_stopping"}) {
-    EXPECT_THROW(MakeScheduler(Options(name, Direction::kMinimize, 0, 9)), std::invalid_argument);
-    EXPECT_THROW(MakeScheduler(Options(name, Direction::kMinimize, 3, 2)), std::invalid_argument);
-    EXPECT_THROW(MakeScheduler(Options(name, Direction::kMinimize, 1, 9, /*eta=*/1)),
+    EXPECT_THROW(MakeScheduler(RungOptions(name, Direction::kMinimize, 0, 9)),
                  std::invalid_argument);
-    EXPECT_THROW(MakeScheduler(Options(name, Direction::kMinimize, 1, 9, 3, /*s=*/-1)),
+    EXPECT_THROW(MakeScheduler(RungOptions(name, Direction::kMinimize, 3, 2)),
+                 std::invalid_argument);
+    EXPECT_THROW(MakeScheduler(RungOptions(name, Direction::kMinimize, 1, 9, /*eta=*/1)),
+                 std::invalid_argument);
+    EXPECT_THROW(MakeScheduler(RungOptions(name, Direction::kMinimize, 1, 9, 3, /*s=*/-1)),
                  std::invalid_argument);
   }
   try {
-    MakeScheduler(Options("hyperbnd", Direction::kMinimize, 1, 9));
+    MakeScheduler(RungOptions("hyperbnd", Direction::kMinimize, 1, 9));
     FAIL() << "expected std::invalid_argument";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("unknown scheduler 'hyperbnd' (known: asha, "
@@ -217,7 +199,7 @@ TEST(AshaStoppingTest, InvalidOptionsThrow) {
 }
 
 TEST(FifoSchedulerTest, AlwaysContinues) {
-  auto s = MakeScheduler(Options("fifo", Direction::kMaximize, 1, 9));
+  auto s = MakeScheduler(RungOptions("fifo", Direction::kMaximize, 1, 9));
   EXPECT_EQ(s->name(), "fifo");
   for (int64_t t = 0; t < 5; ++t) {
     for (int64_t step = 1; step <= 9; ++step)
@@ -232,7 +214,7 @@ TEST(FifoSchedulerTest, AlwaysContinues) {
 // r=1, R=9, eta=3, maximize. Trials 0..9 report at rung 1 (resource 1) and pause; NextJob
 // promotes from the top floor(n/3) of the highest rung that has a promotable trial.
 TEST(AshaPromotionTest, PromotionOrder) {
-  auto s = MakeScheduler(Options("asha", Direction::kMaximize, 1, 9));
+  auto s = MakeScheduler(RungOptions("asha", Direction::kMaximize, 1, 9));
   EXPECT_EQ(s->name(), "asha");
   EXPECT_EQ(Next(*s), kNewTrial);  // nothing recorded yet
 
@@ -282,7 +264,7 @@ TEST(AshaPromotionTest, PromotionOrder) {
 }
 
 TEST(AshaPromotionTest, MinimizePromotesLowest) {
-  auto s = MakeScheduler(Options("asha", Direction::kMinimize, 1, 9));
+  auto s = MakeScheduler(RungOptions("asha", Direction::kMinimize, 1, 9));
   EXPECT_EQ(s->OnReport(0, 1, 0.1), kPause);
   EXPECT_EQ(s->OnReport(1, 1, 0.9), kPause);
   EXPECT_EQ(s->OnReport(2, 1, 0.5), kPause);  // [0(.1) 2(.5) 1(.9)] top 1 → 0
@@ -292,7 +274,7 @@ TEST(AshaPromotionTest, MinimizePromotesLowest) {
 
 TEST(AshaPromotionTest, NaNRankedLastAndNeverPromoted) {
   // eta=2, r=1, R=4 → rungs 1, 2. Minimize.
-  auto s = MakeScheduler(Options("asha", Direction::kMinimize, 1, 4, /*eta=*/2));
+  auto s = MakeScheduler(RungOptions("asha", Direction::kMinimize, 1, 4, /*eta=*/2));
   EXPECT_EQ(s->OnReport(0, 1, kNaN), kPause);
   EXPECT_EQ(s->OnReport(1, 1, kNaN), kPause);
   // [0(NaN) 1(NaN)] n=2 top 1: the best is NaN → nobody is promoted.
@@ -316,7 +298,7 @@ TEST(AshaPromotionTest, NaNRankedLastAndNeverPromoted) {
 }
 
 TEST(AshaPromotionTest, TiesPromoteEarlierReportFirst) {
-  auto s = MakeScheduler(Options("asha", Direction::kMaximize, 1, 4, /*eta=*/2));
+  auto s = MakeScheduler(RungOptions("asha", Direction::kMaximize, 1, 4, /*eta=*/2));
   EXPECT_EQ(s->OnReport(7, 1, 0.5), kPause);
   EXPECT_EQ(s->OnReport(3, 1, 0.5), kPause);  // [7 3] top 1 → 7 (reported first)
   EXPECT_EQ(Next(*s), 7);
@@ -328,7 +310,7 @@ TEST(AshaPromotionTest, TiesPromoteEarlierReportFirst) {
 
 // eta=2, r=1, R=8 → rungs 1, 2, 4: a trial climbs three rungs before running to R.
 TEST(AshaPromotionTest, EtaTwoClimbsAllRungs) {
-  auto s = MakeScheduler(Options("asha", Direction::kMaximize, 1, 8, /*eta=*/2));
+  auto s = MakeScheduler(RungOptions("asha", Direction::kMaximize, 1, 8, /*eta=*/2));
   EXPECT_EQ(s->OnReport(0, 1, 0.9), kPause);
   EXPECT_EQ(s->OnReport(1, 1, 0.1), kPause);  // r1 [0 1] top 1 → 0
   EXPECT_EQ(Next(*s), 0);
@@ -349,7 +331,7 @@ TEST(AshaPromotionTest, EtaTwoClimbsAllRungs) {
 
 // Paused trials that finish another way (pruned at the end of a study, failed) are skipped.
 TEST(AshaPromotionTest, FinishedTrialsAreNotPromoted) {
-  auto s = MakeScheduler(Options("asha", Direction::kMaximize, 1, 9));
+  auto s = MakeScheduler(RungOptions("asha", Direction::kMaximize, 1, 9));
   EXPECT_EQ(s->OnReport(0, 1, 0.9), kPause);
   EXPECT_EQ(s->OnReport(1, 1, 0.5), kPause);
   s->OnFinished(0, TrialState::kFailed);
@@ -436,8 +418,8 @@ void CompareWithReference(uint64_t seed, int rounds, int jobs, uint64_t levels, 
     const int64_t R = std::vector<int64_t>{8, 9, 27, 30, 64}[rng() % 5];
     const int64_t s = static_cast<int64_t>(rng() % 2);
     SchedulerOptions o =
-        Options(promote ? "asha" : "asha_stopping",
-                round % 4 < 2 ? Direction::kMaximize : Direction::kMinimize, 1, R, eta, s);
+        RungOptions(promote ? "asha" : "asha_stopping",
+                    round % 4 < 2 ? Direction::kMaximize : Direction::kMinimize, 1, R, eta, s);
     auto sched = MakeScheduler(o);
     ScanAsha ref(o, promote);
     std::map<int64_t, int64_t> paused_at;  // paused trial → last epoch
@@ -588,7 +570,7 @@ TEST(AshaRestoreTest, SplitAndRestoredEqualsUninterrupted) {
   for (const char* name : {"asha", "asha_stopping"}) {
     for (Direction dir : {Direction::kMaximize, Direction::kMinimize}) {
       for (int64_t eta : {2, 3}) {
-        Simulation sim(Options(name, dir, 1, 9, eta), /*total_jobs=*/60);
+        Simulation sim(RungOptions(name, dir, 1, 9, eta), /*total_jobs=*/60);
         std::vector<std::string> full = sim.Run(/*restart_after=*/-1);
         // The simulation exercised the scheduler: pauses or stops and resumes happened.
         int resumes = 0, stops = 0;
@@ -631,7 +613,7 @@ TEST(AshaRestoreTest, RestoreFromRecords) {
       make(4, TrialState::kComplete, {{1, 0.2}, {2, 0.3}}),  // went on (earlier promotion)
       make(5, TrialState::kFailed, {{1, 0.3}}),
   };
-  auto s = MakeScheduler(Options("asha", Direction::kMaximize, 1, 9));
+  auto s = MakeScheduler(RungOptions("asha", Direction::kMaximize, 1, 9));
   s->Restore(records);
   EXPECT_EQ(Next(*s), 1);
   EXPECT_EQ(Next(*s), kNewTrial);
@@ -644,7 +626,7 @@ TEST(AshaRestoreTest, RestoreFromRecords) {
 
   // The stopping variant only needs the recorded values: [.9 .8 .7 .3 .2 .1] + .75 → n=7,
   // top 2, rank 2 → stop; .85 → rank 1 of 8, top 2 → continue.
-  auto st = MakeScheduler(Options("asha_stopping", Direction::kMaximize, 1, 9));
+  auto st = MakeScheduler(RungOptions("asha_stopping", Direction::kMaximize, 1, 9));
   st->Restore(records);
   EXPECT_EQ(st->OnReport(6, 1, 0.75), kStop);
   EXPECT_EQ(st->OnReport(7, 1, 0.85), kContinue);
@@ -665,18 +647,18 @@ TEST(AshaRestoreTest, SuspendedTrialsDoNotWait) {
     return t;
   };
   // r=1, R=9, eta=3, maximize; rung 1 [0(.9) 1(.5) 2(.4)] top 1 → 0, but 0 is suspended.
-  auto s = MakeScheduler(Options("asha", Direction::kMaximize, 1, 9));
+  auto s = MakeScheduler(RungOptions("asha", Direction::kMaximize, 1, 9));
   s->Restore({make(0, {{1, 0.9}}, true), make(1, {{1, 0.5}}, false), make(2, {{1, 0.4}}, false)});
   EXPECT_EQ(Next(*s), kNewTrial);
   // Once resumed from suspension ("0") it is an ordinary paused trial again.
-  auto t = MakeScheduler(Options("asha", Direction::kMaximize, 1, 9));
+  auto t = MakeScheduler(RungOptions("asha", Direction::kMaximize, 1, 9));
   FrozenTrial resumed = make(0, {{1, 0.9}}, false);
   resumed.user_attrs[kSuspendedAttr] = "0";
   t->Restore({resumed, make(1, {{1, 0.5}}, false), make(2, {{1, 0.4}}, false)});
   EXPECT_EQ(Next(*t), 0);
 
   // Trial 5 pauses at rung 1 in the top, then reports again without being handed out.
-  auto u = MakeScheduler(Options("asha", Direction::kMaximize, 1, 9));
+  auto u = MakeScheduler(RungOptions("asha", Direction::kMaximize, 1, 9));
   EXPECT_EQ(u->OnReport(5, 1, 0.9), kPause);
   EXPECT_EQ(u->OnReport(6, 1, 0.5), kPause);
   EXPECT_EQ(u->OnReport(7, 1, 0.4), kPause);  // [5 6 7] top 1 → 5 would be next
@@ -702,7 +684,7 @@ TEST(AshaStudyConcurrencyTest, ConcurrentAskNeverResumesATrialTwice) {
   StudyOptions options;
   options.n_trials = kTrials;
   Study study(def, space, MakeInMemoryStorage(), MakeSampler({"random", 1}),
-              MakeScheduler(Options("asha", Direction::kMaximize, 1, kMaxEpochs)), options);
+              MakeScheduler(RungOptions("asha", Direction::kMaximize, 1, kMaxEpochs)), options);
 
   std::mutex mu;
   std::set<int64_t> active;                          // trials some worker is training now

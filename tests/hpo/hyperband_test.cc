@@ -38,31 +38,13 @@
 #include <vector>
 
 #include "hpo/scheduler.h"
+#include "scheduler_test_util.h"
 
 namespace hpo {
 
-void PrintTo(Decision d, std::ostream* os) { *os << ToString(d); }
-
 namespace {
 
-constexpr Decision kContinue = Decision::kContinue;
-constexpr Decision kPause = Decision::kPause;
-constexpr Decision kStop = Decision::kStop;
-const double kNaN = std::numeric_limits<double>::quiet_NaN();
-const std::optional<int64_t> kNewTrial = std::nullopt;
-
-SchedulerOptions Options(const std::string& name, Direction direction, int64_t r, int64_t R,
-                         int64_t eta = 3) {
-  SchedulerOptions o;
-  o.name = name;
-  o.direction = direction;
-  o.min_resource = r;
-  o.max_resource = R;
-  o.reduction_factor = eta;
-  return o;
-}
-
-std::optional<int64_t> Next(Scheduler& s) { return s.NextJob().resume_trial; }
+using namespace ::hpo::testing;
 
 // The bracket of `id`, observed through a hyperband_stopping scheduler: a NaN report at a rung
 // always stops, elsewhere it continues, and bracket b's first rung is r * eta^b. So the number
@@ -76,14 +58,15 @@ size_t ProbeBracket(Scheduler& s, int64_t id, int64_t r, int64_t eta, size_t s_m
 }
 
 TEST(HyperbandTest, Names) {
-  EXPECT_EQ(MakeScheduler(Options("hyperband", Direction::kMinimize, 1, 9))->name(), "hyperband");
-  EXPECT_EQ(MakeScheduler(Options("hyperband_stopping", Direction::kMinimize, 1, 9))->name(),
+  EXPECT_EQ(MakeScheduler(RungOptions("hyperband", Direction::kMinimize, 1, 9))->name(),
+            "hyperband");
+  EXPECT_EQ(MakeScheduler(RungOptions("hyperband_stopping", Direction::kMinimize, 1, 9))->name(),
             "hyperband_stopping");
 }
 
 TEST(HyperbandTest, BracketsOfTheFirstIds) {
   // See the table at the top: r=1, R=9, eta=3.
-  auto s = MakeScheduler(Options("hyperband_stopping", Direction::kMaximize, 1, 9));
+  auto s = MakeScheduler(RungOptions("hyperband_stopping", Direction::kMaximize, 1, 9));
   std::vector<size_t> expected = {0, 1, 0, 2, 0, 0, 1, 0, 2, 1, 0};
   for (int64_t id = 0; id < 11; ++id)
     EXPECT_EQ(ProbeBracket(*s, id, 1, 3, /*s_max=*/2), expected[static_cast<size_t>(id)])
@@ -92,7 +75,7 @@ TEST(HyperbandTest, BracketsOfTheFirstIds) {
 
 // r=1, R=9, eta=3, maximize. Brackets of ids 0..10 from the table at the top.
 TEST(HyperbandTest, StoppingDecisionSequence) {
-  auto s = MakeScheduler(Options("hyperband_stopping", Direction::kMaximize, 1, 9));
+  auto s = MakeScheduler(RungOptions("hyperband_stopping", Direction::kMaximize, 1, 9));
   // id0 (b0) @1 .5: b0 rung 1 [.5] n=1 → continue.
   EXPECT_EQ(s->OnReport(0, 1, 0.5), kContinue);
   // id1 (b1) @1 .1: 1 is not a rung of b1 → continue, however bad.
@@ -118,7 +101,7 @@ TEST(HyperbandTest, StoppingDecisionSequence) {
 
 // Same brackets, minimize: lower is better.
 TEST(HyperbandTest, StoppingMinimize) {
-  auto s = MakeScheduler(Options("hyperband_stopping", Direction::kMinimize, 1, 9));
+  auto s = MakeScheduler(RungOptions("hyperband_stopping", Direction::kMinimize, 1, 9));
   EXPECT_EQ(s->OnReport(0, 1, 0.5), kContinue);  // b0 r1 [.5]
   EXPECT_EQ(s->OnReport(2, 1, 0.4), kContinue);  // [.4 .5] rank 0 → continue
   EXPECT_EQ(s->OnReport(4, 1, 0.6), kStop);      // [.4 .5 .6] top 1, rank 2 → stop
@@ -129,7 +112,7 @@ TEST(HyperbandTest, StoppingMinimize) {
 
 // r=1, R=9, eta=3, maximize: a promotion run across brackets b0 (rungs 1, 3) and b1 (rung 3).
 TEST(HyperbandTest, PromotionPrefersTheHighestRungAcrossBrackets) {
-  auto s = MakeScheduler(Options("hyperband", Direction::kMaximize, 1, 9));
+  auto s = MakeScheduler(RungOptions("hyperband", Direction::kMaximize, 1, 9));
   EXPECT_EQ(Next(*s), kNewTrial);
   EXPECT_EQ(s->OnReport(0, 1, 0.5), kPause);  // b0 r1 [0(.5)] top 0
   EXPECT_EQ(Next(*s), kNewTrial);
@@ -165,7 +148,7 @@ TEST(HyperbandTest, PromotionPrefersTheHighestRungAcrossBrackets) {
 // first): the better score goes first; on equal scores, the lower bracket.
 TEST(HyperbandTest, SameResourceBetterScoreThenLowerBracket) {
   for (double v12 : {0.65, 0.6}) {
-    auto s = MakeScheduler(Options("hyperband", Direction::kMaximize, 1, 4, /*eta=*/2));
+    auto s = MakeScheduler(RungOptions("hyperband", Direction::kMaximize, 1, 4, /*eta=*/2));
     EXPECT_EQ(s->OnReport(1, 1, 0.5), kContinue);  // id1 (b1): 1 is not a rung of b1
     EXPECT_EQ(s->OnReport(1, 2, 0.5), kPause);     // b1 r2 [1(.5)] top 0
     EXPECT_EQ(s->OnReport(4, 2, 0.4), kPause);     // b1 r2 [1 4(.4)] top 1 → 1 (resource 2)
@@ -213,7 +196,8 @@ TEST(HyperbandTest, BracketProportionsFollowTheWeights) {
   };
   for (const Case& c : cases) {
     for (int64_t stride : {1, 7}) {
-      auto s = MakeScheduler(Options("hyperband_stopping", Direction::kMinimize, c.r, c.R, c.eta));
+      auto s =
+          MakeScheduler(RungOptions("hyperband_stopping", Direction::kMinimize, c.r, c.R, c.eta));
       const size_t s_max = c.weights.size() - 1;
       double total = 0;
       for (int64_t w : c.weights) total += static_cast<double>(w);
@@ -240,7 +224,7 @@ TEST(HyperbandTest, BracketProportionsFollowTheWeights) {
 // r = R: s_max = 0, a single bracket without rungs; nothing is stopped or paused.
 TEST(HyperbandTest, MinEqualsMaxHasOneBracketWithoutRungs) {
   for (const char* name : {"hyperband", "hyperband_stopping"}) {
-    auto s = MakeScheduler(Options(name, Direction::kMaximize, 4, 4));
+    auto s = MakeScheduler(RungOptions(name, Direction::kMaximize, 4, 4));
     for (int64_t id = 0; id < 20; ++id) {
       for (int64_t step = 1; step <= 4; ++step)
         EXPECT_EQ(s->OnReport(id, step, id % 3 ? kNaN : -1.0 * id), kContinue) << name;
@@ -252,17 +236,19 @@ TEST(HyperbandTest, MinEqualsMaxHasOneBracketWithoutRungs) {
 
 // R < r * eta also leaves a single bracket: r=3, R=8, eta=3 → s_max = 0.
 TEST(HyperbandTest, BudgetBelowOneReductionHasOneBracket) {
-  auto s = MakeScheduler(Options("hyperband_stopping", Direction::kMinimize, 3, 8));
+  auto s = MakeScheduler(RungOptions("hyperband_stopping", Direction::kMinimize, 3, 8));
   for (int64_t id = 0; id < 10; ++id) EXPECT_EQ(s->OnReport(id, 3, kNaN), kContinue);
 }
 
 TEST(HyperbandTest, InvalidOptionsThrow) {
   for (const char* name : {"hyperband", "hyperband_stopping"}) {
-    EXPECT_THROW(MakeScheduler(Options(name, Direction::kMinimize, 0, 9)), std::invalid_argument);
-    EXPECT_THROW(MakeScheduler(Options(name, Direction::kMinimize, 3, 2)), std::invalid_argument);
-    EXPECT_THROW(MakeScheduler(Options(name, Direction::kMinimize, 1, 9, /*eta=*/1)),
+    EXPECT_THROW(MakeScheduler(RungOptions(name, Direction::kMinimize, 0, 9)),
                  std::invalid_argument);
-    SchedulerOptions o = Options(name, Direction::kMinimize, 1, 9);
+    EXPECT_THROW(MakeScheduler(RungOptions(name, Direction::kMinimize, 3, 2)),
+                 std::invalid_argument);
+    EXPECT_THROW(MakeScheduler(RungOptions(name, Direction::kMinimize, 1, 9, /*eta=*/1)),
+                 std::invalid_argument);
+    SchedulerOptions o = RungOptions(name, Direction::kMinimize, 1, 9);
     o.min_early_stopping_rate = 1;
     try {
       MakeScheduler(o);
@@ -296,7 +282,7 @@ TEST(HyperbandTest, RestoreFromRecords) {
   };
   // Live, the same reports give: b0 r1 [4(.7) 2(.6) 0(.5) 5(.1)] n=4, top 1 = 4 (promoted);
   // b1 r3 [6(.85) 1(.8)] top 0. No candidate.
-  auto s = MakeScheduler(Options("hyperband", Direction::kMaximize, 1, 9));
+  auto s = MakeScheduler(RungOptions("hyperband", Direction::kMaximize, 1, 9));
   s->Restore(records);
   EXPECT_EQ(Next(*s), kNewTrial);
   // id9 (b1) @3 .95: b1 r3 [9 6 1] n=3 top 1 → 9; id7 (b0) @1 .2 and id10 (b0) @1 .3: b0 r1
@@ -310,7 +296,7 @@ TEST(HyperbandTest, RestoreFromRecords) {
 
   // The stopping variant: b0 r1 holds [.7 .6 .5 .1]; id10 @1 .65: n=5, top 1, rank 1 → stop;
   // b1 r3 holds [.85 .8]; id9 @3 .9: rank 0 → continue.
-  auto st = MakeScheduler(Options("hyperband_stopping", Direction::kMaximize, 1, 9));
+  auto st = MakeScheduler(RungOptions("hyperband_stopping", Direction::kMaximize, 1, 9));
   st->Restore(records);
   EXPECT_EQ(st->OnReport(10, 1, 0.65), kStop);
   EXPECT_EQ(st->OnReport(9, 3, 0.9), kContinue);

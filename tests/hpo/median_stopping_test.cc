@@ -19,16 +19,13 @@
 #include <vector>
 
 #include "hpo/scheduler.h"
+#include "scheduler_test_util.h"
 
 namespace hpo {
 
-void PrintTo(Decision d, std::ostream* os) { *os << ToString(d); }
-
 namespace {
 
-constexpr Decision kContinue = Decision::kContinue;
-constexpr Decision kStop = Decision::kStop;
-const double kNaN = std::numeric_limits<double>::quiet_NaN();
+using namespace ::hpo::testing;
 
 SchedulerOptions Options(const std::string& name, Direction direction, int64_t n_startup_trials,
                          double percentile = 50) {
