@@ -58,6 +58,21 @@ std::unique_ptr<Study> NewStudy(Direction direction, SearchSpace space,
                                  MakeScheduler(SchedOptions(scheduler, direction)), options);
 }
 
+// Asks three new trials of a maximising asha study (r = 1, eta = 3) and reports 0.1, 0.9 and 0.5
+// at step 1: each pauses, and the third report makes trials[1] (.9) promotable.
+std::vector<Trial> PauseThreeAtRungOne(Study& study) {
+  std::vector<Trial> trials;
+  for (double v : {0.1, 0.9, 0.5}) {
+    Trial t = *study.Ask();
+    EXPECT_FALSE(t.resumed());
+    // Report pauses the trial by itself before it returns.
+    EXPECT_EQ(study.Report(t, 1, v), Decision::kPause);
+    EXPECT_EQ(study.GetTrial(t.id())->state, TrialState::kPaused);
+    trials.push_back(t);
+  }
+  return trials;
+}
+
 const FrozenTrial& ByNumber(const std::vector<FrozenTrial>& trials, int64_t number) {
   for (const auto& t : trials)
     if (t.number == number) return t;
@@ -336,15 +351,7 @@ TEST(StudyTest, SuggestOnDeclaredParam) {
 TEST(StudyTest, PauseResumeAndPruneUnpromoted) {
   // asha r=1, R=9, eta=3, maximize: rungs at epochs 1 and 3.
   auto study = NewStudy(Direction::kMaximize, XnSpace(), MakeInMemoryStorage(), "asha");
-  std::vector<Trial> trials;
-  for (double v : {0.1, 0.9, 0.5}) {
-    Trial t = *study->Ask();
-    EXPECT_FALSE(t.resumed());
-    // Report pauses the trial by itself before it returns.
-    EXPECT_EQ(study->Report(t, 1, v), Decision::kPause);
-    EXPECT_EQ(study->Trials().back().state, TrialState::kPaused);
-    trials.push_back(t);
-  }
+  std::vector<Trial> trials = PauseThreeAtRungOne(*study);
   EXPECT_FALSE(study->HasPendingWork());
 
   // Rung 1 holds [1(.9) 2(.5) 0(.1)]: the top third is trial 1.
@@ -414,12 +421,7 @@ TEST(StudyTest, ReopenSqliteStudyRestoresTrialsAndScheduler) {
   int64_t best_id = -1;
   {
     auto study = NewStudy(Direction::kMaximize, XnSpace(), Storage::Open(path), "asha");
-    for (double v : {0.1, 0.9, 0.5}) {
-      Trial t = *study->Ask();
-      // Each pauses at rung 1; the third report makes trial 1 (.9) promotable.
-      EXPECT_EQ(study->Report(t, 1, v), Decision::kPause);
-      if (v == 0.9) best_id = t.id();
-    }
+    best_id = PauseThreeAtRungOne(*study)[1].id();
     // The fourth Ask resumes trial 1, and the process "dies" while it runs.
     study->SetUserAttr(*study->Ask(), "note", "running when the process died");
     before = study->Trials();
@@ -616,12 +618,7 @@ TEST(StudySharedTest, AnotherWritersPausedTrialIsNotResumedHere) {
   const std::string path = dir.File("shared.db");
   auto a = NewStudy(Direction::kMaximize, XnSpace(), Storage::Open(path), "asha");
   auto b = NewStudy(Direction::kMaximize, XnSpace(), Storage::Open(path), "asha");
-  int64_t best = -1;
-  for (double v : {0.1, 0.9, 0.5}) {
-    Trial t = *a->Ask();
-    EXPECT_EQ(a->Report(t, 1, v), Decision::kPause);
-    if (v == 0.9) best = t.id();
-  }
+  const int64_t best = PauseThreeAtRungOne(*a)[1].id();
   // b's scheduler ranks a's trials (the best is promotable), but only a may resume it.
   Trial t = *b->Ask();
   EXPECT_FALSE(t.resumed());
@@ -641,12 +638,7 @@ TEST(StudySharedTest, OwnPausedTrialResumedByAnotherWriterIsTheirs) {
   hpo::testing::TempDir dir;
   const std::string path = dir.File("shared.db");
   auto a = NewStudy(Direction::kMaximize, XnSpace(), Storage::Open(path), "asha");
-  int64_t best = -1;
-  for (double v : {0.1, 0.9, 0.5}) {
-    Trial t = *a->Ask();
-    EXPECT_EQ(a->Report(t, 1, v), Decision::kPause);
-    if (v == 0.9) best = t.id();
-  }
+  const int64_t best = PauseThreeAtRungOne(*a)[1].id();
   auto other = Storage::Open(path);
   other->SetTrialState(best, TrialState::kRunning, std::nullopt);
   a->Refresh();
