@@ -21,15 +21,8 @@ models::HParams CnnParams(int64_t blocks, int64_t channels, int64_t kernel = 3) 
                           {"batch_norm", false}});
 }
 
+using models::testing::CountModules;
 using models::testing::CountParams;
-
-template <typename ModuleType>
-int64_t CountModules(const torch::nn::Module& m) {
-  auto modules = m.modules();
-  return std::count_if(modules.begin(), modules.end(), [](const auto& child) {
-    return child->template as<ModuleType>() != nullptr;
-  });
-}
 
 TEST(Cnn, OutputShapesForMnistAndCifarSizedImages) {
   for (const auto& hp : {CnnParams(2, 8), CnnParams(3, 4, 5)}) {

@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include "models/model.h"
+#include "models/model_checks.h"
 
 namespace {
 
@@ -13,11 +14,7 @@ models::HParams MlpParams(int64_t width, int64_t layers, bool bn = false, double
                           {"batch_norm", bn}});
 }
 
-int64_t CountParams(models::Model& m) {
-  int64_t n = 0;
-  for (const auto& p : m.parameters()) n += p.numel();
-  return n;
-}
+using models::testing::CountParams;
 
 TEST(Mlp, ShapesAndParameterCountFollowHyperparameters) {
   auto net = models::BuildModel("mlp", MlpParams(32, 2), {{1, 28, 28}, 10});
@@ -35,13 +32,14 @@ TEST(Mlp, ZeroLayersIsLinearAndBatchNormAddsParameters) {
 }
 
 TEST(Mlp, SameSeedSameWeights) {
-  torch::manual_seed(3);
-  auto a = models::BuildModel("mlp", MlpParams(8, 1), {{6}, 3});
-  torch::manual_seed(3);
-  auto b = models::BuildModel("mlp", MlpParams(8, 1), {{6}, 3});
-  auto pa = a->parameters(), pb = b->parameters();
-  ASSERT_EQ(pa.size(), pb.size());
-  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i]));
+  models::testing::ExpectSameSeedSameWeights("mlp", MlpParams(8, 1), {{6}, 3}, 3);
+}
+
+TEST(Mlp, SgdStepsReduceTheLossOnATinyBatch) {
+  torch::manual_seed(4);
+  const models::InputSpec input{{1, 6, 6}, 3};
+  models::testing::ExpectSgdHalvesTheLossOnATinyBatch(
+      models::BuildModel("mlp", MlpParams(16, 2, /*bn=*/true), input), input);
 }
 
 TEST(Mlp, BadHyperparametersAndUnknownModelsThrow) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -16,6 +17,15 @@ inline int64_t CountParams(const torch::nn::Module& m) {
   int64_t n = 0;
   for (const auto& p : m.parameters()) n += p.numel();
   return n;
+}
+
+// How many of m's modules (itself included, recursively) are a ModuleType.
+template <typename ModuleType>
+int64_t CountModules(const torch::nn::Module& m) {
+  auto modules = m.modules();
+  return std::count_if(modules.begin(), modules.end(), [](const auto& child) {
+    return child->template as<ModuleType>() != nullptr;
+  });
 }
 
 // Two builds after the same torch seed have equal weights; a third, unseeded, differs.

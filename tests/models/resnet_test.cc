@@ -12,15 +12,8 @@ models::HParams ResNetParams(int64_t depth, int64_t width) {
   return models::HParams({{"resnet_depth", depth}, {"width", width}});
 }
 
+using models::testing::CountModules;
 using models::testing::CountParams;
-
-template <typename ModuleType>
-int64_t CountModules(const torch::nn::Module& m) {
-  auto modules = m.modules();
-  return std::count_if(modules.begin(), modules.end(), [](const auto& child) {
-    return child->template as<ModuleType>() != nullptr;
-  });
-}
 
 // Parameters of conv3x3(in→out) → BN → conv3x3(out→out) → BN, plus a 1x1 projection and its
 // BN when the block changes the channel count. Convolutions have no bias.
