@@ -14,6 +14,7 @@
 #include "trainer/schema.h"
 #include "trainer/study_runner.h"
 #include "trainer/trial_trainer.h"
+#include "trainer_test_util.h"
 
 #ifdef HPO_HAVE_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -26,26 +27,24 @@ namespace {
 
 const torch::Device kGpu(torch::kCUDA, 0);
 
+using trainer::testing::MlpTrainingParams;
+using trainer::testing::ParseStudy;
+using trainer::testing::SmallStudy;
+using trainer::testing::StoredTrials;
+
 models::HParams Params(const std::string& optimizer, const std::string& precision) {
-  return models::HParams({{"name", std::string("mlp")},
-                          {"hidden_units", int64_t{64}},
-                          {"layers", int64_t{2}},
-                          {"activation", std::string("relu")},
-                          {"dropout", 0.25},
-                          {"batch_norm", true},
-                          {"optimizer", optimizer},
-                          {"lr", optimizer == "sgd" ? 0.05 : 0.005},
-                          {"momentum", 0.9},
-                          {"nesterov", true},
-                          {"weight_decay", 1e-4},
-                          {"batch_size", int64_t{32}},
-                          {"lr_schedule", std::string("cosine")},
-                          {"warmup_epochs", 0.5},
-                          {"lr_step_epochs", int64_t{0}},
-                          {"lr_gamma", 0.1},
-                          {"precision", precision},
-                          {"grad_clip", 1.0},
-                          {"eval_batch_size", int64_t{64}}});
+  return MlpTrainingParams({{"hidden_units", int64_t{64}},
+                            {"layers", int64_t{2}},
+                            {"dropout", 0.25},
+                            {"batch_norm", true},
+                            {"optimizer", optimizer},
+                            {"lr", optimizer == "sgd" ? 0.05 : 0.005},
+                            {"nesterov", true},
+                            {"weight_decay", 1e-4},
+                            {"lr_schedule", std::string("cosine")},
+                            {"warmup_epochs", 0.5},
+                            {"precision", precision},
+                            {"grad_clip", 1.0}});
 }
 
 data::Dataset GpuData() {
@@ -131,31 +130,6 @@ TEST(CudaTrainer, PauseAndResumeOnTheGpuMatchesTheRunWithoutAPause) {
   }
 }
 
-std::string GpuStudy(const std::string& db, const std::string& space, const std::string& sampler,
-                     const std::string& scheduler, int trials, int epochs, int per_device,
-                     const std::string& data, int batch) {
-  return "study: {name: gpu, direction: maximize, metric: val_accuracy, seed: 1, storage: " + db +
-         "}\nbudget: {trials: " + std::to_string(trials) +
-         ", max_epochs: " + std::to_string(epochs) + "}\nsearch_space:\n" + space +
-         "sampler: " + sampler + "\nscheduler: {name: " + scheduler +
-         ", min_resource: 1, reduction_factor: 2}\n"
-         "resources: {devices: cuda, trials_per_device: " +
-         std::to_string(per_device) + "}\ndata: {name: synthetic, " + data +
-         "}\nmodel: {name: mlp, layers: 1}\ntraining: {batch_size: " + std::to_string(batch) +
-         ", optimizer: adam}\n";
-}
-
-hpo::StudyConfig Parse(const std::string& text) {
-  return hpo::ParseStudyConfig(text, "gpu.yaml", trainer::TrainerSchema());
-}
-
-std::vector<hpo::FrozenTrial> StoredTrials(const std::string& db) {
-  auto storage = hpo::Storage::Open(db);
-  hpo::StudyDefinition def;
-  def.name = "gpu";
-  return storage->GetAllTrials(storage->OpenStudy(def, /*allow_extend=*/true));
-}
-
 // Four trials per GPU, ASHA with promotion: paused trials resume on the GPU where they stopped,
 // and the trials share the device's one copy of the data: GPU memory grows by less than one
 // dataset (400 MB) while eight trials train; private copies would add 400 MB each. What it does
@@ -164,13 +138,18 @@ TEST(CudaStudy, FourTrialsPerGpuPromoteThroughAshaOnOneDataCopy) {
   SKIP_WITHOUT_CUDA();
   hpo::testing::TempDir dir;
   const std::string db = dir.File("g.db");
-  const std::string space =
-      "  lr: {type: float, low: 0.001, high: 0.01, log: true}\n"
-      "  hidden_units: {type: int, low: 8, high: 32}\n";
-  std::string text = GpuStudy(db, space, "random", "asha", 8, 4, 4,
-                              "synthetic_train: 1000000, synthetic_val: 2000, "
-                              "synthetic_features: 100, synthetic_classes: 3",
-                              4096);
+  const std::string text = SmallStudy{.name = "gpu",
+                                      .db = db,
+                                      .scheduler = "asha",
+                                      .trials = 8,
+                                      .epochs = 4,
+                                      .devices = "cuda",
+                                      .trials_per_device = 4,
+                                      .data =
+                                          "synthetic_train: 1000000, synthetic_val: 2000, "
+                                          "synthetic_features: 100, synthetic_classes: 3",
+                                      .batch_size = 4096}
+                               .Yaml();
   const int64_t dataset_bytes = int64_t{1000000} * 100 * 4;
   trainer::RunOptions options;
   options.output_dir = dir.File("out");
@@ -185,7 +164,7 @@ TEST(CudaStudy, FourTrialsPerGpuPromoteThroughAshaOnOneDataCopy) {
   };
 #endif
   std::ostringstream out;
-  trainer::StudyRunner runner(Parse(text), options, out);
+  trainer::StudyRunner runner(ParseStudy(text), options, out);
   runner.Prepare();
   EXPECT_EQ(runner.slot_count(), 4 * torch::cuda::device_count());
 #ifdef HPO_HAVE_CUDA
@@ -198,7 +177,7 @@ TEST(CudaStudy, FourTrialsPerGpuPromoteThroughAshaOnOneDataCopy) {
   EXPECT_EQ(result.complete + result.pruned, 8);
   EXPECT_GE(result.complete, 1);
   int64_t epochs = 0;
-  for (const auto& t : StoredTrials(db)) {
+  for (const auto& t : StoredTrials(db, "gpu")) {
     int64_t expect = 1;
     for (const auto& [step, _] : t.intermediate) EXPECT_EQ(step, expect++);
     epochs += static_cast<int64_t>(t.intermediate.size());
@@ -218,11 +197,17 @@ TEST(CudaStudy, ARealOutOfMemoryFailsThatTrialAloneAfterOneRetry) {
   SKIP_WITHOUT_CUDA();
   hpo::testing::TempDir dir;
   const std::string db = dir.File("o.db");
-  std::string text = GpuStudy(db, "  lr: {type: float, low: 0.001, high: 0.01, log: true}\n",
-                              "random", "fifo", 2, 3, 2,
-                              "synthetic_train: 2000, synthetic_val: 500, "
-                              "synthetic_features: 8, synthetic_classes: 3",
-                              100);
+  const std::string text = SmallStudy{.name = "gpu",
+                                      .db = db,
+                                      .trials = 2,
+                                      .epochs = 3,
+                                      .devices = "cuda",
+                                      .trials_per_device = 2,
+                                      .data =
+                                          "synthetic_train: 2000, synthetic_val: 500, "
+                                          "synthetic_features: 8, synthetic_classes: 3",
+                                      .batch_size = 100}
+                               .Yaml();
   std::atomic<int> attempts{0};
   trainer::RunOptions options;
   options.output_dir = dir.File("out");
@@ -233,13 +218,13 @@ TEST(CudaStudy, ARealOutOfMemoryFailsThatTrialAloneAfterOneRetry) {
     torch::Tensor huge = torch::empty({int64_t{1} << 38}, torch::TensorOptions().device(kGpu));
   };
   std::ostringstream out;
-  trainer::StudyRunner runner(Parse(text), options, out);
+  trainer::StudyRunner runner(ParseStudy(text), options, out);
   runner.Prepare();
   trainer::RunResult result = runner.Run();
   EXPECT_EQ(result.complete, 1) << out.str();
   EXPECT_EQ(result.failed, 1) << out.str();
   EXPECT_EQ(attempts.load(), 2);  // the first try, then the one retry
-  for (const auto& t : StoredTrials(db)) {
+  for (const auto& t : StoredTrials(db, "gpu")) {
     if (t.number == 1) {
       EXPECT_EQ(t.state, hpo::TrialState::kFailed);
       EXPECT_NE(t.fail_reason.find("out of memory twice"), std::string::npos) << t.fail_reason;

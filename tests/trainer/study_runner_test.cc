@@ -15,30 +15,13 @@
 #include "hpo/config.h"
 #include "test_util.h"
 #include "trainer/schema.h"
+#include "trainer_test_util.h"
 
 namespace {
 
-std::string TinyStudy(const std::string& db, const std::string& extra_space = "",
-                      const std::string& scheduler = "fifo", int trials = 2, int epochs = 2) {
-  return "study: {name: tiny, direction: maximize, metric: val_accuracy, seed: 1, storage: " + db +
-         "}\n" + "budget: {trials: " + std::to_string(trials) +
-         ", max_epochs: " + std::to_string(epochs) +
-         "}\n"
-         "search_space:\n"
-         "  lr: {type: float, low: 0.001, high: 0.01, log: true}\n"
-         "  hidden_units: {type: int, low: 8, high: 32}\n" +
-         extra_space + "sampler: random\n" + "scheduler: {name: " + scheduler +
-         ", min_resource: 1, reduction_factor: 2}\n"
-         "resources: {devices: cpu, trials_per_device: 2}\n"
-         "data: {name: synthetic, synthetic_train: 400, synthetic_val: 100, "
-         "synthetic_features: 8, synthetic_classes: 3}\n"
-         "model: {name: mlp, layers: 1}\n"
-         "training: {batch_size: 32, optimizer: adam}\n";
-}
-
-hpo::StudyConfig Parse(const std::string& text) {
-  return hpo::ParseStudyConfig(text, "tiny.yaml", trainer::TrainerSchema());
-}
+using trainer::testing::ParseStudy;
+using trainer::testing::SmallStudy;
+using trainer::testing::StoredTrials;
 
 TEST(StudyRunner, TinyStudyTrainsTwoTrialsToTheEndAndStoresThem) {
   hpo::testing::TempDir dir;
@@ -46,7 +29,7 @@ TEST(StudyRunner, TinyStudyTrainsTwoTrialsToTheEndAndStoresThem) {
   trainer::RunOptions options;
   options.output_dir = dir.File("out");
   std::ostringstream out;
-  trainer::StudyRunner runner(Parse(TinyStudy(db)), options, out);
+  trainer::StudyRunner runner(ParseStudy(SmallStudy{.db = db}.Yaml()), options, out);
   runner.Prepare();
   EXPECT_EQ(runner.slot_count(), 2);
   trainer::RunResult result = runner.Run();
@@ -56,10 +39,7 @@ TEST(StudyRunner, TinyStudyTrainsTwoTrialsToTheEndAndStoresThem) {
   EXPECT_GT(*result.best->value, 0.5);  // 3 well-separated classes: far above chance (0.33)
 
   // The study is durable: a fresh storage sees both trials with two epochs each.
-  auto storage = hpo::Storage::Open(db);
-  hpo::StudyDefinition def;
-  def.name = "tiny";
-  auto trials = storage->GetAllTrials(storage->OpenStudy(def, /*allow_extend=*/true));
+  auto trials = StoredTrials(db);
   ASSERT_EQ(trials.size(), 2u);
   for (const auto& t : trials) {
     EXPECT_EQ(t.state, hpo::TrialState::kComplete);
@@ -79,17 +59,17 @@ TEST(StudyRunner, AshaPromotionPausesAndResumesTrials) {
   options.quiet = true;
   std::ostringstream out;
   // r=1, eta=2, R=4: rungs at 1 and 2 epochs. 6 trials.
-  trainer::StudyRunner runner(Parse(TinyStudy(dir.File("a.db"), "", "asha", 6, 4)), options, out);
+  trainer::StudyRunner runner(
+      ParseStudy(
+          SmallStudy{.db = dir.File("a.db"), .scheduler = "asha", .trials = 6, .epochs = 4}.Yaml()),
+      options, out);
   runner.Prepare();
   trainer::RunResult result = runner.Run();
   EXPECT_GE(result.complete, 1);
   EXPECT_EQ(result.complete + result.pruned + result.failed, 6);
   EXPECT_EQ(result.failed, 0);
-  auto storage = hpo::Storage::Open(dir.File("a.db"));
-  hpo::StudyDefinition def;
-  def.name = "tiny";
   int64_t epochs = 0;
-  for (const auto& t : storage->GetAllTrials(storage->OpenStudy(def, true))) {
+  for (const auto& t : StoredTrials(dir.File("a.db"))) {
     // Every trial has contiguous epochs 1..k: promotions continued where the trial paused.
     int64_t expect = 1;
     for (const auto& [step, _] : t.intermediate) EXPECT_EQ(step, expect++);
@@ -109,15 +89,14 @@ TEST(StudyRunner, AThrowingTrialFailsAloneAndTheStudyGoesOn) {
     if (trial == 1 && epoch == 2) throw std::runtime_error("injected fault");
   };
   std::ostringstream out;
-  trainer::StudyRunner runner(Parse(TinyStudy(dir.File("f.db"), "", "fifo", 4, 2)), options, out);
+  trainer::StudyRunner runner(
+      ParseStudy(SmallStudy{.db = dir.File("f.db"), .trials = 4, .epochs = 2}.Yaml()), options,
+      out);
   runner.Prepare();
   trainer::RunResult result = runner.Run();
   EXPECT_EQ(result.complete, 3);
   EXPECT_EQ(result.failed, 1);
-  auto storage = hpo::Storage::Open(dir.File("f.db"));
-  hpo::StudyDefinition def;
-  def.name = "tiny";
-  for (const auto& t : storage->GetAllTrials(storage->OpenStudy(def, true))) {
+  for (const auto& t : StoredTrials(dir.File("f.db"))) {
     if (t.number == 1) {
       EXPECT_EQ(t.state, hpo::TrialState::kFailed);
       EXPECT_EQ(t.fail_reason, "injected fault");
@@ -131,15 +110,16 @@ TEST(StudyRunner, AThrowingTrialFailsAloneAndTheStudyGoesOn) {
 TEST(StudyRunner, UnknownMetricAndMissingGpuAreInputErrors) {
   hpo::testing::TempDir dir;
   std::ostringstream out;
-  std::string text = TinyStudy(dir.File("x.db"));
+  std::string text = SmallStudy{.db = dir.File("x.db")}.Yaml();
   text.replace(text.find("metric: val_accuracy"), std::string("metric: val_accuracy").size(),
                "metric: f1");
-  trainer::StudyRunner bad_metric(Parse(text), {}, out);
+  trainer::StudyRunner bad_metric(ParseStudy(text), {}, out);
   EXPECT_THROW(bad_metric.Prepare(), trainer::InputError);
   if (!torch::cuda::is_available()) {
     trainer::RunOptions options;
     options.devices = {"cuda:0"};
-    trainer::StudyRunner no_gpu(Parse(TinyStudy(dir.File("x.db"))), options, out);
+    trainer::StudyRunner no_gpu(ParseStudy(SmallStudy{.db = dir.File("x.db")}.Yaml()), options,
+                                out);
     EXPECT_THROW(no_gpu.Prepare(), trainer::InputError);
   }
   EXPECT_FALSE(std::filesystem::exists(dir.File("x.db")));
@@ -153,9 +133,8 @@ namespace {
 // next run of the same study resumes it, ending exactly as in an uninterrupted run.
 TEST(StudyRunner, AnInterruptedStudyResumesExactlyOnTheNextRun) {
   hpo::testing::TempDir dir;
-  std::string text = TinyStudy("DB", "", "fifo", 3, 3);
-  text.replace(text.find("trials_per_device: 2"), std::string("trials_per_device: 2").size(),
-               "trials_per_device: 1");
+  const std::string text =
+      SmallStudy{.db = "DB", .trials = 3, .epochs = 3, .trials_per_device = 1}.Yaml();
   using Hook = std::function<void(trainer::StudyRunner*, int64_t, int64_t)>;
   auto run = [&](const std::string& db, Hook hook) {
     std::string t = text;
@@ -169,7 +148,7 @@ TEST(StudyRunner, AnInterruptedStudyResumesExactlyOnTheNextRun) {
         hook(*self, trial, epoch);
       };
     std::ostringstream out;
-    trainer::StudyRunner runner(Parse(t), options, out);
+    trainer::StudyRunner runner(ParseStudy(t), options, out);
     *self = &runner;
     runner.Prepare();
     return runner.Run();
@@ -190,12 +169,8 @@ TEST(StudyRunner, AnInterruptedStudyResumesExactlyOnTheNextRun) {
   EXPECT_FALSE(std::filesystem::exists(db + ".out/checkpoints"));
 
   auto values = [](const std::string& path) {
-    auto storage = hpo::Storage::Open(path);
-    hpo::StudyDefinition def;
-    def.name = "tiny";
     std::map<int64_t, std::map<int64_t, double>> out;
-    for (const auto& t : storage->GetAllTrials(storage->OpenStudy(def, true)))
-      out[t.number] = t.intermediate;
+    for (const auto& t : StoredTrials(path)) out[t.number] = t.intermediate;
     return out;
   };
   // Trials 0 and 1 (the one interrupted mid-way) match the uninterrupted run exactly; trial 2
@@ -236,7 +211,7 @@ namespace {
 // as it would have); a second one fails it with the reason.
 TEST(StudyRunner, OutOfMemoryRequeuesOnceThenFails) {
   hpo::testing::TempDir dir;
-  std::string text = TinyStudy(dir.File("o.db"), "", "fifo", 3, 3);
+  std::string text = SmallStudy{.db = dir.File("o.db"), .trials = 3, .epochs = 3}.Yaml();
   text.replace(text.find("trials_per_device: 2"), std::string("trials_per_device: 2").size(),
                "trials_per_device: 1");
   std::atomic<int> ooms_for_trial0{0};
@@ -250,7 +225,7 @@ TEST(StudyRunner, OutOfMemoryRequeuesOnceThenFails) {
       TORCH_CHECK_WITH(OutOfMemoryError, false, "CUDA out of memory (simulated)");
   };
   std::ostringstream out;
-  trainer::StudyRunner runner(Parse(text), options, out);
+  trainer::StudyRunner runner(ParseStudy(text), options, out);
   runner.Prepare();
   trainer::RunResult result = runner.Run();
   EXPECT_EQ(result.complete, 2);
@@ -264,16 +239,10 @@ TEST(StudyRunner, OutOfMemoryRequeuesOnceThenFails) {
   plain.quiet = true;
   std::string text2 = text;
   text2.replace(text2.find(dir.File("o.db")), dir.File("o.db").size(), dir2.File("o.db"));
-  trainer::StudyRunner reference(Parse(text2), plain, out);
+  trainer::StudyRunner reference(ParseStudy(text2), plain, out);
   reference.Prepare();
   reference.Run();
-  auto trials = [](const std::string& path) {
-    auto storage = hpo::Storage::Open(path);
-    hpo::StudyDefinition def;
-    def.name = "tiny";
-    return storage->GetAllTrials(storage->OpenStudy(def, true));
-  };
-  auto got = trials(dir.File("o.db")), want = trials(dir2.File("o.db"));
+  auto got = StoredTrials(dir.File("o.db")), want = StoredTrials(dir2.File("o.db"));
   ASSERT_EQ(got.size(), 3u);
   EXPECT_EQ(got[0].state, hpo::TrialState::kComplete);
   EXPECT_EQ(got[0].intermediate, want[0].intermediate);
@@ -297,7 +266,7 @@ int64_t ResidentBytes() {
 // one dataset while they train (eight private copies would add eight datasets).
 TEST(StudyRunner, ConcurrentTrialsShareOneCopyOfTheData) {
   hpo::testing::TempDir dir;
-  std::string text = TinyStudy(dir.File("m.db"), "", "fifo", 8, 1);
+  std::string text = SmallStudy{.db = dir.File("m.db"), .trials = 8, .epochs = 1}.Yaml();
   text.replace(text.find("trials_per_device: 2"), std::string("trials_per_device: 2").size(),
                "trials_per_device: 8");
   text.replace(text.find("synthetic_train: 400"), std::string("synthetic_train: 400").size(),
@@ -317,7 +286,7 @@ TEST(StudyRunner, ConcurrentTrialsShareOneCopyOfTheData) {
     }
   };
   std::ostringstream out;
-  trainer::StudyRunner runner(Parse(text), options, out);
+  trainer::StudyRunner runner(ParseStudy(text), options, out);
   runner.Prepare();
   const int64_t after_load = ResidentBytes();
   trainer::RunResult result = runner.Run();
@@ -337,7 +306,7 @@ TEST(StudyRunner, JsonLogIsOneJsonObjectPerLine) {
   options.output_dir = dir.File("out");
   options.json_log = true;
   std::ostringstream out;
-  trainer::StudyRunner runner(Parse(TinyStudy(dir.File("j.db"))), options, out);
+  trainer::StudyRunner runner(ParseStudy(SmallStudy{.db = dir.File("j.db")}.Yaml()), options, out);
   runner.Prepare();
   runner.Run();
   std::istringstream lines(out.str());

@@ -5,28 +5,14 @@
 
 #include <limits>
 
+#include "trainer_test_util.h"
+
 namespace {
 
+using trainer::testing::MlpTrainingParams;
+
 models::HParams Params(const std::string& optimizer = "adam", double lr = 0.01) {
-  return models::HParams({{"name", std::string("mlp")},
-                          {"hidden_units", int64_t{16}},
-                          {"layers", int64_t{1}},
-                          {"activation", std::string("relu")},
-                          {"dropout", 0.0},
-                          {"batch_norm", false},
-                          {"optimizer", optimizer},
-                          {"lr", lr},
-                          {"momentum", 0.9},
-                          {"nesterov", false},
-                          {"weight_decay", 0.0},
-                          {"batch_size", int64_t{32}},
-                          {"lr_schedule", std::string("constant")},
-                          {"warmup_epochs", 0.0},
-                          {"lr_step_epochs", int64_t{0}},
-                          {"lr_gamma", 0.1},
-                          {"precision", std::string("fp32")},
-                          {"grad_clip", 0.0},
-                          {"eval_batch_size", int64_t{64}}});
+  return MlpTrainingParams({{"optimizer", optimizer}, {"lr", lr}});
 }
 
 TEST(TrialTrainer, LearnsSyntheticDataAndCountsEpochs) {
