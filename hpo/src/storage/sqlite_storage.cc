@@ -466,11 +466,7 @@ class SqliteStorage final : public Storage {
       q.Bind(7, trial_id);
       if (state == TrialState::kRunning) q.Bind(8, owner_.str());
       if (!q.Step()) throw NoTrial(trial_id);
-      TrialTimes times{q.Time(0), q.Time(1)};
-      int64_t study_id = q.Int(2);
-      q.Run();
-      LogChange(study_id, trial_id);
-      return times;
+      return LoggedStateChange(q, trial_id);
     });
   }
 
@@ -487,11 +483,7 @@ class SqliteStorage final : public Storage {
         if (!exists.Bind(1, trial_id).Step()) throw NoTrial(trial_id);
         return std::nullopt;  // another writer claimed or finished it first
       }
-      TrialTimes times{q.Time(0), q.Time(1)};
-      int64_t study_id = q.Int(2);
-      q.Run();
-      LogChange(study_id, trial_id);
-      return times;
+      return LoggedStateChange(q, trial_id);
     });
   }
 
@@ -766,6 +758,16 @@ class SqliteStorage final : public Storage {
       for (size_t r = 1; r < rows; ++r) sql += ", (?, ?, ?)";
     }
     return sql.c_str();
+  }
+
+  // The end of a state change: `q`, an UPDATE ... RETURNING start_time, complete_time, study_id
+  // whose first Step() returned the row, runs to completion, and the change is logged.
+  TrialTimes LoggedStateChange(Query& q, int64_t trial_id) {
+    TrialTimes times{q.Time(0), q.Time(1)};
+    int64_t study_id = q.Int(2);
+    q.Run();
+    LogChange(study_id, trial_id);
+    return times;
   }
 
   // Appends a change of the trial to the log (see the top comment).
