@@ -341,6 +341,20 @@ struct Common {
   double fstar;
 };
 
+// The options every part sets alike: one simulated study of `scheduler` + `sampler`.
+SimOptions Options(const Common& c, const std::string& scheduler, const std::string& sampler,
+                   int64_t seed, int workers) {
+  SimOptions o;
+  o.scheduler = scheduler;
+  o.sampler = sampler;
+  o.seed = static_cast<uint64_t>(seed);
+  o.workers = workers;
+  o.max_epochs = c.max_epochs;
+  o.eta = c.eta;
+  o.fstar = c.fstar;
+  return o;
+}
+
 std::string Label(const std::string& scheduler) {
   if (scheduler == "asha") return "asha (promotion)";
   if (scheduler == "hyperband") return "hyperband (promotion)";
@@ -427,15 +441,8 @@ void PartPromotion(const Args& args, const Common& c) {
     for (const std::string sampler : {"random", "tpe"}) {
       std::vector<SimResult> runs;
       for (int64_t seed = 0; seed < seeds; ++seed) {
-        SimOptions o;
-        o.scheduler = scheduler;
-        o.sampler = sampler;
-        o.seed = static_cast<uint64_t>(seed);
-        o.workers = workers;
+        SimOptions o = Options(c, scheduler, sampler, seed, workers);
         o.n_trials = trials;
-        o.max_epochs = c.max_epochs;
-        o.eta = c.eta;
-        o.fstar = c.fstar;
         runs.push_back(Simulate(o));
       }
       Progress("promotion: " + scheduler + " + " + sampler + " done");
@@ -505,15 +512,8 @@ void PartQuality(const Args& args, const Common& c) {
     for (const std::string& scheduler : schedulers) {
       Row row{scheduler, sampler, {}, {}, {}, {}, {}, {}, {}};
       for (int64_t seed = 0; seed < seeds; ++seed) {
-        SimOptions o;
-        o.scheduler = scheduler;
-        o.sampler = sampler;
-        o.seed = static_cast<uint64_t>(seed);
-        o.workers = workers;
+        SimOptions o = Options(c, scheduler, sampler, seed, workers);
         o.epoch_budget = budget;
-        o.max_epochs = c.max_epochs;
-        o.eta = c.eta;
-        o.fstar = c.fstar;
         SimResult r = Simulate(o);
         row.hours.push_back(r.seconds_to_target / 3600);
         row.epochs.push_back(r.epochs_to_target);
@@ -624,15 +624,8 @@ void PartScale(const Args& args, const Common& c) {
     std::vector<std::vector<double>> robust(ends.size()), raw(ends.size());
     std::array<std::vector<double>, 3> by_call_first, by_call_last, by_call_n_first, by_call_n_last;
     for (int64_t rep = 0; rep < reps; ++rep) {
-      SimOptions o;
-      o.scheduler = scheduler;
-      o.sampler = "random";
-      o.seed = static_cast<uint64_t>(rep);
-      o.workers = workers;
+      SimOptions o = Options(c, scheduler, "random", rep, workers);
       o.n_trials = trials;
-      o.max_epochs = c.max_epochs;
-      o.eta = c.eta;
-      o.fstar = c.fstar;
       o.time_calls = true;
       o.window_ends = ends;
       SimResult r = Simulate(o);
@@ -714,15 +707,8 @@ void PartOneWorker(const Args& args, const Common& c) {
                                                                     {"asha_stopping", "random"}};
   for (const auto& [scheduler, sampler] : methods) {
     for (int64_t seed = 0; seed < seeds; ++seed) {
-      SimOptions o;
-      o.scheduler = scheduler;
-      o.sampler = sampler;
-      o.seed = static_cast<uint64_t>(seed);
-      o.workers = 1;
+      SimOptions o = Options(c, scheduler, sampler, seed, 1);
       o.epoch_budget = budget;
-      o.max_epochs = c.max_epochs;
-      o.eta = c.eta;
-      o.fstar = c.fstar;
       SimResult r = Simulate(o);
       std::string ett = std::isinf(r.epochs_to_target) ? "null" : Fmt(r.epochs_to_target, 0);
       std::string regret = std::isinf(r.regret) ? "null" : Fmt(r.regret, 10);
