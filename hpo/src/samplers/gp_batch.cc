@@ -108,21 +108,23 @@ inline __attribute__((always_inline)) void Dot4(const double* a, const double* c
   out[3] = s3;
 }
 
-// out[r][q] = sum_k a[r][k] * b[q][k] over k < len, for the four rows a[0..3] and the four rows
-// b[0..3]: Dot4 for four rows a at once (each row of b is loaded once for all four), every entry
-// rounding exactly as Dot4's (one vector accumulator over blocks of 8, Sum8, then the tail).
-inline __attribute__((always_inline)) void Dot4x4(const double* const a[4],
+// out[r][q] = sum_k a[r][k] * b[q][k] over k < len, for the R rows a[0..R-1] and the four rows
+// b[0..3]: Dot4 for R rows a at once (each row of b is loaded once for all R, and the R x 4 sums
+// are independent chains), every entry rounding exactly as Dot4's (one vector accumulator over
+// blocks of 8, Sum8, then the tail).
+template <int R>
+inline __attribute__((always_inline)) void DotRx4(const double* const a[R],
                                                   const double* const b[4], int len,
-                                                  double out[4][4]) {
+                                                  double out[R][4]) {
   int k = 0;
-  double s[4][4] = {};
+  double s[R][4] = {};
 #if defined(__GNUC__)
   if (len >= 8) {
-    V8 c[4][4] = {};
+    V8 c[R][4] = {};
     for (; k + 8 <= len; k += 8) {
       const V8 b0 = Load8(b[0] + k), b1 = Load8(b[1] + k), b2 = Load8(b[2] + k),
                b3 = Load8(b[3] + k);
-      for (int r = 0; r < 4; ++r) {
+      for (int r = 0; r < R; ++r) {
         const V8 av = Load8(a[r] + k);
         c[r][0] += av * b0;
         c[r][1] += av * b1;
@@ -130,14 +132,14 @@ inline __attribute__((always_inline)) void Dot4x4(const double* const a[4],
         c[r][3] += av * b3;
       }
     }
-    for (int r = 0; r < 4; ++r)
+    for (int r = 0; r < R; ++r)
       for (int q = 0; q < 4; ++q) s[r][q] = Sum8(c[r][q]);
   }
 #endif
   for (; k < len; ++k)
-    for (int r = 0; r < 4; ++r)
+    for (int r = 0; r < R; ++r)
       for (int q = 0; q < 4; ++q) s[r][q] += a[r][k] * b[q][k];
-  for (int r = 0; r < 4; ++r)
+  for (int r = 0; r < R; ++r)
     for (int q = 0; q < 4; ++q) out[r][q] = s[r][q];
 }
 
@@ -219,7 +221,7 @@ inline __attribute__((always_inline)) bool CholeskyRowFrom(int i, int j0, int st
 // Rows i .. i + 3 of L (see CholeskyRowFrom), from rows i .. i + 3 of C's lower triangle (krows,
 // `kstride` apart), bit for bit what CholeskyRowFrom from 0 gives on each row in turn: the dot
 // products with the groups of four rows of L before i (all of a row's work but a few entries)
-// are formed for the four rows together by Dot4x4, which loads each of those rows once for all
+// are formed for the four rows together by DotRx4, which loads each of those rows once for all
 // four; then each row is finished in turn by CholeskyRowFrom.
 inline __attribute__((always_inline)) bool CholeskyRows4(int i, int stride, const double* krows,
                                                          size_t kstride, double* lmat,
@@ -231,7 +233,7 @@ inline __attribute__((always_inline)) bool CholeskyRows4(int i, int stride, cons
   for (; j + 4 <= i; j += 4) {
     const double* b[4] = {lr(j), lr(j + 1), lr(j + 2), lr(j + 3)};
     double dots[4][4];
-    Dot4x4(lrows, b, Pad8(j), dots);
+    DotRx4<4>(lrows, b, Pad8(j), dots);
     for (int r = 0; r < 4; ++r) {
       const double* krow = krows + r * kstride;
       for (int q = 0; q < 4; ++q) {
@@ -277,29 +279,59 @@ inline __attribute__((always_inline)) void InverseFromCholeskyImpl(int n, int st
   // L^-1 e_c = x with x_c = 1 / L_cc and x_k = -(sum_{c <= m < k} L_km x_m) / L_kk; four k at
   // a time: the common part (m < k) by Dot4, then the small triangle among the four. The dot
   // products start at c rounded down to 8 (x is 0 before c) and end at k rounded up to 8 (x is
-  // still 0 from k on).
-  for (int c = 0; c < n; ++c) {
-    double* mrow = mmat + static_cast<size_t>(c) * stride;
-    std::fill(mrow, mrow + stride, 0.0);
-    mrow[c] = inv_diag[c];
-    const int c0 = c & ~7;
-    int k = c + 1;
-    for (; k + 4 <= n; k += 4) {
-      const double* b[4] = {row(chol, k) + c0, row(chol, k + 1) + c0, row(chol, k + 2) + c0,
-                            row(chol, k + 3) + c0};
-      double d[4];
-      Dot4(mrow + c0, b, Pad8(k) - c0, d);
-      for (int q = 0; q < 4; ++q) {
-        double v = d[q];
-        for (int p = 0; p < q; ++p) v += row(chol, k + q)[k + p] * mrow[k + p];
-        mrow[k + q] = -v * inv_diag[k + q];
-      }
+  // still 0 from k on). Columns c and c + 4 with c % 8 < 4 share that start and, after column
+  // c's first group, the groups of k: those are done for the two together (DotRx4; the same
+  // rounding, two independent chains), the rest column by column.
+  auto group = [&](double* mrow, int k, const double* d) {
+    for (int q = 0; q < 4; ++q) {
+      double v = d[q];
+      for (int p = 0; p < q; ++p) v += row(chol, k + q)[k + p] * mrow[k + p];
+      mrow[k + q] = -v * inv_diag[k + q];
     }
-    for (; k < n; ++k) mrow[k] = -Dot(row(chol, k) + c0, mrow + c0, Pad8(k) - c0) * inv_diag[k];
+  };
+  for (int cb = 0; cb < n; cb += 8) {
+    for (int c = cb; c < std::min(cb + 4, n); ++c) {
+      const int c0 = cb;
+      const bool pair = c + 4 < n;
+      double* mrows[2] = {mmat + static_cast<size_t>(c) * stride,
+                          mmat + static_cast<size_t>(c + 4) * stride};
+      for (int r = 0; r < (pair ? 2 : 1); ++r) {
+        std::fill(mrows[r], mrows[r] + stride, 0.0);
+        mrows[r][c + 4 * r] = inv_diag[c + 4 * r];
+      }
+      int k = c + 1;
+      if (pair) {  // column c's first group (k + 4 = c + 5 <= n), then both columns together
+        const double* b[4] = {row(chol, k) + c0, row(chol, k + 1) + c0, row(chol, k + 2) + c0,
+                              row(chol, k + 3) + c0};
+        double d[4];
+        Dot4(mrows[0] + c0, b, Pad8(k) - c0, d);
+        group(mrows[0], k, d);
+        const double* a2[2] = {mrows[0] + c0, mrows[1] + c0};
+        for (k += 4; k + 4 <= n; k += 4) {
+          const double* b2[4] = {row(chol, k) + c0, row(chol, k + 1) + c0, row(chol, k + 2) + c0,
+                                 row(chol, k + 3) + c0};
+          double d2[2][4];
+          DotRx4<2>(a2, b2, Pad8(k) - c0, d2);
+          group(mrows[0], k, d2[0]);
+          group(mrows[1], k, d2[1]);
+        }
+      } else {
+        for (; k + 4 <= n; k += 4) {
+          const double* b[4] = {row(chol, k) + c0, row(chol, k + 1) + c0, row(chol, k + 2) + c0,
+                                row(chol, k + 3) + c0};
+          double d[4];
+          Dot4(mrows[0] + c0, b, Pad8(k) - c0, d);
+          group(mrows[0], k, d);
+        }
+      }
+      for (int r = 0; r < (pair ? 2 : 1); ++r)
+        for (int kk = k; kk < n; ++kk)
+          mrows[r][kk] = -Dot(row(chol, kk) + c0, mrows[r] + c0, Pad8(kk) - c0) * inv_diag[kk];
+    }
   }
   // C^-1_ij = sum_{k >= i} M_ik M_jk for j <= i (four j at a time, over the same segment; M_ik
   // is 0 for k < i). The rows of an aligned group of four share i0 and the segment: for the j
-  // below the group, Dot4x4 forms the four rows' products together (each entry rounding as
+  // below the group, DotRx4 forms the four rows' products together (each entry rounding as
   // Dot4's); the rest of each row as for a single row.
   for (int ib = 0; ib < n; ib += 4) {
     const int i0 = ib & ~7, len = Pad8(n) - i0;
@@ -311,7 +343,7 @@ inline __attribute__((always_inline)) void InverseFromCholeskyImpl(int n, int st
         const double* b[4] = {row(mmat, j) + i0, row(mmat, j + 1) + i0, row(mmat, j + 2) + i0,
                               row(mmat, j + 3) + i0};
         double d[4][4];
-        Dot4x4(mi, b, len, d);
+        DotRx4<4>(mi, b, len, d);
         for (int r = 0; r < 4; ++r)
           std::copy(d[r], d[r] + 4, cinv + static_cast<size_t>(ib + r) * stride + j);
       }
