@@ -473,7 +473,7 @@ TEST(GpNumericsTest, PosteriorKernelsMatchDenseReference) {
         const double scale = std::exp(raw[3]);
         for (gp::PosteriorMethod method :
              {gp::PosteriorMethod::kOnePoint, gp::PosteriorMethod::kBatched,
-              gp::PosteriorMethod::kOnePointFromFit}) {
+              gp::PosteriorMethod::kOnePointFromFit, gp::PosteriorMethod::kOnePointStaleFit}) {
           std::vector<double> m, v;
           ASSERT_TRUE(gp::PosteriorAt(points, y, categorical, raw, pend, queries, method, &m, &v));
           ASSERT_EQ(m.size(), queries.size());

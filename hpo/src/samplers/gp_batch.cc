@@ -108,6 +108,41 @@ inline __attribute__((always_inline)) void Dot4(const double* a, const double* c
   out[3] = s3;
 }
 
+// out[r][q] = sum_k a[r][k] * b[q][k] over k < len, for the R rows a[0..R-1] and the four rows
+// b[0..3]: Dot4 for R rows a at once (each row of b is loaded once for all R, and the R x 4 sums
+// are independent chains), every entry rounding exactly as Dot4's (one vector accumulator over
+// blocks of 8, Sum8, then the tail).
+template <int R>
+inline __attribute__((always_inline)) void DotRx4(const double* const a[R],
+                                                  const double* const b[4], int len,
+                                                  double out[R][4]) {
+  int k = 0;
+  double s[R][4] = {};
+#if defined(__GNUC__)
+  if (len >= 8) {
+    V8 c[R][4] = {};
+    for (; k + 8 <= len; k += 8) {
+      const V8 b0 = Load8(b[0] + k), b1 = Load8(b[1] + k), b2 = Load8(b[2] + k),
+               b3 = Load8(b[3] + k);
+      for (int r = 0; r < R; ++r) {
+        const V8 av = Load8(a[r] + k);
+        c[r][0] += av * b0;
+        c[r][1] += av * b1;
+        c[r][2] += av * b2;
+        c[r][3] += av * b3;
+      }
+    }
+    for (int r = 0; r < R; ++r)
+      for (int q = 0; q < 4; ++q) s[r][q] = Sum8(c[r][q]);
+  }
+#endif
+  for (; k < len; ++k)
+    for (int r = 0; r < R; ++r)
+      for (int q = 0; q < 4; ++q) s[r][q] += a[r][k] * b[q][k];
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < 4; ++q) out[r][q] = s[r][q];
+}
+
 // Squared scaled distances from point i to points j .. j + width - 1 (F holds width values).
 template <class F>
 inline __attribute__((always_inline)) F PairR2(int n, int dims, const double* x,
@@ -151,19 +186,20 @@ inline __attribute__((always_inline)) void AddPairGrad(int n, int dims, const do
 // n rounded up to a multiple of 8.
 inline int Pad8(int n) { return (n + 7) & ~7; }
 
-// Row i of the lower Cholesky factor L of C (row-major, `stride` a multiple of 8): from row i
-// of C's lower triangle (krow) and rows 0 .. i - 1 of L (zero beyond their diagonal) into row i
-// of lmat (zeroed beyond the diagonal), and 1 / L_ii into inv_diag[i]. Returns false when C is
-// not numerically positive definite.
-inline __attribute__((always_inline)) bool CholeskyRow(int i, int stride, const double* krow,
-                                                       double* lmat, double* inv_diag) {
+// Row i of the lower Cholesky factor L of C (row-major, `stride` a multiple of 8) from entry j0
+// on (a multiple of 4; entries 0 .. j0 - 1 of row i of lmat already computed, zero beyond): from
+// row i of C's lower triangle (krow) and rows 0 .. i - 1 of L (zero beyond their diagonal) into
+// row i of lmat, and 1 / L_ii into inv_diag[i]. Returns false when C is not numerically positive
+// definite.
+inline __attribute__((always_inline)) bool CholeskyRowFrom(int i, int j0, int stride,
+                                                           const double* krow, double* lmat,
+                                                           double* inv_diag) {
   double* lrow = lmat + static_cast<size_t>(i) * stride;
   auto lr = [&](int r) { return lmat + static_cast<size_t>(r) * stride; };
   // L_ij = (C_ij - sum_{m < j} L_im L_jm) / L_jj, four j at a time: the common part (m < j) by
   // Dot4, then the small triangle among the four. The row is zero beyond what is computed, so
   // the dot products run to j rounded up to 8.
-  std::fill(lrow, lrow + stride, 0.0);
-  int j = 0;
+  int j = j0;
   for (; j + 4 <= i; j += 4) {
     const double* b[4] = {lr(j), lr(j + 1), lr(j + 2), lr(j + 3)};
     double dots[4];
@@ -182,6 +218,54 @@ inline __attribute__((always_inline)) bool CholeskyRow(int i, int stride, const 
   return true;
 }
 
+// Rows i .. i + 3 of L (see CholeskyRowFrom), from rows i .. i + 3 of C's lower triangle (krows,
+// `kstride` apart), bit for bit what CholeskyRowFrom from 0 gives on each row in turn: the dot
+// products with the groups of four rows of L before i (all of a row's work but a few entries)
+// are formed for the four rows together by DotRx4, which loads each of those rows once for all
+// four; then each row is finished in turn by CholeskyRowFrom.
+inline __attribute__((always_inline)) bool CholeskyRows4(int i, int stride, const double* krows,
+                                                         size_t kstride, double* lmat,
+                                                         double* inv_diag) {
+  auto lr = [&](int r) { return lmat + static_cast<size_t>(r) * stride; };
+  double* lrows[4] = {lr(i), lr(i + 1), lr(i + 2), lr(i + 3)};
+  for (double* row : lrows) std::fill(row, row + stride, 0.0);
+  int j = 0;
+  for (; j + 4 <= i; j += 4) {
+    const double* b[4] = {lr(j), lr(j + 1), lr(j + 2), lr(j + 3)};
+    double dots[4][4];
+    DotRx4<4>(lrows, b, Pad8(j), dots);
+    for (int r = 0; r < 4; ++r) {
+      const double* krow = krows + r * kstride;
+      for (int q = 0; q < 4; ++q) {
+        double v = krow[j + q] - dots[r][q];
+        for (int p = 0; p < q; ++p) v -= lrows[r][j + p] * lr(j + q)[j + p];
+        lrows[r][j + q] = v * inv_diag[j + q];
+      }
+    }
+  }
+  for (int r = 0; r < 4; ++r)
+    if (!CholeskyRowFrom(i + r, j, stride, krows + r * kstride, lmat, inv_diag)) return false;
+  return true;
+}
+
+// Rows begin .. end - 1 of L (rows before begin already computed) from the same rows of C's
+// lower triangle (row i at krows + (i - begin) * kstride), four rows at a time (CholeskyRows4)
+// and the last few one by one. Returns false when C is not numerically positive definite.
+inline __attribute__((always_inline)) bool CholeskyRows(int begin, int end, int stride,
+                                                        const double* krows, size_t kstride,
+                                                        double* lmat, double* inv_diag) {
+  int i = begin;
+  for (; i + 4 <= end; i += 4)
+    if (!CholeskyRows4(i, stride, krows + (i - begin) * kstride, kstride, lmat, inv_diag))
+      return false;
+  for (; i < end; ++i) {
+    double* lrow = lmat + static_cast<size_t>(i) * stride;
+    std::fill(lrow, lrow + stride, 0.0);
+    if (!CholeskyRowFrom(i, 0, stride, krows + (i - begin) * kstride, lmat, inv_diag)) return false;
+  }
+  return true;
+}
+
 // See InverseFromCholesky in the header; here `mmat` receives M = L^-T (row c holds column c
 // of L^-1 from entry c on, zeros before) instead of L^-1, and only the lower triangle of C^-1 is
 // written. Every entry is a dot product of two row segments; `stride` must be a multiple of 8
@@ -195,39 +279,86 @@ inline __attribute__((always_inline)) void InverseFromCholeskyImpl(int n, int st
   // L^-1 e_c = x with x_c = 1 / L_cc and x_k = -(sum_{c <= m < k} L_km x_m) / L_kk; four k at
   // a time: the common part (m < k) by Dot4, then the small triangle among the four. The dot
   // products start at c rounded down to 8 (x is 0 before c) and end at k rounded up to 8 (x is
-  // still 0 from k on).
-  for (int c = 0; c < n; ++c) {
-    double* mrow = mmat + static_cast<size_t>(c) * stride;
-    std::fill(mrow, mrow + stride, 0.0);
-    mrow[c] = inv_diag[c];
-    const int c0 = c & ~7;
-    int k = c + 1;
-    for (; k + 4 <= n; k += 4) {
-      const double* b[4] = {row(chol, k) + c0, row(chol, k + 1) + c0, row(chol, k + 2) + c0,
-                            row(chol, k + 3) + c0};
-      double d[4];
-      Dot4(mrow + c0, b, Pad8(k) - c0, d);
-      for (int q = 0; q < 4; ++q) {
-        double v = d[q];
-        for (int p = 0; p < q; ++p) v += row(chol, k + q)[k + p] * mrow[k + p];
-        mrow[k + q] = -v * inv_diag[k + q];
-      }
+  // still 0 from k on). Columns c and c + 4 with c % 8 < 4 share that start and, after column
+  // c's first group, the groups of k: those are done for the two together (DotRx4; the same
+  // rounding, two independent chains), the rest column by column.
+  auto group = [&](double* mrow, int k, const double* d) {
+    for (int q = 0; q < 4; ++q) {
+      double v = d[q];
+      for (int p = 0; p < q; ++p) v += row(chol, k + q)[k + p] * mrow[k + p];
+      mrow[k + q] = -v * inv_diag[k + q];
     }
-    for (; k < n; ++k) mrow[k] = -Dot(row(chol, k) + c0, mrow + c0, Pad8(k) - c0) * inv_diag[k];
+  };
+  for (int cb = 0; cb < n; cb += 8) {
+    for (int c = cb; c < std::min(cb + 4, n); ++c) {
+      const int c0 = cb;
+      const bool pair = c + 4 < n;
+      double* mrows[2] = {mmat + static_cast<size_t>(c) * stride,
+                          mmat + static_cast<size_t>(c + 4) * stride};
+      for (int r = 0; r < (pair ? 2 : 1); ++r) {
+        std::fill(mrows[r], mrows[r] + stride, 0.0);
+        mrows[r][c + 4 * r] = inv_diag[c + 4 * r];
+      }
+      int k = c + 1;
+      if (pair) {  // column c's first group (k + 4 = c + 5 <= n), then both columns together
+        const double* b[4] = {row(chol, k) + c0, row(chol, k + 1) + c0, row(chol, k + 2) + c0,
+                              row(chol, k + 3) + c0};
+        double d[4];
+        Dot4(mrows[0] + c0, b, Pad8(k) - c0, d);
+        group(mrows[0], k, d);
+        const double* a2[2] = {mrows[0] + c0, mrows[1] + c0};
+        for (k += 4; k + 4 <= n; k += 4) {
+          const double* b2[4] = {row(chol, k) + c0, row(chol, k + 1) + c0, row(chol, k + 2) + c0,
+                                 row(chol, k + 3) + c0};
+          double d2[2][4];
+          DotRx4<2>(a2, b2, Pad8(k) - c0, d2);
+          group(mrows[0], k, d2[0]);
+          group(mrows[1], k, d2[1]);
+        }
+      } else {
+        for (; k + 4 <= n; k += 4) {
+          const double* b[4] = {row(chol, k) + c0, row(chol, k + 1) + c0, row(chol, k + 2) + c0,
+                                row(chol, k + 3) + c0};
+          double d[4];
+          Dot4(mrows[0] + c0, b, Pad8(k) - c0, d);
+          group(mrows[0], k, d);
+        }
+      }
+      for (int r = 0; r < (pair ? 2 : 1); ++r)
+        for (int kk = k; kk < n; ++kk)
+          mrows[r][kk] = -Dot(row(chol, kk) + c0, mrows[r] + c0, Pad8(kk) - c0) * inv_diag[kk];
+    }
   }
   // C^-1_ij = sum_{k >= i} M_ik M_jk for j <= i (four j at a time, over the same segment; M_ik
-  // is 0 for k < i).
-  for (int i = 0; i < n; ++i) {
-    const int i0 = i & ~7, len = Pad8(n) - i0;
-    const double* mi = row(mmat, i) + i0;
-    double* crow = cinv + static_cast<size_t>(i) * stride;
-    int j = 0;
-    for (; j + 4 <= i + 1; j += 4) {
-      const double* b[4] = {row(mmat, j) + i0, row(mmat, j + 1) + i0, row(mmat, j + 2) + i0,
-                            row(mmat, j + 3) + i0};
-      Dot4(mi, b, len, crow + j);
+  // is 0 for k < i). The rows of an aligned group of four share i0 and the segment: for the j
+  // below the group, DotRx4 forms the four rows' products together (each entry rounding as
+  // Dot4's); the rest of each row as for a single row.
+  for (int ib = 0; ib < n; ib += 4) {
+    const int i0 = ib & ~7, len = Pad8(n) - i0;
+    const bool whole = ib + 4 <= n;
+    if (whole) {
+      const double* mi[4] = {row(mmat, ib) + i0, row(mmat, ib + 1) + i0, row(mmat, ib + 2) + i0,
+                             row(mmat, ib + 3) + i0};
+      for (int j = 0; j + 4 <= ib; j += 4) {
+        const double* b[4] = {row(mmat, j) + i0, row(mmat, j + 1) + i0, row(mmat, j + 2) + i0,
+                              row(mmat, j + 3) + i0};
+        double d[4][4];
+        DotRx4<4>(mi, b, len, d);
+        for (int r = 0; r < 4; ++r)
+          std::copy(d[r], d[r] + 4, cinv + static_cast<size_t>(ib + r) * stride + j);
+      }
     }
-    for (; j <= i; ++j) crow[j] = Dot(mi, row(mmat, j) + i0, len);
+    for (int i = ib; i < std::min(ib + 4, n); ++i) {
+      const double* mi = row(mmat, i) + i0;
+      double* crow = cinv + static_cast<size_t>(i) * stride;
+      int j = whole ? ib : 0;
+      for (; j + 4 <= i + 1; j += 4) {
+        const double* b[4] = {row(mmat, j) + i0, row(mmat, j + 1) + i0, row(mmat, j + 2) + i0,
+                              row(mmat, j + 3) + i0};
+        Dot4(mi, b, len, crow + j);
+      }
+      for (; j <= i; ++j) crow[j] = Dot(mi, row(mmat, j) + i0, len);
+    }
   }
 }
 
@@ -401,10 +532,8 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
   }
 
   // Cholesky C = L L' by rows.
-  for (int i = 0; i < n; ++i) {
-    if (!CholeskyRow(i, ns, kmat + static_cast<size_t>(i) * ns, lmat, inv_diag)) return kNegInf;
-    log_diag[i] = std::log(lmat[static_cast<size_t>(i) * ns + i]);
-  }
+  if (!CholeskyRows(0, n, ns, kmat, ns, lmat, inv_diag)) return kNegInf;
+  for (int i = 0; i < n; ++i) log_diag[i] = std::log(lmat[static_cast<size_t>(i) * ns + i]);
   // z = L^-1 y (over alpha, zero beyond what is computed).
   std::fill(alpha, alpha + ns, 0.0);
   for (int i = 0; i < n; ++i)
@@ -585,21 +714,27 @@ HPO_SIMD_CLONES bool KernelCholesky(int n, int stride, int dims, const double* x
                                     const char* is_categorical, const double* lambda,
                                     double kernel_scale, double diagonal, double* krow,
                                     double* chol, double* inv_diag) {
-  for (int i = 0; i < n; ++i) {
-    int j = 0;
+  // Four rows of C at a time into krow, then the same rows of L (CholeskyRows4).
+  for (int ib = 0; ib < n; ib += 4) {
+    const int rows = std::min(4, n - ib);
+    for (int r = 0; r < rows; ++r) {
+      const int i = ib + r;
+      double* kr = krow + static_cast<size_t>(r) * stride;
+      int j = 0;
 #if defined(__GNUC__)
-    for (; j + 8 <= i; j += 8)
-      Store8(krow + j,
-             ScaledMatern52<V8, U8>(PairR2<V8>(stride, dims, x, is_categorical, lambda, i, j),
-                                    kernel_scale));
+      for (; j + 8 <= i; j += 8)
+        Store8(kr + j,
+               ScaledMatern52<V8, U8>(PairR2<V8>(stride, dims, x, is_categorical, lambda, i, j),
+                                      kernel_scale));
 #endif
-    for (; j < i; ++j)
-      krow[j] = ScaledMatern52<double, uint64_t>(
-          PairR2<double>(stride, dims, x, is_categorical, lambda, i, j), kernel_scale);
-    krow[i] = diagonal;
-    for (j = 0; j < i; ++j)
-      if (!std::isfinite(krow[j])) return false;
-    if (!CholeskyRow(i, stride, krow, chol, inv_diag)) return false;
+      for (; j < i; ++j)
+        kr[j] = ScaledMatern52<double, uint64_t>(
+            PairR2<double>(stride, dims, x, is_categorical, lambda, i, j), kernel_scale);
+      kr[i] = diagonal;
+      for (j = 0; j < i; ++j)
+        if (!std::isfinite(kr[j])) return false;
+    }
+    if (!CholeskyRows(ib, ib + rows, stride, krow, stride, chol, inv_diag)) return false;
   }
   return true;
 }

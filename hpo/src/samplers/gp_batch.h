@@ -61,10 +61,10 @@ void InverseFromCholesky(int n, int stride, const double* chol, const double* in
                          double* work, double* cinv);
 
 // The lower Cholesky factor of C = K + diagonal I for the n points x (dims x stride, d-major:
-// x[d * stride + i]) under the Matérn-5/2 ARD kernel, row by row into chol (row-major, `stride`
-// a multiple of 8 and at least n; zero beyond the diagonal) with 1 / L_ii in inv_diag; `krow`
-// holds `stride` doubles of scratch. Returns false when C is not numerically positive definite
-// or not finite.
+// x[d * stride + i]) under the Matérn-5/2 ARD kernel, four rows at a time into chol (row-major,
+// `stride` a multiple of 8 and at least n; zero beyond the diagonal) with 1 / L_ii in inv_diag;
+// `krow` holds 4 * stride doubles of scratch (four rows of C). Returns false when C is not
+// numerically positive definite or not finite.
 bool KernelCholesky(int n, int stride, int dims, const double* x, const char* is_categorical,
                     const double* lambda, double kernel_scale, double diagonal, double* krow,
                     double* chol, double* inv_diag);

@@ -112,6 +112,9 @@ KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
   FitWorkspace local_work;
   FitWorkspace& work = workspace != nullptr ? *workspace : local_work;
   work.n = 0;
+  work.X = data.X;
+  work.y = data.y;
+  work.is_categorical = data.is_categorical;
   Objective negative_log_posterior = [&](const Eigen::VectorXd& raw, Eigen::VectorXd* grad) {
     KernelParams p = KernelParams::FromRaw(raw);
     Eigen::VectorXd g_lml, g_prior;
@@ -150,6 +153,12 @@ KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
   return KernelParams::Default(dims);
 }
 
+bool FitWorkspace::HoldsFactorsFor(const GpData& data, const KernelParams& p) const {
+  return n > 0 && n == data.size() && SameKernelParams(params, p) &&
+         is_categorical == data.is_categorical && X.rows() == data.X.rows() &&
+         X.cols() == data.X.cols() && X == data.X && y.size() == data.y.size() && y == data.y;
+}
+
 bool GpPosterior::Build(const GpData& data, const KernelParams& params,
                         const Eigen::MatrixXd& pending, const FitWorkspace* fit) {
   const int n = data.size(), dims = data.dims();
@@ -181,7 +190,7 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
   cinv_rows_.clear();
   if (keep_inverse) cinv_rows_.assign(static_cast<size_t>(np) * np, 0.0);
 
-  if (fit != nullptr && p == 0 && n > 0 && fit->n == n && SameKernelParams(fit->params, params)) {
+  if (fit != nullptr && p == 0 && n > 0 && fit->HoldsFactorsFor(data, params)) {
     // The fit's last evaluation factorised this very C (no jitter was needed there).
     const LmlFactorsView f = LmlFactors(n, fit->lml.data());
     for (int i = 0; i < n; ++i) {
@@ -387,6 +396,14 @@ bool PosteriorAt(const std::vector<std::vector<double>>& points, const std::vect
     no_steps.max_iterations = 0;
     FitWorkspace fit;
     const KernelParams fitted = FitKernelParams(data, params, no_steps, nullptr, &fit);
+    if (fit.n != data.size() || !gp.Build(data, fitted, pend, &fit)) return false;
+  } else if (method == PosteriorMethod::kOnePointStaleFit) {
+    GpData other = data;
+    other.y.array() += 1.0;
+    FitOptions no_steps;
+    no_steps.max_iterations = 0;
+    FitWorkspace fit;
+    const KernelParams fitted = FitKernelParams(other, params, no_steps, nullptr, &fit);
     if (fit.n != data.size() || !gp.Build(data, fitted, pend, &fit)) return false;
   } else if (!gp.Build(data, params, pend)) {
     return false;

@@ -78,11 +78,17 @@ struct FitOptions {
 
 // The likelihood's scratch memory in a fit (kept between fits to spare the allocations) and
 // what it holds afterwards: when n > 0, the factors of C (gp_batch.h's LmlFactors) for the fit's
-// n points under `params`, which are the parameters the fit returned.
+// n points under `params`, which are the parameters the fit returned, and the data the fit ran
+// on (X, y, is_categorical), against which GpPosterior::Build checks its own.
 struct FitWorkspace {
   std::vector<double> lml;
   int n = 0;
   KernelParams params;
+  Eigen::MatrixXd X;
+  Eigen::VectorXd y;
+  std::vector<char> is_categorical;
+  // Whether the factors are those of `data` under `params`.
+  bool HoldsFactorsFor(const GpData& data, const KernelParams& params) const;
 };
 
 // Maximises LogMarginalLikelihood + LogPrior by L-BFGS over the raw parameters, starting from
@@ -100,9 +106,10 @@ KernelParams FitKernelParams(const GpData& data, const KernelParams& init,
 class GpPosterior {
  public:
   // `pending` is D x p (p may be 0). Returns false when the covariance cannot be factorised.
-  // `fit`, when given, must be the workspace of a FitKernelParams call on `data` itself: if it
-  // holds the factors for `params` and there are no pending points, they are taken instead of
-  // factorising C again (the same computation).
+  // `fit`, when given, is the workspace of a FitKernelParams call: if it holds the factors for
+  // this very `data` and `params` (FitWorkspace::HoldsFactorsFor; a fit on other data, e.g. a
+  // subset, is ignored) and there are no pending points, they are taken instead of factorising
+  // C again (the same computation).
   bool Build(const GpData& data, const KernelParams& params, const Eigen::MatrixXd& pending,
              const FitWorkspace* fit = nullptr);
 

@@ -32,10 +32,11 @@ double LogPosteriorOfKernelParams(const std::vector<std::vector<double>>& points
                                   const std::vector<double>& raw, std::vector<double>* grad);
 
 // How PosteriorAt evaluates the posterior: from the definitions with dense solves (a reference
-// for tests), by GpPosterior::Predict one point at a time, by GpPosterior::PredictBatch, or by
+// for tests), by GpPosterior::Predict one point at a time, by GpPosterior::PredictBatch, by
 // GpPosterior::Predict on a posterior built from the factors a kernel fit left (FitWorkspace;
-// taken only when there are no pending points).
-enum class PosteriorMethod { kReference, kOnePoint, kBatched, kOnePointFromFit };
+// taken only when there are no pending points), or on one given the workspace of a fit on other
+// targets (y + 1, the same points and parameters), whose factors Build must not take.
+enum class PosteriorMethod { kReference, kOnePoint, kBatched, kOnePointFromFit, kOnePointStaleFit };
 
 // The GP posterior (gp_model.h) for `points` and `y` as above, `pending` points (rows of D
 // coordinates, kriging believer) and kernel parameters `raw`, at `queries` (rows of D

@@ -302,8 +302,8 @@ std::optional<ParamMap> GpSampler::SuggestJoint(const std::vector<Candidate>& ca
   fit_cache_->params = params;
 
   gp::GpPosterior& posterior = fit_cache_->posterior;
-  // Fitted on all the points, the fit's last factorisation is the posterior's.
-  if (!posterior.Build(data, params, pending, n > fit_cap ? nullptr : &fit_cache_->fit_workspace)) {
+  // Fitted on all the points, the fit's last factorisation is the posterior's (Build checks).
+  if (!posterior.Build(data, params, pending, &fit_cache_->fit_workspace)) {
     params = gp::KernelParams::Default(n_dims);
     if (!posterior.Build(data, params, pending)) return std::nullopt;
   }
