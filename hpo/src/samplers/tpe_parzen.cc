@@ -724,7 +724,7 @@ void JointMixture::Dim::Reset(const Domain& domain) {
   for (std::vector<double>* v :
        {&mu, &sigma, &inv_sigma, &idx_f, &key_mu, &key_sigma, &key_log_c, &sigmas})
     v->clear();
-  for (std::vector<int32_t>* v : {&idx, &key, &key_idx, &key_class}) v->clear();
+  for (std::vector<int32_t>* v : {&key, &key_idx, &key_class}) v->clear();
 }
 
 void JointMixture::Fit(const std::vector<Domain>& dims, const std::vector<std::vector<double>>& obs,
@@ -858,30 +858,24 @@ void JointMixture::Fit(const std::vector<Domain>& dims, const std::vector<std::v
       x.rowsum = 1.0 + c * base;
       x.log_hit = std::log((base + 1.0) / x.rowsum);
       x.log_miss = std::log(base / x.rowsum);
-      if (grid != nullptr) {
-        x.idx.assign(grid, grid + n_);
-      } else {
-        x.idx.resize(obs[di].size());
-        for (size_t k = 0; k < obs[di].size(); ++k)
-          x.idx[k] = static_cast<int32_t>(x.d.GridIndex(obs[di][k]));
-      }
-      x.idx_f.assign(x.idx.begin(), x.idx.end());
+      x.idx_f.resize(obs[di].size());
+      for (size_t k = 0; k < obs[di].size(); ++k)
+        x.idx_f[k] = static_cast<double>(grid != nullptr ? grid[k] : x.d.GridIndex(obs[di][k]));
     }
     prior_.push_back(prior);
   }
 }
 
-std::vector<double> JointMixture::Sample(std::mt19937_64& rng) const {
+void JointMixture::Sample(std::mt19937_64& rng, double* out) const {
   const size_t k = DrawIndex(cumulative_, rng);
   const bool from_prior = static_cast<int64_t>(k) == n_;
-  std::vector<double> out(dims_.size());
   for (size_t di = 0; di < dims_.size(); ++di) {
     const Dim& x = dims_[di];
     if (!x.d.numeric()) {
       const double c = static_cast<double>(x.d.size);
       // A kernel row is base/rowsum on every choice plus 1/rowsum on the observed one.
       if (!from_prior && Uniform01(rng) * x.rowsum < 1.0) {
-        out[di] = static_cast<double>(x.idx[k]);
+        out[di] = x.idx_f[k];
       } else {
         out[di] = std::min(std::floor(Uniform01(rng) * c), c - 1.0);
       }
@@ -896,50 +890,122 @@ std::vector<double> JointMixture::Sample(std::mt19937_64& rng) const {
       out[di] = SampleKernel(x.d, kern, rng);
     }
   }
+}
+
+std::vector<double> JointMixture::Sample(std::mt19937_64& rng) const {
+  std::vector<double> out(dims_.size());
+  Sample(rng, out.data());
   return out;
 }
 
-std::vector<double> JointMixture::PriorLogPdf(const std::vector<std::vector<double>>& cands) const {
-  std::vector<double> out(cands.size(), 0.0);
-  for (size_t di = 0; di < dims_.size(); ++di) {
-    const Dim& x = dims_[di];
-    const Kernel& p = prior_[di];
-    if (!x.d.numeric()) {
-      const double log_p = -std::log(static_cast<double>(x.d.size));
-      for (double& o : out) o += log_p;
-    } else if (!x.cells) {
-      const double log_c = std::log(p.zinv * kInvSqrt2Pi / p.sigma);
-      for (size_t c = 0; c < cands.size(); ++c) {
-        const double z = (cands[c][di] - p.mu) / p.sigma;
-        out[c] += log_c - 0.5 * z * z;
-      }
-    } else {
-      // Candidates repeat grid points: a stepped dimension's values are memoised by grid index.
-      std::vector<double> memo;
-      if (!x.d.round_int && x.d.size <= kMaxJointMemo)
-        memo.assign(static_cast<size_t>(x.d.size), std::numeric_limits<double>::quiet_NaN());
-      for (size_t c = 0; c < cands.size(); ++c) {
-        const double v = cands[c][di];
-        double* slot = memo.empty() ? nullptr : &memo[static_cast<size_t>(x.d.GridIndex(v))];
-        if (slot == nullptr || std::isnan(*slot)) {
-          const double lp = std::log(KernelValue(x.d, p, v));
-          if (slot == nullptr) {
-            out[c] += lp;
-            continue;
-          }
-          *slot = lp;
-        }
-        out[c] += *slot;
-      }
+void JointCandidates::Assign(const std::vector<Domain>& dims, const double* values, size_t n) {
+  const size_t nd = dims.size();
+  dims_ = dims;
+  nc_ = n;
+  v_.assign(values, values + n * nd);
+  // Rows of equal values in the cell dimensions (stepped, log int).
+  constexpr int32_t kNoRow = -1;
+  row_.assign(n * nd, kNoRow);
+  distinct_.resize(nd);
+  for (size_t di = 0; di < nd; ++di) {
+    std::vector<double>& distinct = distinct_[di];
+    distinct.clear();
+    const Domain& d = dims[di];
+    if (d.kind != Domain::Kind::kDiscrete && !d.round_int) continue;
+    for (size_t c = 0; c < n; ++c) {
+      const double v = v_[c * nd + di];
+      size_t r = 0;
+      while (r < distinct.size() && !(distinct[r] == v)) ++r;
+      if (r == distinct.size()) distinct.push_back(v);
+      row_[c * nd + di] = static_cast<int32_t>(r);
     }
   }
+  order_.resize(n);
+  std::iota(order_.begin(), order_.end(), 0);
+  std::stable_sort(order_.begin(), order_.end(), [&](int32_t p, int32_t q) {
+    return std::lexicographical_compare(row_.begin() + p * static_cast<std::ptrdiff_t>(nd),
+                                        row_.begin() + (p + 1) * static_cast<std::ptrdiff_t>(nd),
+                                        row_.begin() + q * static_cast<std::ptrdiff_t>(nd),
+                                        row_.begin() + (q + 1) * static_cast<std::ptrdiff_t>(nd));
+  });
+  lv_.resize(n * nd);
+  for (size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<size_t>(order_[i]);
+    for (size_t di = 0; di < nd; ++di) {
+      const double v = v_[c * nd + di];
+      lv_[i * nd + di] = dims[di].numeric() ? v : static_cast<double>(dims[di].GridIndex(v));
+    }
+  }
+  PriorLogPdf();
+}
+
+void JointCandidates::PriorLogPdf() {
+  const size_t nd = dims_.size();
+  prior_.assign(nc_, 0.0);
+  for (size_t di = 0; di < nd; ++di) {
+    const Domain& d = dims_[di];
+    if (!d.numeric()) {
+      const double log_p = -std::log(static_cast<double>(d.size));
+      for (double& o : prior_) o += log_p;
+      continue;
+    }
+    Kernel p;  // JointMixture's prior kernel
+    p.mu = d.prior_mu();
+    p.sigma = d.range();
+    p.zinv = 1.0 / TruncationMass(d, p.mu, p.sigma);
+    if (d.kind != Domain::Kind::kDiscrete && !d.round_int) {
+      const double log_c = std::log(p.zinv * kInvSqrt2Pi / p.sigma);
+      for (size_t c = 0; c < nc_; ++c) {
+        const double z = (v_[c * nd + di] - p.mu) / p.sigma;
+        prior_[c] += log_c - 0.5 * z * z;
+      }
+      continue;
+    }
+    // Candidates repeat grid points: a stepped dimension's values are memoised by grid index.
+    const bool memoised = !d.round_int && d.size <= kMaxJointMemo;
+    if (memoised)
+      memo_.assign(static_cast<size_t>(d.size), std::numeric_limits<double>::quiet_NaN());
+    for (size_t c = 0; c < nc_; ++c) {
+      const double v = v_[c * nd + di];
+      double* slot = memoised ? &memo_[static_cast<size_t>(d.GridIndex(v))] : nullptr;
+      if (slot == nullptr || std::isnan(*slot)) {
+        const double lp = std::log(KernelValue(d, p, v));
+        if (slot == nullptr) {
+          prior_[c] += lp;
+          continue;
+        }
+        *slot = lp;
+      }
+      prior_[c] += *slot;
+    }
+  }
+}
+
+std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>& cands) {
+  std::vector<Domain> dims;
+  for (const Dim& x : dims_) dims.push_back(x.d);
+  std::vector<double> values;
+  for (const std::vector<double>& c : cands) {
+    HPO_CHECK(c.size() == dims.size()) << "JointMixture::LogPdf: candidate of another size";
+    values.insert(values.end(), c.begin(), c.end());
+  }
+  JointCandidates points;
+  points.Assign(dims, values.data(), cands.size());
+  std::vector<double> out;
+  LogPdf(points, &out);
   return out;
 }
 
-std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>& cands) const {
+void JointMixture::LogPdf(const JointCandidates& cands, std::vector<double>* out) {
   const size_t nc = cands.size();
+  const size_t nd = dims_.size();
   const auto n = static_cast<size_t>(n_);
-  std::vector<double> out(nc);
+  HPO_CHECK(cands.n_dims() == nd) << "JointMixture::LogPdf: candidates of other dimensions";
+  for (size_t di = 0; di < nd; ++di)
+    HPO_CHECK(cands.dims_[di].kind == dims_[di].d.kind &&
+              cands.dims_[di].round_int == dims_[di].d.round_int)
+        << "JointMixture::LogPdf: candidates of other dimensions";
+  out->resize(nc);
   // A stepped dimension is translation invariant: the log mass of a key's kernel on the
   // candidate's cell depends only on (candidate index - key index, sigma), so one lazily filled
   // table per sigma serves every candidate (and, with the caller's cache, every ask), where it
@@ -947,38 +1013,29 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
   CellMassCache local_cache;
   CellMassCache* cache = cache_ != nullptr ? cache_ : &local_cache;
   std::vector<std::vector<double*>>& memo = memo_;
-  memo.resize(dims_.size());
+  memo.resize(nd);
   for (std::vector<double*>& tables : memo) tables.clear();
   // term_[term_base_[di] + r * n_keys + j]: the term of key j of cell dimension di for the r-th
-  // distinct value of the candidates there (cand_row_[c * n_dims + di]: candidate c's r).
-  term_base_.assign(dims_.size(), 0);
+  // distinct value of the candidates there (cands.row_[c * nd + di]: candidate c's r).
+  term_base_.assign(nd, 0);
   size_t n_terms = 0;
-  for (size_t di = 0; di < dims_.size(); ++di) {
+  for (size_t di = 0; di < nd; ++di) {
     const Dim& x = dims_[di];
     term_base_[di] = n_terms;
-    n_terms += x.key_idx.size() * nc;
+    n_terms += x.key_idx.size() * cands.distinct_[di].size();
     if (x.d.kind != Domain::Kind::kDiscrete || 2 * x.d.size - 1 > CellMassCache::kMaxOffsets)
       continue;
     for (double sigma : x.sigmas) memo[di].push_back(cache->Get(x.d, sigma).offset.data());
   }
   term_.resize(n_terms);
-  constexpr int32_t kNoRow = -1;
-  cand_row_.assign(nc * dims_.size(), kNoRow);
-  for (size_t di = 0; di < dims_.size(); ++di) {
+  for (size_t di = 0; di < nd; ++di) {
     const Dim& x = dims_[di];
     if (!x.cells) continue;
     const size_t n_keys = x.key_idx.size();
-    size_t n_rows = 0;
-    for (size_t c = 0; c < nc; ++c) {
-      const double v = cands[c][di];
-      size_t r = 0;
-      while (r < c && !(cand_row_[r * dims_.size() + di] != kNoRow && cands[r][di] == v)) ++r;
-      if (r < c) {  // the row of an earlier candidate with the same value
-        cand_row_[c * dims_.size() + di] = cand_row_[r * dims_.size() + di];
-        continue;
-      }
-      cand_row_[c * dims_.size() + di] = static_cast<int32_t>(n_rows);
-      double* term = term_.data() + term_base_[di] + n_rows++ * n_keys;
+    const std::vector<double>& distinct = cands.distinct_[di];
+    for (size_t r = 0; r < distinct.size(); ++r) {
+      const double v = distinct[r];
+      double* term = term_.data() + term_base_[di] + r * n_keys;
       if (!memo[di].empty()) {
         const int64_t offset = x.d.GridIndex(v) + x.d.size - 1;
         const double step = x.d.step;
@@ -1006,21 +1063,11 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
   }
   std::vector<JointMixture::LogPdfDim>& ldims = logpdf_dims_;
   std::vector<JointMixture::LogPdfCand>& lcands = logpdf_cands_;
-  const size_t nd = dims_.size();
   ldims.resize(nd);
   lcands.resize(nc * nd);
-  // The candidates are processed in the order of their rows of terms (dimension by dimension),
-  // so that candidates sharing a row are next to each other; each keeps its own output row.
-  std::vector<int32_t>& order = cand_order_;
-  order.resize(nc);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t p, int32_t q) {
-    return std::lexicographical_compare(
-        cand_row_.begin() + p * static_cast<std::ptrdiff_t>(nd),
-        cand_row_.begin() + (p + 1) * static_cast<std::ptrdiff_t>(nd),
-        cand_row_.begin() + q * static_cast<std::ptrdiff_t>(nd),
-        cand_row_.begin() + (q + 1) * static_cast<std::ptrdiff_t>(nd));
-  });
+  // The candidates are processed in cands.order_ (sorted by their rows of terms), so that
+  // candidates sharing a row are next to each other; each keeps its own output row.
+  const int32_t* order = cands.order_.data();
   for (size_t di = 0; di < nd; ++di) {
     const Dim& x = dims_[di];
     LogPdfDim& y = ldims[di];
@@ -1038,16 +1085,15 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
       y.kind = JointMixture::LogPdfDim::kByKey;
       y.key = x.key.data();
     }
+    const double* term = term_.data() + term_base_[di];
     for (size_t i = 0; i < nc; ++i) {
-      const auto c = static_cast<size_t>(order[i]);
-      const double v = cands[c][di];
       LogPdfCand& z = lcands[i * nd + di];
-      z.v = y.kind == JointMixture::LogPdfDim::kCategorical ? static_cast<double>(x.d.GridIndex(v))
-                                                            : v;
-      z.term = y.kind == JointMixture::LogPdfDim::kByKey
-                   ? term_.data() + term_base_[di] +
-                         static_cast<size_t>(cand_row_[c * nd + di]) * x.key_idx.size()
-                   : nullptr;
+      z.v = cands.lv_[i * nd + di];
+      z.term =
+          y.kind == JointMixture::LogPdfDim::kByKey
+              ? term + static_cast<size_t>(cands.row_[static_cast<size_t>(order[i]) * nd + di]) *
+                           x.key_idx.size()
+              : nullptr;
     }
   }
   // acc_[c * n + k]: observation k's log kernel value at candidate c (the weight apart). Filled
@@ -1061,10 +1107,9 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
     AccumulateBlock(acc_rows_.data(), log_c_.data(), ldims.data(), nd, lcands.data(), nc,
                     static_cast<int64_t>(k0), static_cast<int64_t>(len));
   }
-  const std::vector<double> prior = PriorLogPdf(cands);
   for (size_t c = 0; c < nc; ++c)
-    out[c] = WeightedLogSumExp(acc_.data() + c * n, weight_.data(), n_, prior[c], weight_prior_);
-  return out;
+    (*out)[c] =
+        WeightedLogSumExp(acc_.data() + c * n, weight_.data(), n_, cands.prior_[c], weight_prior_);
 }
 
 }  // namespace hpo::tpe

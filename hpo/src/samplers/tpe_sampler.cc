@@ -452,22 +452,30 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
         &cell_cache_);
   g.Fit(domains, obs_above, above_weights, pw, ends, &hints, &cell_cache_);
 
+  // Candidates: values[c * n_dims + k] (internal) and points (the same in kernel space).
   const auto nc = static_cast<size_t>(options_.n_ei_candidates());
-  std::vector<std::vector<double>> values(nc), points(nc);
+  std::vector<double>& values = js.values;
+  std::vector<double>& points = js.points;
+  values.resize(nc * n_dims);
+  points.resize(nc * n_dims);
   for (size_t c = 0; c < nc; ++c) {
-    std::vector<double> t = l.Sample(rng_);
-    values[c].resize(n_dims);
+    double* t = points.data() + c * n_dims;
+    double* v = values.data() + c * n_dims;
+    l.Sample(rng_, t);
     for (size_t k = 0; k < n_dims; ++k) {
-      values[c][k] = domains[k].ToInternal(t[k], models[k]->dist);
-      t[k] = domains[k].ToT(values[c][k]);
+      v[k] = domains[k].ToInternal(t[k], models[k]->dist);
+      t[k] = domains[k].ToT(v[k]);
     }
-    points[c] = std::move(t);
   }
-  const std::vector<double> ll = l.LogPdf(points), lg = g.LogPdf(points);
+  js.cands.Assign(domains, points.data(), nc);
+  std::vector<double>& ll = js.ll;
+  std::vector<double>& lg = js.lg;
+  l.LogPdf(js.cands, &ll);
+  g.LogPdf(js.cands, &lg);
   size_t best = 0;
   for (size_t c = 1; c < nc; ++c)
     if (ll[c] - lg[c] > ll[best] - lg[best]) best = c;
-  for (size_t k = 0; k < n_dims; ++k) out[specs[k]->name] = values[best][k];
+  for (size_t k = 0; k < n_dims; ++k) out[specs[k]->name] = values[best * n_dims + k];
   return out;
 }
 

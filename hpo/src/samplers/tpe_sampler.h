@@ -232,6 +232,9 @@ class TpeSampler : public Sampler {
     std::vector<std::vector<double>> obs_below, obs_above;  // per dimension
     tpe::JointHints hints;
     tpe::JointMixture below, above;
+    std::vector<double> values, points;  // candidates: internal, kernel space (by candidate)
+    tpe::JointCandidates cands;
+    std::vector<double> ll, lg;  // log l(x) and log g(x) of each candidate
   };
   JointScratch joint_scratch_;
   tpe::CellMassCache cell_cache_;  // for the joint mixtures of every ask
