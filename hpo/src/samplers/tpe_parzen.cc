@@ -609,7 +609,8 @@ inline __attribute__((always_inline)) void AccumulateGroup(double* const* acc, c
       } else if (x.kind == JointMixture::LogPdfDim::kCategorical) {
         const V8 idx = simd::Load8(x.a + o);
         const V8 hit = V8{} + x.hit, miss = V8{} + x.miss;
-        for (int c = 0; c < C; ++c) a[c] += idx == cand[c * nd + di].v ? hit : miss;
+        for (int c = 0; c < C; ++c)
+          a[c] += simd::SelectEq8(idx, V8{} + cand[c * nd + di].v, hit, miss);
       } else {
         // Candidates in one cell share a row of terms (LogPdf puts them next to each other):
         // one gather serves them.
@@ -678,7 +679,7 @@ HPO_SIMD_CLONES double WeightedLogSumExp(const double* acc, const double* w, int
     V8 m = simd::Load8(acc);
     for (k = 8; k + 8 <= n; k += 8) {
       const V8 a = simd::Load8(acc + k);
-      m = a > m ? a : m;
+      m = simd::Max8(a, m);
     }
     for (int j = 0; j < 8; ++j) mx = std::max(mx, m[j]);
   }
