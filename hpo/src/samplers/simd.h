@@ -22,8 +22,12 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 #define HPO_SIMD_CLONES \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+// 1 where HPO_SIMD_CLONES has variants; then the x86 gathers below exist too.
+#define HPO_SIMD_X86 1
+#include <immintrin.h>
 #else
 #define HPO_SIMD_CLONES
+#define HPO_SIMD_X86 0
 #endif
 
 namespace hpo::simd {
@@ -101,6 +105,42 @@ inline __attribute__((always_inline)) V8 SelectEq8(V8 x, V8 y, V8 a, V8 b) {
 // a > b ? a : b, elementwise.
 inline __attribute__((always_inline)) V8 Max8(V8 a, V8 b) {
   return Join8(Lo4(a) > Lo4(b) ? Lo4(a) : Lo4(b), Hi4(a) > Hi4(b) ? Hi4(a) : Hi4(b));
+}
+
+// p[idx[0]], ..., p[idx[7]] as eight doubles (the same values whichever way). Gather8<kScalar>
+// loads them one by one and inserts them into the vector; kAvx2 and kAvx512 (HPO_SIMD_X86 only)
+// use the gather instructions, which a target_clones function cannot: their callers are built for
+// the matching target explicitly (target attribute, flatten) and picked at run time with
+// __builtin_cpu_supports, as target_clones' resolver would pick its variant.
+enum class GatherKind { kScalar, kAvx2, kAvx512 };
+#if HPO_SIMD_X86
+__attribute__((target("avx2"))) inline V8 GatherAvx2(const double* p, const int32_t* idx) {
+  const __m256d lo =
+      _mm256_i32gather_pd(p, _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx)), 8);
+  const __m256d hi =
+      _mm256_i32gather_pd(p, _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx + 4)), 8);
+  V8 v;
+  std::memcpy(&v, &lo, sizeof(lo));
+  std::memcpy(reinterpret_cast<char*>(&v) + sizeof(lo), &hi, sizeof(hi));
+  return v;
+}
+__attribute__((target("avx512f"))) inline V8 GatherAvx512(const double* p, const int32_t* idx) {
+  const __m512d x =
+      _mm512_i32gather_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx)), p, 8);
+  V8 v;
+  std::memcpy(&v, &x, sizeof(x));
+  return v;
+}
+#endif
+// Not always_inline (a target-specific callee cannot be forced into a baseline caller): the
+// callers that use kAvx2 or kAvx512 are flattened.
+template <GatherKind G>
+inline V8 Gather8(const double* p, const int32_t* idx) {
+#if HPO_SIMD_X86
+  if constexpr (G == GatherKind::kAvx512) return GatherAvx512(p, idx);
+  if constexpr (G == GatherKind::kAvx2) return GatherAvx2(p, idx);
+#endif
+  return V8{p[idx[0]], p[idx[1]], p[idx[2]], p[idx[3]], p[idx[4]], p[idx[5]], p[idx[6]], p[idx[7]]};
 }
 #endif
 

@@ -584,12 +584,12 @@ int64_t LogIntSize(const Domain& d) {
 // through all the dimensions, and each observation's constants are loaded once per C candidates.
 // Per (candidate, observation) the terms are added in the same order and with the same
 // operations as one dimension at a time (a Gaussian term: acc -= 0.5 * z * z).
-template <int C>
-inline __attribute__((always_inline)) void AccumulateGroup(double* const* acc, const double* log_c,
-                                                           const JointMixture::LogPdfDim* dims,
-                                                           size_t nd,
-                                                           const JointMixture::LogPdfCand* cand,
-                                                           int64_t k0, int64_t len) {
+// `G`: how a by-key dimension's terms are gathered (simd::Gather8); its callers are flattened
+// (see AccumulateBlock), so that no vector crosses a call.
+template <int C, simd::GatherKind G>
+inline void AccumulateGroup(double* const* acc, const double* log_c,
+                            const JointMixture::LogPdfDim* dims, size_t nd,
+                            const JointMixture::LogPdfCand* cand, int64_t k0, int64_t len) {
   int64_t k = 0;
 #if defined(__GNUC__)
   using simd::V8;
@@ -621,8 +621,7 @@ inline __attribute__((always_inline)) void AccumulateGroup(double* const* acc, c
           const double* term = cand[c * nd + di].term;
           if (term != last) {
             last = term;
-            t = V8{term[key[0]], term[key[1]], term[key[2]], term[key[3]],
-                   term[key[4]], term[key[5]], term[key[6]], term[key[7]]};
+            t = simd::Gather8<G>(term, key);
           }
           a[c] += t;
         }
@@ -654,14 +653,53 @@ inline __attribute__((always_inline)) void AccumulateGroup(double* const* acc, c
 
 // acc[c][k] for every candidate c < nc and observation k in [k0, k0 + len).
 constexpr size_t kLogPdfGroup = 4;
-HPO_SIMD_CLONES void AccumulateBlock(double* const* acc, const double* log_c,
-                                     const JointMixture::LogPdfDim* dims, size_t nd,
-                                     const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0,
-                                     int64_t len) {
+template <simd::GatherKind G>
+inline void AccumulateBlockWith(double* const* acc, const double* log_c,
+                                const JointMixture::LogPdfDim* dims, size_t nd,
+                                const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0,
+                                int64_t len) {
   size_t c = 0;
   for (; c + kLogPdfGroup <= nc; c += kLogPdfGroup)
-    AccumulateGroup<kLogPdfGroup>(acc + c, log_c, dims, nd, cand + c * nd, k0, len);
-  for (; c < nc; ++c) AccumulateGroup<1>(acc + c, log_c, dims, nd, cand + c * nd, k0, len);
+    AccumulateGroup<kLogPdfGroup, G>(acc + c, log_c, dims, nd, cand + c * nd, k0, len);
+  for (; c < nc; ++c) AccumulateGroup<1, G>(acc + c, log_c, dims, nd, cand + c * nd, k0, len);
+}
+using AccumulateBlockFn = void (*)(double* const*, const double*, const JointMixture::LogPdfDim*,
+                                   size_t, const JointMixture::LogPdfCand*, size_t, int64_t,
+                                   int64_t);
+// The variants of HPO_SIMD_CLONES, written out: the AVX2 and AVX-512 ones gather the by-key
+// terms with the gather instructions (simd::Gather8), which a target_clones function cannot use.
+#if HPO_SIMD_X86
+__attribute__((target("arch=x86-64-v4"), flatten)) void AccumulateBlockV4(
+    double* const* acc, const double* log_c, const JointMixture::LogPdfDim* dims, size_t nd,
+    const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
+  AccumulateBlockWith<simd::GatherKind::kAvx512>(acc, log_c, dims, nd, cand, nc, k0, len);
+}
+__attribute__((target("arch=x86-64-v3"), flatten)) void AccumulateBlockV3(
+    double* const* acc, const double* log_c, const JointMixture::LogPdfDim* dims, size_t nd,
+    const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
+  AccumulateBlockWith<simd::GatherKind::kAvx2>(acc, log_c, dims, nd, cand, nc, k0, len);
+}
+#endif
+__attribute__((flatten)) void AccumulateBlockBaseline(double* const* acc, const double* log_c,
+                                                      const JointMixture::LogPdfDim* dims,
+                                                      size_t nd,
+                                                      const JointMixture::LogPdfCand* cand,
+                                                      size_t nc, int64_t k0, int64_t len) {
+  AccumulateBlockWith<simd::GatherKind::kScalar>(acc, log_c, dims, nd, cand, nc, k0, len);
+}
+// The variant for this machine, picked once (as target_clones' resolver picks).
+AccumulateBlockFn PickAccumulateBlock() {
+#if HPO_SIMD_X86
+  if (__builtin_cpu_supports("x86-64-v4")) return AccumulateBlockV4;
+  if (__builtin_cpu_supports("x86-64-v3")) return AccumulateBlockV3;
+#endif
+  return AccumulateBlockBaseline;
+}
+void AccumulateBlock(double* const* acc, const double* log_c, const JointMixture::LogPdfDim* dims,
+                     size_t nd, const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0,
+                     int64_t len) {
+  static const AccumulateBlockFn fn = PickAccumulateBlock();
+  fn(acc, log_c, dims, nd, cand, nc, k0, len);
 }
 
 // log(sum_k w[k] exp(acc[k]) + w_prior exp(prior)). Terms this far below the largest (relative
