@@ -760,10 +760,8 @@ void JointMixture::Dim::Reset(const Domain& domain) {
   log_hit = log_miss = 0;
   rowsum = 1;
   cells = false;
-  for (std::vector<double>* v :
-       {&mu, &sigma, &inv_sigma, &idx_f, &key_mu, &key_sigma, &key_log_c, &sigmas})
-    v->clear();
-  for (std::vector<int32_t>* v : {&key, &key_idx, &key_class}) v->clear();
+  for (std::vector<double>* v : {&mu, &idx_f, &key_mu, &key_sigma, &key_log_c, &sigmas}) v->clear();
+  for (std::vector<int32_t>* v : {&key_idx, &key_class}) v->clear();
 }
 
 void JointMixture::Fit(const std::vector<Domain>& dims, const std::vector<std::vector<double>>& obs,

@@ -369,8 +369,10 @@ class JointMixture {
     std::vector<double> key_log_c;  // log(1 / truncation mass)
     std::vector<double> sigmas;     // the distinct sigmas of the keys
 
-    // Empties every per-observation and per-key vector (keeping their capacity) and resets the
-    // scalars, for the domain d.
+    // Empties the per-observation and per-key vectors (keeping their capacity) and resets the
+    // scalars, for the domain d; sigma, inv_sigma and key are left as they are, since Fit
+    // resizes and overwrites them wherever the domain uses them (emptied, each refit would
+    // zero-fill them first).
     void Reset(const Domain& domain);
   };
   std::vector<Dim> dims_;

@@ -181,6 +181,7 @@ class TpeSampler : public Sampler {
   struct JointOrder {
     std::vector<uint64_t> serials;  // ParamModel serials of the dimensions
     std::vector<char> member;       // by trial index
+    size_t n_rows = 0;              // members
     std::vector<std::vector<std::pair<double, int64_t>>> sorted;  // per dimension
   };
 
@@ -225,7 +226,9 @@ class TpeSampler : public Sampler {
     std::vector<char> has_all;  // by trial index
     std::vector<int32_t> pos;   // by trial index: position among JointOrders' rows, or -1
     std::vector<int64_t> below_rows, above_rows;  // trial indices
-    std::vector<int32_t> slots;
+    std::vector<double> below_weights, above_weights;
+    std::vector<int64_t> sampled_rows;  // max_joint_kernels' sample of above_rows
+    std::vector<double> sampled_weights;
     std::vector<uint64_t> serials;  // UpdateJointOrder's
     std::vector<char> member;       // UpdateJointOrder's next membership, by trial index
     std::vector<int64_t> added;     // UpdateJointOrder's new rows
