@@ -107,12 +107,12 @@ inline __attribute__((always_inline)) V8 Max8(V8 a, V8 b) {
   return Join8(Lo4(a) > Lo4(b) ? Lo4(a) : Lo4(b), Hi4(a) > Hi4(b) ? Hi4(a) : Hi4(b));
 }
 
-// p[idx[0]], ..., p[idx[7]] as eight doubles (the same values whichever way). Gather8<kScalar>
-// loads them one by one and inserts them into the vector; kAvx2 and kAvx512 (HPO_SIMD_X86 only)
-// use the gather instructions, which a target_clones function cannot: their callers are built for
-// the matching target explicitly (target attribute, flatten) and picked at run time with
-// __builtin_cpu_supports, as target_clones' resolver would pick its variant.
-enum class GatherKind { kScalar, kAvx2, kAvx512 };
+// Helpers written three ways, by instruction set: kBaseline in vector arithmetic only, kAvx2 and
+// kAvx512 (HPO_SIMD_X86 only) with intrinsics that a target_clones function cannot use. Their
+// callers are built for the matching target explicitly (target attribute, flatten) and picked at
+// run time with __builtin_cpu_supports, as target_clones' resolver would pick its variant. The
+// three give the same values.
+enum class Isa { kBaseline, kAvx2, kAvx512 };
 #if HPO_SIMD_X86
 __attribute__((target("avx2"))) inline V8 GatherAvx2(const double* p, const int32_t* idx) {
   const __m256d lo =
@@ -134,13 +134,47 @@ __attribute__((target("avx512f"))) inline V8 GatherAvx512(const double* p, const
 #endif
 // Not always_inline (a target-specific callee cannot be forced into a baseline caller): the
 // callers that use kAvx2 or kAvx512 are flattened.
-template <GatherKind G>
+// p[idx[0]], ..., p[idx[7]] as eight doubles: with the gather instructions, or loaded one by one
+// and inserted into the vector.
+template <Isa G>
 inline V8 Gather8(const double* p, const int32_t* idx) {
 #if HPO_SIMD_X86
-  if constexpr (G == GatherKind::kAvx512) return GatherAvx512(p, idx);
-  if constexpr (G == GatherKind::kAvx2) return GatherAvx2(p, idx);
+  if constexpr (G == Isa::kAvx512) return GatherAvx512(p, idx);
+  if constexpr (G == Isa::kAvx2) return GatherAvx2(p, idx);
 #endif
   return V8{p[idx[0]], p[idx[1]], p[idx[2]], p[idx[3]], p[idx[4]], p[idx[5]], p[idx[6]], p[idx[7]]};
+}
+// a > b elementwise, as a mask (lanes all ones or all zeros); on halves (see SelectEq8).
+inline __attribute__((always_inline)) U8 GreaterMask8(V8 a, double b) {
+  typedef int64_t I4 __attribute__((vector_size(32)));
+  const V4 bv = V4{} + b;
+  const I4 lo = Lo4(a) > bv, hi = Hi4(a) > bv;
+  return std::bit_cast<U8>(__builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7));
+}
+#if HPO_SIMD_X86
+__attribute__((target("avx2"))) inline bool AnyGreaterAvx2(V8 a, double b) {
+  __m256d lo, hi;
+  std::memcpy(&lo, &a, sizeof(lo));
+  std::memcpy(&hi, reinterpret_cast<const char*>(&a) + sizeof(lo), sizeof(hi));
+  const __m256d bv = _mm256_set1_pd(b);
+  return (_mm256_movemask_pd(_mm256_cmp_pd(lo, bv, _CMP_GT_OQ)) |
+          _mm256_movemask_pd(_mm256_cmp_pd(hi, bv, _CMP_GT_OQ))) != 0;
+}
+__attribute__((target("avx512f"))) inline bool AnyGreaterAvx512(V8 a, double b) {
+  __m512d x;
+  std::memcpy(&x, &a, sizeof(x));
+  return _mm512_cmp_pd_mask(x, _mm512_set1_pd(b), _CMP_GT_OQ) != 0;
+}
+#endif
+// Whether a[j] > b for some lane j: one compare and mask test, or the lanes of the mask OR-ed.
+template <Isa G>
+inline bool AnyGreater8(V8 a, double b) {
+#if HPO_SIMD_X86
+  if constexpr (G == Isa::kAvx512) return AnyGreaterAvx512(a, b);
+  if constexpr (G == Isa::kAvx2) return AnyGreaterAvx2(a, b);
+#endif
+  const U8 m = GreaterMask8(a, b);
+  return ((m[0] | m[1]) | (m[2] | m[3])) != 0 || ((m[4] | m[5]) | (m[6] | m[7])) != 0;
 }
 #endif
 

@@ -578,6 +578,21 @@ int64_t LogIntSize(const Domain& d) {
   return std::llround(std::exp(d.hi) - 0.5) - std::llround(std::exp(d.lo) + 0.5) + 1;
 }
 
+// Of a function's variants (simd::Isa), the one for this machine, as target_clones' resolver
+// picks: AVX-512 (x86-64-v4), else AVX2 (x86-64-v3), else the baseline.
+template <class Fn>
+Fn PickVariant(
+#if HPO_SIMD_X86
+    Fn v4, Fn v3,
+#endif
+    Fn baseline) {
+#if HPO_SIMD_X86
+  if (__builtin_cpu_supports("x86-64-v4")) return v4;
+  if (__builtin_cpu_supports("x86-64-v3")) return v3;
+#endif
+  return baseline;
+}
+
 // JointMixture::LogPdf's loop over the observations: acc[k] collects observation k's log kernel
 // value (the weight apart), log_c[k] plus each dimension's term in dimension order.
 // Candidates kC at a time, observations eight at a time: the C accumulators stay in registers
@@ -586,7 +601,7 @@ int64_t LogIntSize(const Domain& d) {
 // operations as one dimension at a time (a Gaussian term: acc -= 0.5 * z * z).
 // `G`: how a by-key dimension's terms are gathered (simd::Gather8); its callers are flattened
 // (see AccumulateBlock), so that no vector crosses a call.
-template <int C, simd::GatherKind G>
+template <int C, simd::Isa G>
 inline void AccumulateGroup(double* const* acc, const double* log_c,
                             const JointMixture::LogPdfDim* dims, size_t nd,
                             const JointMixture::LogPdfCand* cand, int64_t k0, int64_t len) {
@@ -653,7 +668,7 @@ inline void AccumulateGroup(double* const* acc, const double* log_c,
 
 // acc[c][k] for every candidate c < nc and observation k in [k0, k0 + len).
 constexpr size_t kLogPdfGroup = 4;
-template <simd::GatherKind G>
+template <simd::Isa G>
 inline void AccumulateBlockWith(double* const* acc, const double* log_c,
                                 const JointMixture::LogPdfDim* dims, size_t nd,
                                 const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0,
@@ -672,12 +687,12 @@ using AccumulateBlockFn = void (*)(double* const*, const double*, const JointMix
 __attribute__((target("arch=x86-64-v4"), flatten)) void AccumulateBlockV4(
     double* const* acc, const double* log_c, const JointMixture::LogPdfDim* dims, size_t nd,
     const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
-  AccumulateBlockWith<simd::GatherKind::kAvx512>(acc, log_c, dims, nd, cand, nc, k0, len);
+  AccumulateBlockWith<simd::Isa::kAvx512>(acc, log_c, dims, nd, cand, nc, k0, len);
 }
 __attribute__((target("arch=x86-64-v3"), flatten)) void AccumulateBlockV3(
     double* const* acc, const double* log_c, const JointMixture::LogPdfDim* dims, size_t nd,
     const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
-  AccumulateBlockWith<simd::GatherKind::kAvx2>(acc, log_c, dims, nd, cand, nc, k0, len);
+  AccumulateBlockWith<simd::Isa::kAvx2>(acc, log_c, dims, nd, cand, nc, k0, len);
 }
 #endif
 __attribute__((flatten)) void AccumulateBlockBaseline(double* const* acc, const double* log_c,
@@ -685,20 +700,16 @@ __attribute__((flatten)) void AccumulateBlockBaseline(double* const* acc, const 
                                                       size_t nd,
                                                       const JointMixture::LogPdfCand* cand,
                                                       size_t nc, int64_t k0, int64_t len) {
-  AccumulateBlockWith<simd::GatherKind::kScalar>(acc, log_c, dims, nd, cand, nc, k0, len);
-}
-// The variant for this machine, picked once (as target_clones' resolver picks).
-AccumulateBlockFn PickAccumulateBlock() {
-#if HPO_SIMD_X86
-  if (__builtin_cpu_supports("x86-64-v4")) return AccumulateBlockV4;
-  if (__builtin_cpu_supports("x86-64-v3")) return AccumulateBlockV3;
-#endif
-  return AccumulateBlockBaseline;
+  AccumulateBlockWith<simd::Isa::kBaseline>(acc, log_c, dims, nd, cand, nc, k0, len);
 }
 void AccumulateBlock(double* const* acc, const double* log_c, const JointMixture::LogPdfDim* dims,
                      size_t nd, const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0,
                      int64_t len) {
-  static const AccumulateBlockFn fn = PickAccumulateBlock();
+  static const AccumulateBlockFn fn = PickVariant<AccumulateBlockFn>(
+#if HPO_SIMD_X86
+      AccumulateBlockV4, AccumulateBlockV3,
+#endif
+      AccumulateBlockBaseline);
   fn(acc, log_c, dims, nd, cand, nc, k0, len);
 }
 
@@ -706,8 +717,9 @@ void AccumulateBlock(double* const* acc, const double* log_c, const JointMixture
 // weight < 1e-23, and fewer than 1e7 of them) cannot change a double: they are left out, and a
 // block of eight without any other is skipped.
 constexpr double kNegligibleLog = -53.0;
-HPO_SIMD_CLONES double WeightedLogSumExp(const double* acc, const double* w, int64_t n,
-                                         double prior, double w_prior) {
+template <simd::Isa I>
+inline double WeightedLogSumExpWith(const double* acc, const double* w, int64_t n, double prior,
+                                    double w_prior) {
   double mx = prior;
   int64_t k = 0;
 #if defined(__GNUC__)
@@ -731,10 +743,8 @@ HPO_SIMD_CLONES double WeightedLogSumExp(const double* acc, const double* w, int
     V8 s = {};
     for (; k + 8 <= n; k += 8) {
       const V8 a = simd::Load8(acc + k);
-      const U8 live = std::bit_cast<U8>(a > floor);  // all ones where a > floor
-      if (((live[0] | live[1]) | (live[2] | live[3])) == 0 &&
-          ((live[4] | live[5]) | (live[6] | live[7])) == 0)
-        continue;
+      if (!simd::AnyGreater8<I>(a, floor)) continue;
+      const U8 live = simd::GreaterMask8(a, floor);  // all ones where a > floor
       const V8 e = simd::Load8(w + k) * simd::ExpNeg<V8, U8>(mx - a);
       s += std::bit_cast<V8>(std::bit_cast<U8>(e) & live);
     }
@@ -744,6 +754,30 @@ HPO_SIMD_CLONES double WeightedLogSumExp(const double* acc, const double* w, int
   for (; k < n; ++k)
     if (acc[k] > floor) sum += w[k] * simd::ExpNeg<double, uint64_t>(mx - acc[k]);
   return mx + std::log(sum);
+}
+using WeightedLogSumExpFn = double (*)(const double*, const double*, int64_t, double, double);
+#if HPO_SIMD_X86
+__attribute__((target("arch=x86-64-v4"), flatten)) double WeightedLogSumExpV4(
+    const double* acc, const double* w, int64_t n, double prior, double w_prior) {
+  return WeightedLogSumExpWith<simd::Isa::kAvx512>(acc, w, n, prior, w_prior);
+}
+__attribute__((target("arch=x86-64-v3"), flatten)) double WeightedLogSumExpV3(
+    const double* acc, const double* w, int64_t n, double prior, double w_prior) {
+  return WeightedLogSumExpWith<simd::Isa::kAvx2>(acc, w, n, prior, w_prior);
+}
+#endif
+__attribute__((flatten)) double WeightedLogSumExpBaseline(const double* acc, const double* w,
+                                                          int64_t n, double prior, double w_prior) {
+  return WeightedLogSumExpWith<simd::Isa::kBaseline>(acc, w, n, prior, w_prior);
+}
+double WeightedLogSumExp(const double* acc, const double* w, int64_t n, double prior,
+                         double w_prior) {
+  static const WeightedLogSumExpFn fn = PickVariant<WeightedLogSumExpFn>(
+#if HPO_SIMD_X86
+      WeightedLogSumExpV4, WeightedLogSumExpV3,
+#endif
+      WeightedLogSumExpBaseline);
+  return fn(acc, w, n, prior, w_prior);
 }
 
 }  // namespace
