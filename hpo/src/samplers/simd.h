@@ -84,10 +84,11 @@ inline __attribute__((always_inline)) void Store8(double* p, V8 v) {
 inline __attribute__((always_inline)) double Sum8(V8 v) {
   return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
-// Elementwise selections on eight doubles, done on two halves of four: GCC expands a vector
-// comparison (and ?:) wider than the target's vectors lane by lane with scalar compares and
-// branches (the AVX2 clone); on halves it uses the AVX2 compare and blend. Same values as the
-// plain ?: on eight.
+// Halves of four doubles, for the comparisons below (SelectEq8, Max8, GreaterMask8): GCC expands
+// a vector comparison (and ?:) wider than the target's vectors lane by lane with scalar compares
+// and branches (AVX2, baseline), while AVX2 compares and blends halves. The AVX-512 variants
+// compare all eight at once (given halves, GCC may keep two 256-bit compares and a shuffle).
+// The same values either way.
 typedef double V4 __attribute__((vector_size(32)));
 inline __attribute__((always_inline)) V4 Lo4(V8 v) {
   return __builtin_shufflevector(v, v, 0, 1, 2, 3);
@@ -98,14 +99,6 @@ inline __attribute__((always_inline)) V4 Hi4(V8 v) {
 inline __attribute__((always_inline)) V8 Join8(V4 lo, V4 hi) {
   return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
 }
-// x == y ? a : b, elementwise.
-inline __attribute__((always_inline)) V8 SelectEq8(V8 x, V8 y, V8 a, V8 b) {
-  return Join8(Lo4(x) == Lo4(y) ? Lo4(a) : Lo4(b), Hi4(x) == Hi4(y) ? Hi4(a) : Hi4(b));
-}
-// a > b ? a : b, elementwise.
-inline __attribute__((always_inline)) V8 Max8(V8 a, V8 b) {
-  return Join8(Lo4(a) > Lo4(b) ? Lo4(a) : Lo4(b), Hi4(a) > Hi4(b) ? Hi4(a) : Hi4(b));
-}
 
 // Helpers written three ways, by instruction set: kBaseline in vector arithmetic only, kAvx2 and
 // kAvx512 (HPO_SIMD_X86 only) with intrinsics that a target_clones function cannot use. Their
@@ -113,6 +106,18 @@ inline __attribute__((always_inline)) V8 Max8(V8 a, V8 b) {
 // run time with __builtin_cpu_supports, as target_clones' resolver would pick its variant. The
 // three give the same values.
 enum class Isa { kBaseline, kAvx2, kAvx512 };
+// x == y ? a : b, elementwise (see Lo4).
+template <Isa I>
+inline __attribute__((always_inline)) V8 SelectEq8(V8 x, V8 y, V8 a, V8 b) {
+  if constexpr (I == Isa::kAvx512) return x == y ? a : b;
+  return Join8(Lo4(x) == Lo4(y) ? Lo4(a) : Lo4(b), Hi4(x) == Hi4(y) ? Hi4(a) : Hi4(b));
+}
+// a > b ? a : b, elementwise (see Lo4).
+template <Isa I>
+inline __attribute__((always_inline)) V8 Max8(V8 a, V8 b) {
+  if constexpr (I == Isa::kAvx512) return a > b ? a : b;
+  return Join8(Lo4(a) > Lo4(b) ? Lo4(a) : Lo4(b), Hi4(a) > Hi4(b) ? Hi4(a) : Hi4(b));
+}
 #if HPO_SIMD_X86
 __attribute__((target("avx2"))) inline V8 GatherAvx2(const double* p, const int32_t* idx) {
   const __m256d lo =
@@ -144,8 +149,10 @@ inline V8 Gather8(const double* p, const int32_t* idx) {
 #endif
   return V8{p[idx[0]], p[idx[1]], p[idx[2]], p[idx[3]], p[idx[4]], p[idx[5]], p[idx[6]], p[idx[7]]};
 }
-// a > b elementwise, as a mask (lanes all ones or all zeros); on halves (see SelectEq8).
+// a > b elementwise, as a mask (lanes all ones or all zeros; see Lo4).
+template <Isa I>
 inline __attribute__((always_inline)) U8 GreaterMask8(V8 a, double b) {
+  if constexpr (I == Isa::kAvx512) return std::bit_cast<U8>(a > V8{} + b);
   typedef int64_t I4 __attribute__((vector_size(32)));
   const V4 bv = V4{} + b;
   const I4 lo = Lo4(a) > bv, hi = Hi4(a) > bv;
@@ -173,7 +180,7 @@ inline bool AnyGreater8(V8 a, double b) {
   if constexpr (G == Isa::kAvx512) return AnyGreaterAvx512(a, b);
   if constexpr (G == Isa::kAvx2) return AnyGreaterAvx2(a, b);
 #endif
-  const U8 m = GreaterMask8(a, b);
+  const U8 m = GreaterMask8<G>(a, b);
   return ((m[0] | m[1]) | (m[2] | m[3])) != 0 || ((m[4] | m[5]) | (m[6] | m[7])) != 0;
 }
 #endif

@@ -625,7 +625,7 @@ inline void AccumulateGroup(double* const* acc, const double* log_c,
         const V8 idx = simd::Load8(x.a + o);
         const V8 hit = V8{} + x.hit, miss = V8{} + x.miss;
         for (int c = 0; c < C; ++c)
-          a[c] += simd::SelectEq8(idx, V8{} + cand[c * nd + di].v, hit, miss);
+          a[c] += simd::SelectEq8<G>(idx, V8{} + cand[c * nd + di].v, hit, miss);
       } else {
         // Candidates in one cell share a row of terms (LogPdf puts them next to each other):
         // one gather serves them.
@@ -729,7 +729,7 @@ inline double WeightedLogSumExpWith(const double* acc, const double* w, int64_t 
     V8 m = simd::Load8(acc);
     for (k = 8; k + 8 <= n; k += 8) {
       const V8 a = simd::Load8(acc + k);
-      m = simd::Max8(a, m);
+      m = simd::Max8<I>(a, m);
     }
     for (int j = 0; j < 8; ++j) mx = std::max(mx, m[j]);
   }
@@ -744,7 +744,7 @@ inline double WeightedLogSumExpWith(const double* acc, const double* w, int64_t 
     for (; k + 8 <= n; k += 8) {
       const V8 a = simd::Load8(acc + k);
       if (!simd::AnyGreater8<I>(a, floor)) continue;
-      const U8 live = simd::GreaterMask8(a, floor);  // all ones where a > floor
+      const U8 live = simd::GreaterMask8<I>(a, floor);  // all ones where a > floor
       const V8 e = simd::Load8(w + k) * simd::ExpNeg<V8, U8>(mx - a);
       s += std::bit_cast<V8>(std::bit_cast<U8>(e) & live);
     }
