@@ -863,14 +863,17 @@ void JointMixture::Fit(const std::vector<Domain>& dims, const std::vector<std::v
         next.clear();
         const int64_t log_int_low = std::llround(std::exp(x.d.lo) + 0.5);  // grid index 0
         std::vector<CellMassCache::Table*> class_tables;  // where cached: by index in x.sigmas
+        // Grid index of observation k's kernel: a log int's integer counted from the low bound,
+        // the caller's hint, or the grid point nearest mu.
+        auto grid_index = [&](size_t k, double mu) -> int64_t {
+          if (x.d.round_int) return std::llround(std::exp(mu)) - log_int_low;
+          if (grid != nullptr) return grid[k];
+          return x.d.GridIndex(mu);
+        };
         x.key.resize(x.mu.size());
         for (size_t k = 0; k < x.mu.size(); ++k) {
           const double mu = x.mu[k], sigma = x.sigma[k];
-          const auto i = static_cast<int32_t>(
-              std::clamp<int64_t>(x.d.round_int     ? std::llround(std::exp(mu)) - log_int_low
-                                  : grid != nullptr ? grid[k]
-                                                    : x.d.GridIndex(mu),
-                                  0, size - 1));
+          const auto i = static_cast<int32_t>(std::clamp<int64_t>(grid_index(k, mu), 0, size - 1));
           int32_t j = dense ? first[static_cast<size_t>(i)] : -1;
           while (j >= 0 && x.key_sigma[static_cast<size_t>(j)] != sigma)
             j = next[static_cast<size_t>(j)];
@@ -993,11 +996,13 @@ void JointCandidates::Assign(const std::vector<Domain>& dims, const double* valu
   }
   order_.resize(n);
   std::iota(order_.begin(), order_.end(), 0);
-  std::stable_sort(order_.begin(), order_.end(), [&](int32_t p, int32_t q) {
-    return std::lexicographical_compare(row_.begin() + p * static_cast<std::ptrdiff_t>(nd),
-                                        row_.begin() + (p + 1) * static_cast<std::ptrdiff_t>(nd),
-                                        row_.begin() + q * static_cast<std::ptrdiff_t>(nd),
-                                        row_.begin() + (q + 1) * static_cast<std::ptrdiff_t>(nd));
+  // Stable: equal rows keep the candidates' order (std::sort with that tie-break, which unlike
+  // std::stable_sort allocates no buffer).
+  std::sort(order_.begin(), order_.end(), [&](int32_t p, int32_t q) {
+    const auto rp = row_.begin() + p * static_cast<std::ptrdiff_t>(nd);
+    const auto rq = row_.begin() + q * static_cast<std::ptrdiff_t>(nd);
+    const auto [ip, iq] = std::mismatch(rp, rp + static_cast<std::ptrdiff_t>(nd), rq);
+    return ip != rp + static_cast<std::ptrdiff_t>(nd) ? *ip < *iq : p < q;
   });
   lv_.resize(n * nd);
   for (size_t i = 0; i < n; ++i) {
