@@ -129,6 +129,14 @@ __attribute__((target("avx2"))) inline V8 GatherAvx2(const double* p, const int3
   std::memcpy(reinterpret_cast<char*>(&v) + sizeof(lo), &hi, sizeof(hi));
   return v;
 }
+// p[idx[0]], ..., p[idx[3]] as four doubles.
+__attribute__((target("avx2"))) inline V4 GatherAvx2x4(const double* p, const int32_t* idx) {
+  const __m256d x =
+      _mm256_i32gather_pd(p, _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx)), 8);
+  V4 v;
+  std::memcpy(&v, &x, sizeof(x));
+  return v;
+}
 __attribute__((target("avx512f"))) inline V8 GatherAvx512(const double* p, const int32_t* idx) {
   const __m512d x =
       _mm512_i32gather_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx)), p, 8);

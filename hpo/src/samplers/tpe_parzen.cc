@@ -593,56 +593,89 @@ Fn PickVariant(
   return baseline;
 }
 
+#if defined(__GNUC__)
+// The vectors of AccumulateGroup by instruction set: eight doubles, or for AVX2 four (its
+// registers' width: eight accumulators of four stay in the sixteen registers, four of eight do
+// not), with their load, store, categorical select and gather of by-key terms.
+template <simd::Isa G>
+struct KernelVec {
+  using T = simd::V8;
+  static constexpr int kWidth = 8;
+  static T Load(const double* p) { return simd::Load8(p); }
+  static void Store(double* p, T v) { simd::Store8(p, v); }
+  static T SelectEq(T x, T y, T a, T b) { return simd::SelectEq8<G>(x, y, a, b); }
+  static T Gather(const double* p, const int32_t* idx) { return simd::Gather8<G>(p, idx); }
+};
+#if HPO_SIMD_X86
+template <>
+struct KernelVec<simd::Isa::kAvx2> {
+  using T = simd::V4;
+  static constexpr int kWidth = 4;
+  static T Load(const double* p) {
+    T v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+  static void Store(double* p, T v) { std::memcpy(p, &v, sizeof(v)); }
+  static T SelectEq(T x, T y, T a, T b) { return x == y ? a : b; }
+  static T Gather(const double* p, const int32_t* idx) { return simd::GatherAvx2x4(p, idx); }
+};
+#endif
+#endif
+
 // JointMixture::LogPdf's loop over the observations: acc[k] collects observation k's log kernel
 // value (the weight apart), log_c[k] plus each dimension's term in dimension order.
-// Candidates kC at a time, observations eight at a time: the C accumulators stay in registers
-// through all the dimensions, and each observation's constants are loaded once per C candidates.
-// Per (candidate, observation) the terms are added in the same order and with the same
-// operations as one dimension at a time (a Gaussian term: acc -= 0.5 * z * z).
-// `G`: how a by-key dimension's terms are gathered (simd::Gather8); its callers are flattened
-// (see AccumulateBlock), so that no vector crosses a call.
+// Candidates kC at a time, observations a vector (KernelVec) at a time: the C accumulators stay
+// in registers through all the dimensions, and each observation's constants are loaded once per
+// C candidates. Per (candidate, observation) the terms are added in the same order and with the
+// same operations as one dimension at a time (a Gaussian term: acc -= 0.5 * z * z), whatever the
+// vector width.
+// `G`: the instruction set (KernelVec); its callers are flattened (see AccumulateBlock), so that
+// no vector crosses a call.
 template <int C, simd::Isa G>
 inline void AccumulateGroup(double* const* acc, const double* log_c,
                             const JointMixture::LogPdfDim* dims, size_t nd,
                             const JointMixture::LogPdfCand* cand, int64_t k0, int64_t len) {
   int64_t k = 0;
 #if defined(__GNUC__)
-  using simd::V8;
-  for (; k + 8 <= len; k += 8) {
+  using Vec = KernelVec<G>;
+  using V = typename Vec::T;
+  constexpr int kW = Vec::kWidth;
+  for (; k + kW <= len; k += kW) {
     const int64_t o = k0 + k;
-    V8 a[C];
-    const V8 base = simd::Load8(log_c + o);
+    V a[C];
+    const V base = Vec::Load(log_c + o);
     for (int c = 0; c < C; ++c) a[c] = base;
     for (size_t di = 0; di < nd; ++di) {
       const JointMixture::LogPdfDim& x = dims[di];
       if (x.kind == JointMixture::LogPdfDim::kGaussian) {
-        const V8 mu = simd::Load8(x.a + o), inv = simd::Load8(x.b + o);
+        const V mu = Vec::Load(x.a + o), inv = Vec::Load(x.b + o);
         for (int c = 0; c < C; ++c) {
-          const V8 z = (cand[c * nd + di].v - mu) * inv;
+          const V z = (cand[c * nd + di].v - mu) * inv;
           a[c] -= 0.5 * z * z;
         }
       } else if (x.kind == JointMixture::LogPdfDim::kCategorical) {
-        const V8 idx = simd::Load8(x.a + o);
-        const V8 hit = V8{} + x.hit, miss = V8{} + x.miss;
+        const V idx = Vec::Load(x.a + o);
+        const V hit = V{} + x.hit, miss = V{} + x.miss;
         for (int c = 0; c < C; ++c)
-          a[c] += simd::SelectEq8<G>(idx, V8{} + cand[c * nd + di].v, hit, miss);
+          a[c] += Vec::SelectEq(idx, V{} + cand[c * nd + di].v, hit, miss);
       } else {
         // Candidates in one cell share a row of terms (LogPdf puts them next to each other):
         // one gather serves them.
         const int32_t* key = x.key + o;
-        V8 t{};
+        V t{};
         const double* last = nullptr;
         for (int c = 0; c < C; ++c) {
           const double* term = cand[c * nd + di].term;
           if (term != last) {
             last = term;
-            t = simd::Gather8<G>(term, key);
+            t = Vec::Gather(term, key);
           }
           a[c] += t;
         }
       }
     }
-    for (int c = 0; c < C; ++c) simd::Store8(acc[c] + o, a[c]);
+    for (int c = 0; c < C; ++c) Vec::Store(acc[c] + o, a[c]);
   }
 #endif
   for (; k < len; ++k) {
