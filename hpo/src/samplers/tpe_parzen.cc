@@ -699,9 +699,10 @@ inline void AccumulateGroup(double* const* acc, const double* log_c,
   }
 }
 
-// acc[c][k] for every candidate c < nc and observation k in [k0, k0 + len).
-constexpr size_t kLogPdfGroup = 4;
-template <simd::Isa G>
+// acc[c][k] for every candidate c < nc and observation k in [k0, k0 + len), kLogPdfGroup
+// candidates at a time: eight with AVX2's vectors of four (KernelVec), four otherwise (eight
+// showed no gain with AVX-512's vectors of eight).
+template <simd::Isa G, size_t kLogPdfGroup = G == simd::Isa::kAvx2 ? 8 : 4>
 inline void AccumulateBlockWith(double* const* acc, const double* log_c,
                                 const JointMixture::LogPdfDim* dims, size_t nd,
                                 const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0,
