@@ -28,13 +28,6 @@ double NormalCdf(double z) { return 0.5 * std::erfc(-z / kSqrt2); }
 
 }  // namespace
 
-double RampWeight(int64_t pos, int64_t n) {
-  if (n <= kFlatWeights || pos >= n - kFlatWeights) return 1.0;
-  double inv = 1.0 / static_cast<double>(n);
-  if (n == kFlatWeights + 1) return inv;
-  return inv + (1.0 - inv) * static_cast<double>(pos) / static_cast<double>(n - kFlatWeights - 1);
-}
-
 std::vector<double> DefaultWeights(int64_t n) {
   std::vector<double> w(static_cast<size_t>(std::max<int64_t>(n, 0)));
   for (int64_t i = 0; i < n; ++i) w[i] = RampWeight(i, n);
@@ -1020,12 +1013,32 @@ void JointCandidates::Assign(const std::vector<Domain>& dims, const double* valu
     distinct.clear();
     const Domain& d = dims[di];
     if (d.kind != Domain::Kind::kDiscrete && !d.round_int) continue;
+    // Stepped dimensions: equal values share a grid point, so the distinct values are chained
+    // by grid point (bucket_first_, bucket_next_) and v is compared with those of its own only.
+    const bool buckets = d.kind == Domain::Kind::kDiscrete && d.size <= kMaxJointMemo;
+    if (buckets) bucket_first_.assign(static_cast<size_t>(d.size), -1);
+    bucket_next_.clear();
     for (size_t c = 0; c < n; ++c) {
       const double v = v_[c * nd + di];
-      size_t r = 0;
-      while (r < distinct.size() && !(distinct[r] == v)) ++r;
-      if (r == distinct.size()) distinct.push_back(v);
-      row_[c * nd + di] = static_cast<int32_t>(r);
+      int32_t r = -1;
+      if (buckets) {
+        int32_t& first = bucket_first_[static_cast<size_t>(d.GridIndex(v))];
+        r = first;
+        while (r >= 0 && !(distinct[static_cast<size_t>(r)] == v))
+          r = bucket_next_[static_cast<size_t>(r)];
+        if (r < 0) {
+          r = static_cast<int32_t>(distinct.size());
+          distinct.push_back(v);
+          bucket_next_.push_back(first);
+          first = r;
+        }
+      } else {
+        r = 0;
+        while (static_cast<size_t>(r) < distinct.size() && !(distinct[static_cast<size_t>(r)] == v))
+          ++r;
+        if (static_cast<size_t>(r) == distinct.size()) distinct.push_back(v);
+      }
+      row_[c * nd + di] = r;
     }
   }
   order_.resize(n);

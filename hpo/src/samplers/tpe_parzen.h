@@ -26,7 +26,13 @@ namespace hpo::tpe {
 // Optuna's `default_weights`: the newest kFlatWeights observations weigh 1, older ones ramp
 // linearly from 1/n (oldest) towards 1.
 inline constexpr int64_t kFlatWeights = 25;
-double RampWeight(int64_t pos, int64_t n);  // weight of the pos-th oldest of n observations
+// Weight of the pos-th oldest of n observations (inline: the samplers call it per observation).
+inline double RampWeight(int64_t pos, int64_t n) {
+  if (n <= kFlatWeights || pos >= n - kFlatWeights) return 1.0;
+  double inv = 1.0 / static_cast<double>(n);
+  if (n == kFlatWeights + 1) return inv;
+  return inv + (1.0 - inv) * static_cast<double>(pos) / static_cast<double>(n - kFlatWeights - 1);
+}
 std::vector<double> DefaultWeights(int64_t n);
 
 // Uniform double in [0, 1) and a standard normal draw, reproducible across standard libraries.
@@ -294,8 +300,9 @@ class JointCandidates {
   // lv_[i * n_dims + d]: the value of candidate order_[i] as LogPdf's kernel reads it
   // (categorical: the choice index of its grid point).
   std::vector<double> lv_;
-  std::vector<double> prior_;  // per candidate
-  std::vector<double> memo_;   // PriorLogPdf's, by grid index
+  std::vector<double> prior_;                        // per candidate
+  std::vector<double> memo_;                         // PriorLogPdf's, by grid index
+  std::vector<int32_t> bucket_first_, bucket_next_;  // Assign's, see there
 };
 
 // Optuna 5's multivariate Parzen estimator: one product kernel per observation, in every numeric
