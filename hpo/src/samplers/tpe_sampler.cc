@@ -84,6 +84,7 @@ void TpeSampler::Reset(const History& history) {
   trials_ = history.trials;
   direction_ = history.direction;
   info_.clear();
+  above_.clear();
   volatile_.clear();
   complete_.clear();
   pruned_.clear();
@@ -167,6 +168,7 @@ void TpeSampler::RegisterParams(int64_t i) {
 
 void TpeSampler::UpdateMembership(int64_t i) {
   const bool member = InAbove(i);
+  above_[static_cast<size_t>(i)] = member;
   for (const auto& [name, v] : (*trials_)[static_cast<size_t>(i)].params) {
     auto it = models_.find(name);
     if (it == models_.end()) continue;
@@ -268,6 +270,7 @@ void TpeSampler::Sync(const History& history) {
     changed.push_back(i);
   }
   UpdateBelow(volatile_ranked, n_pending, &changed);
+  above_.resize(info_.size(), 0);
   for (int64_t i : changed) UpdateMembership(i);
 }
 
@@ -387,8 +390,7 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
   for (int64_t i : below_)
     if (js.has_all[static_cast<size_t>(i)]) below_rows.push_back(i);
   for (size_t i = 0; i < n_trials; ++i)
-    if (js.has_all[i] && InAbove(static_cast<int64_t>(i)))
-      above_rows.push_back(static_cast<int64_t>(i));
+    if (js.has_all[i] & above_[i]) above_rows.push_back(static_cast<int64_t>(i));
   // The sorted orders of the bad group's rows change little between asks: kept, not re-sorted.
   UpdateJointOrder(models, above_rows);
   std::vector<double>& above_weights = js.above_weights;

@@ -211,6 +211,7 @@ class TpeSampler : public Sampler {
   const std::vector<FrozenTrial>* trials_ = nullptr;
   Direction direction_ = Direction::kMinimize;
   std::vector<TrialInfo> info_;          // by trial index (number)
+  std::vector<char> above_;              // by trial index: InAbove(i), kept by UpdateMembership
   std::vector<int64_t> volatile_;        // trials not in a final state
   std::set<RankKey> complete_, pruned_;  // finished ranked trials
   std::vector<int64_t> below_;           // the good group, by index
