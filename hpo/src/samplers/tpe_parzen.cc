@@ -586,6 +586,9 @@ Fn PickVariant(
   return baseline;
 }
 
+// Lanes of a running maximum kept per candidate by AccumulateGroup (the widest vector's).
+constexpr int kMaxLanes = 8;
+
 #if defined(__GNUC__)
 // The vectors of AccumulateGroup by instruction set: eight doubles, or for AVX2 four (its
 // registers' width: eight accumulators of four stay in the sixteen registers, four of eight do
@@ -597,6 +600,7 @@ struct KernelVec {
   static T Load(const double* p) { return simd::Load8(p); }
   static void Store(double* p, T v) { simd::Store8(p, v); }
   static T SelectEq(T x, T y, T a, T b) { return simd::SelectEq8<G>(x, y, a, b); }
+  static T Max(T a, T b) { return simd::Max8<G>(a, b); }
   static T Gather(const double* p, const int32_t* idx) { return simd::Gather8<G>(p, idx); }
 };
 #if HPO_SIMD_X86
@@ -611,6 +615,7 @@ struct KernelVec<simd::Isa::kAvx2> {
   }
   static void Store(double* p, T v) { std::memcpy(p, &v, sizeof(v)); }
   static T SelectEq(T x, T y, T a, T b) { return x == y ? a : b; }
+  static T Max(T a, T b) { return a > b ? a : b; }
   static T Gather(const double* p, const int32_t* idx) { return simd::GatherAvx2x4(p, idx); }
 };
 #endif
@@ -625,8 +630,10 @@ struct KernelVec<simd::Isa::kAvx2> {
 // vector width.
 // `G`: the instruction set (KernelVec); its callers are flattened (see AccumulateBlock), so that
 // no vector crosses a call.
+// maxes[c * 8, c * 8 + 8): a running maximum of the values written to acc[c] (in any of the
+// lanes), for WeightedLogSumExp.
 template <int C, simd::Isa G>
-inline void AccumulateGroup(double* const* acc, const double* log_c,
+inline void AccumulateGroup(double* const* acc, double* maxes, const double* log_c,
                             const JointMixture::LogPdfDim* dims, size_t nd,
                             const JointMixture::LogPdfCand* cand, int64_t k0, int64_t len) {
   int64_t k = 0;
@@ -668,7 +675,11 @@ inline void AccumulateGroup(double* const* acc, const double* log_c,
         }
       }
     }
-    for (int c = 0; c < C; ++c) Vec::Store(acc[c] + o, a[c]);
+    for (int c = 0; c < C; ++c) {
+      Vec::Store(acc[c] + o, a[c]);
+      double* m = maxes + c * kMaxLanes;
+      Vec::Store(m, Vec::Max(a[c], Vec::Load(m)));
+    }
   }
 #endif
   for (; k < len; ++k) {
@@ -688,6 +699,7 @@ inline void AccumulateGroup(double* const* acc, const double* log_c,
         }
       }
       acc[c][o] = s;
+      maxes[c * kMaxLanes] = std::max(maxes[c * kMaxLanes], s);
     }
   }
 }
@@ -696,75 +708,67 @@ inline void AccumulateGroup(double* const* acc, const double* log_c,
 // candidates at a time: eight with AVX2's vectors of four (KernelVec), four otherwise (eight
 // showed no gain with AVX-512's vectors of eight).
 template <simd::Isa G, size_t kLogPdfGroup = G == simd::Isa::kAvx2 ? 8 : 4>
-inline void AccumulateBlockWith(double* const* acc, const double* log_c,
+inline void AccumulateBlockWith(double* const* acc, double* maxes, const double* log_c,
                                 const JointMixture::LogPdfDim* dims, size_t nd,
                                 const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0,
                                 int64_t len) {
   size_t c = 0;
   for (; c + kLogPdfGroup <= nc; c += kLogPdfGroup)
-    AccumulateGroup<kLogPdfGroup, G>(acc + c, log_c, dims, nd, cand + c * nd, k0, len);
-  for (; c < nc; ++c) AccumulateGroup<1, G>(acc + c, log_c, dims, nd, cand + c * nd, k0, len);
+    AccumulateGroup<kLogPdfGroup, G>(acc + c, maxes + c * kMaxLanes, log_c, dims, nd, cand + c * nd,
+                                     k0, len);
+  for (; c < nc; ++c)
+    AccumulateGroup<1, G>(acc + c, maxes + c * kMaxLanes, log_c, dims, nd, cand + c * nd, k0, len);
 }
-using AccumulateBlockFn = void (*)(double* const*, const double*, const JointMixture::LogPdfDim*,
-                                   size_t, const JointMixture::LogPdfCand*, size_t, int64_t,
-                                   int64_t);
+using AccumulateBlockFn = void (*)(double* const*, double*, const double*,
+                                   const JointMixture::LogPdfDim*, size_t,
+                                   const JointMixture::LogPdfCand*, size_t, int64_t, int64_t);
 // The variants of HPO_SIMD_CLONES, written out: the AVX2 and AVX-512 ones gather the by-key
 // terms with the gather instructions (simd::Gather8), which a target_clones function cannot use.
 #if HPO_SIMD_X86
 __attribute__((target("arch=x86-64-v4"), flatten)) void AccumulateBlockV4(
-    double* const* acc, const double* log_c, const JointMixture::LogPdfDim* dims, size_t nd,
-    const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
-  AccumulateBlockWith<simd::Isa::kAvx512>(acc, log_c, dims, nd, cand, nc, k0, len);
+    double* const* acc, double* maxes, const double* log_c, const JointMixture::LogPdfDim* dims,
+    size_t nd, const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
+  AccumulateBlockWith<simd::Isa::kAvx512>(acc, maxes, log_c, dims, nd, cand, nc, k0, len);
 }
 __attribute__((target("arch=x86-64-v3"), flatten)) void AccumulateBlockV3(
-    double* const* acc, const double* log_c, const JointMixture::LogPdfDim* dims, size_t nd,
-    const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
-  AccumulateBlockWith<simd::Isa::kAvx2>(acc, log_c, dims, nd, cand, nc, k0, len);
+    double* const* acc, double* maxes, const double* log_c, const JointMixture::LogPdfDim* dims,
+    size_t nd, const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
+  AccumulateBlockWith<simd::Isa::kAvx2>(acc, maxes, log_c, dims, nd, cand, nc, k0, len);
 }
 #endif
-__attribute__((flatten)) void AccumulateBlockBaseline(double* const* acc, const double* log_c,
-                                                      const JointMixture::LogPdfDim* dims,
-                                                      size_t nd,
-                                                      const JointMixture::LogPdfCand* cand,
-                                                      size_t nc, int64_t k0, int64_t len) {
-  AccumulateBlockWith<simd::Isa::kBaseline>(acc, log_c, dims, nd, cand, nc, k0, len);
+__attribute__((flatten)) void AccumulateBlockBaseline(
+    double* const* acc, double* maxes, const double* log_c, const JointMixture::LogPdfDim* dims,
+    size_t nd, const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
+  AccumulateBlockWith<simd::Isa::kBaseline>(acc, maxes, log_c, dims, nd, cand, nc, k0, len);
 }
-void AccumulateBlock(double* const* acc, const double* log_c, const JointMixture::LogPdfDim* dims,
-                     size_t nd, const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0,
-                     int64_t len) {
+void AccumulateBlock(double* const* acc, double* maxes, const double* log_c,
+                     const JointMixture::LogPdfDim* dims, size_t nd,
+                     const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
   static const AccumulateBlockFn fn = PickVariant<AccumulateBlockFn>(
 #if HPO_SIMD_X86
       AccumulateBlockV4, AccumulateBlockV3,
 #endif
       AccumulateBlockBaseline);
-  fn(acc, log_c, dims, nd, cand, nc, k0, len);
+  fn(acc, maxes, log_c, dims, nd, cand, nc, k0, len);
 }
 
 // log(sum_k w[k] exp(acc[k]) + w_prior exp(prior)). Terms this far below the largest (relative
 // weight < 1e-23, and fewer than 1e7 of them) cannot change a double: they are left out, and a
 // block of eight without any other is skipped.
 constexpr double kNegligibleLog = -53.0;
+// `maxes`: kMaxLanes values whose maximum is that of acc[0, n) (AccumulateGroup's), or -inf.
 template <simd::Isa I>
 inline double WeightedLogSumExpWith(const double* acc, const double* w, int64_t n, double prior,
-                                    double w_prior) {
+                                    double w_prior, const double* maxes) {
   double mx = prior;
-  int64_t k = 0;
+  for (int j = 0; j < kMaxLanes; ++j) mx = std::max(mx, maxes[j]);
 #if defined(__GNUC__)
   using simd::U8;
   using simd::V8;
-  if (n >= 8) {
-    V8 m = simd::Load8(acc);
-    for (k = 8; k + 8 <= n; k += 8) {
-      const V8 a = simd::Load8(acc + k);
-      m = simd::Max8<I>(a, m);
-    }
-    for (int j = 0; j < 8; ++j) mx = std::max(mx, m[j]);
-  }
 #endif
-  for (; k < n; ++k) mx = std::max(mx, acc[k]);
   const double floor = mx + kNegligibleLog;
   double sum = w_prior * std::exp(prior - mx);
-  k = 0;
+  int64_t k = 0;
 #if defined(__GNUC__)
   if (n >= 8) {
     V8 s = {};
@@ -782,29 +786,33 @@ inline double WeightedLogSumExpWith(const double* acc, const double* w, int64_t 
     if (acc[k] > floor) sum += w[k] * simd::ExpNeg<double, uint64_t>(mx - acc[k]);
   return mx + std::log(sum);
 }
-using WeightedLogSumExpFn = double (*)(const double*, const double*, int64_t, double, double);
+using WeightedLogSumExpFn = double (*)(const double*, const double*, int64_t, double, double,
+                                       const double*);
 #if HPO_SIMD_X86
 __attribute__((target("arch=x86-64-v4"), flatten)) double WeightedLogSumExpV4(
-    const double* acc, const double* w, int64_t n, double prior, double w_prior) {
-  return WeightedLogSumExpWith<simd::Isa::kAvx512>(acc, w, n, prior, w_prior);
+    const double* acc, const double* w, int64_t n, double prior, double w_prior,
+    const double* maxes) {
+  return WeightedLogSumExpWith<simd::Isa::kAvx512>(acc, w, n, prior, w_prior, maxes);
 }
 __attribute__((target("arch=x86-64-v3"), flatten)) double WeightedLogSumExpV3(
-    const double* acc, const double* w, int64_t n, double prior, double w_prior) {
-  return WeightedLogSumExpWith<simd::Isa::kAvx2>(acc, w, n, prior, w_prior);
+    const double* acc, const double* w, int64_t n, double prior, double w_prior,
+    const double* maxes) {
+  return WeightedLogSumExpWith<simd::Isa::kAvx2>(acc, w, n, prior, w_prior, maxes);
 }
 #endif
 __attribute__((flatten)) double WeightedLogSumExpBaseline(const double* acc, const double* w,
-                                                          int64_t n, double prior, double w_prior) {
-  return WeightedLogSumExpWith<simd::Isa::kBaseline>(acc, w, n, prior, w_prior);
+                                                          int64_t n, double prior, double w_prior,
+                                                          const double* maxes) {
+  return WeightedLogSumExpWith<simd::Isa::kBaseline>(acc, w, n, prior, w_prior, maxes);
 }
 double WeightedLogSumExp(const double* acc, const double* w, int64_t n, double prior,
-                         double w_prior) {
+                         double w_prior, const double* maxes) {
   static const WeightedLogSumExpFn fn = PickVariant<WeightedLogSumExpFn>(
 #if HPO_SIMD_X86
       WeightedLogSumExpV4, WeightedLogSumExpV3,
 #endif
       WeightedLogSumExpBaseline);
-  return fn(acc, w, n, prior, w_prior);
+  return fn(acc, w, n, prior, w_prior, maxes);
 }
 
 }  // namespace
@@ -1225,14 +1233,17 @@ void JointMixture::LogPdf(const JointCandidates& cands, std::vector<double>* out
   acc_.resize(nc * n);
   acc_rows_.resize(nc);
   for (size_t i = 0; i < nc; ++i) acc_rows_[i] = acc_.data() + static_cast<size_t>(order[i]) * n;
+  maxes_.assign(nc * kMaxLanes, -std::numeric_limits<double>::infinity());
   for (size_t k0 = 0; k0 < n; k0 += kLogPdfBlock) {
     const size_t len = std::min(kLogPdfBlock, n - k0);
-    AccumulateBlock(acc_rows_.data(), log_c_.data(), ldims.data(), nd, lcands.data(), nc,
-                    static_cast<int64_t>(k0), static_cast<int64_t>(len));
+    AccumulateBlock(acc_rows_.data(), maxes_.data(), log_c_.data(), ldims.data(), nd, lcands.data(),
+                    nc, static_cast<int64_t>(k0), static_cast<int64_t>(len));
   }
-  for (size_t c = 0; c < nc; ++c)
-    (*out)[c] =
-        WeightedLogSumExp(acc_.data() + c * n, weight_.data(), n_, cands.prior_[c], weight_prior_);
+  for (size_t i = 0; i < nc; ++i) {
+    const auto c = static_cast<size_t>(order[i]);
+    (*out)[c] = WeightedLogSumExp(acc_.data() + c * n, weight_.data(), n_, cands.prior_[c],
+                                  weight_prior_, maxes_.data() + i * kMaxLanes);
+  }
 }
 
 }  // namespace hpo::tpe

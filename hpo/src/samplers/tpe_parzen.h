@@ -404,6 +404,7 @@ class JointMixture {
   std::vector<LogPdfDim> logpdf_dims_;
   std::vector<LogPdfCand> logpdf_cands_;
   std::vector<double*> acc_rows_;
+  std::vector<double> maxes_;  // per candidate (in evaluation order): the maximum of its acc_ row
 };
 
 }  // namespace hpo::tpe
