@@ -9,7 +9,10 @@
 // The helpers are templates over F = double (with I = uint64_t) and over GCC vectors of doubles
 // (with I the vector of uint64_t of the same width), written in arithmetic only, so that the same
 // code serves both and the vector form needs no intrinsics. They are always inlined: no vector
-// crosses a call, whatever the variant.
+// crosses a call, whatever the variant. The helpers templated on an Isa (below) are the
+// exception: where the three instruction sets want different code they are written three ways,
+// with intrinsics for AVX2 and AVX-512, and their callers are built per instruction set by hand
+// instead of with HPO_SIMD_CLONES (see Isa).
 //
 // Thread safety: pure functions.
 #pragma once
@@ -22,7 +25,7 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 #define HPO_SIMD_CLONES \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-// 1 where HPO_SIMD_CLONES has variants; then the x86 gathers below exist too.
+// 1 where HPO_SIMD_CLONES has variants; then the intrinsics helpers below exist too.
 #define HPO_SIMD_X86 1
 #include <immintrin.h>
 #else
@@ -100,11 +103,12 @@ inline __attribute__((always_inline)) V8 Join8(V4 lo, V4 hi) {
   return __builtin_shufflevector(lo, hi, 0, 1, 2, 3, 4, 5, 6, 7);
 }
 
-// Helpers written three ways, by instruction set: kBaseline in vector arithmetic only, kAvx2 and
-// kAvx512 (HPO_SIMD_X86 only) with intrinsics that a target_clones function cannot use. Their
-// callers are built for the matching target explicitly (target attribute, flatten) and picked at
-// run time with __builtin_cpu_supports, as target_clones' resolver would pick its variant. The
-// three give the same values.
+// Helpers written by instruction set: kBaseline in vector arithmetic only, kAvx2 and kAvx512
+// (HPO_SIMD_X86 only) with intrinsics that a target_clones function cannot use. Their callers
+// are built for the matching target explicitly (target attribute, flatten) and picked at run time
+// with __builtin_cpu_supports, as target_clones' resolver would pick its variant. The intrinsics
+// helpers are not always_inline (a target-specific callee cannot be forced into a baseline
+// caller); flatten inlines them. The three give the same values.
 enum class Isa { kBaseline, kAvx2, kAvx512 };
 // x == y ? a : b, elementwise (see Lo4).
 template <Isa I>
@@ -119,6 +123,7 @@ inline __attribute__((always_inline)) V8 Max8(V8 a, V8 b) {
   return Join8(Lo4(a) > Lo4(b) ? Lo4(a) : Lo4(b), Hi4(a) > Hi4(b) ? Hi4(a) : Hi4(b));
 }
 #if HPO_SIMD_X86
+// p[idx[0]], ..., p[idx[7]] as eight doubles.
 __attribute__((target("avx2"))) inline V8 GatherAvx2(const double* p, const int32_t* idx) {
   const __m256d lo =
       _mm256_i32gather_pd(p, _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx)), 8);
@@ -145,8 +150,6 @@ __attribute__((target("avx512f"))) inline V8 GatherAvx512(const double* p, const
   return v;
 }
 #endif
-// Not always_inline (a target-specific callee cannot be forced into a baseline caller): the
-// callers that use kAvx2 or kAvx512 are flattened.
 // p[idx[0]], ..., p[idx[7]] as eight doubles: with the gather instructions, or loaded one by one
 // and inserted into the vector.
 template <Isa G>

@@ -311,11 +311,11 @@ class JointCandidates {
 //
 // LogPdf is the cost of a multivariate ask (candidates x observations x dimensions): the
 // observations are kept as structure of arrays with their per-kernel constants folded into one
-// log term, and its loops are vectorised (HPO_SIMD_CLONES, simd.h; by-key terms are read with the
-// AVX2 / AVX-512 gather instructions where the machine has them) and run block of observations
-// by block, all candidates per block (kLogPdfBlock). In a stepped or log int dimension the
-// observations sharing a grid point and a sigma share one log cell mass per candidate (the
-// kernel of a stepped float is centred on the first such observation's value).
+// log term, and its loops are vectorised (simd.h: one variant each for AVX-512, AVX2 and the
+// baseline, picked at run time; by-key terms are read with the gather instructions) and run
+// block of observations by block, all candidates per block (kLogPdfBlock). In a stepped or log int
+// dimension the observations sharing a grid point and a sigma share one log cell mass per candidate
+// (the kernel of a stepped float is centred on the first such observation's value).
 class JointMixture {
  public:
   struct LogPdfDim {
