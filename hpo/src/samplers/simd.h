@@ -123,12 +123,17 @@ inline __attribute__((always_inline)) V8 Max8(V8 a, V8 b) {
   return Join8(Lo4(a) > Lo4(b) ? Lo4(a) : Lo4(b), Hi4(a) > Hi4(b) ? Hi4(a) : Hi4(b));
 }
 #if HPO_SIMD_X86
+// The masked forms of the gathers, all lanes on, from a zero source: the same loads, but GCC's
+// unmasked intrinsics start from an undefined vector and trip -Wmaybe-uninitialized.
+__attribute__((target("avx2"))) inline __m256d Avx2Gather4(const double* p, const int32_t* idx) {
+  return _mm256_mask_i32gather_pd(_mm256_setzero_pd(), p,
+                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx)),
+                                  _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), 8);
+}
 // p[idx[0]], ..., p[idx[7]] as eight doubles.
 __attribute__((target("avx2"))) inline V8 GatherAvx2(const double* p, const int32_t* idx) {
-  const __m256d lo =
-      _mm256_i32gather_pd(p, _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx)), 8);
-  const __m256d hi =
-      _mm256_i32gather_pd(p, _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx + 4)), 8);
+  const __m256d lo = Avx2Gather4(p, idx);
+  const __m256d hi = Avx2Gather4(p, idx + 4);
   V8 v;
   std::memcpy(&v, &lo, sizeof(lo));
   std::memcpy(reinterpret_cast<char*>(&v) + sizeof(lo), &hi, sizeof(hi));
@@ -136,15 +141,14 @@ __attribute__((target("avx2"))) inline V8 GatherAvx2(const double* p, const int3
 }
 // p[idx[0]], ..., p[idx[3]] as four doubles.
 __attribute__((target("avx2"))) inline V4 GatherAvx2x4(const double* p, const int32_t* idx) {
-  const __m256d x =
-      _mm256_i32gather_pd(p, _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx)), 8);
+  const __m256d x = Avx2Gather4(p, idx);
   V4 v;
   std::memcpy(&v, &x, sizeof(x));
   return v;
 }
 __attribute__((target("avx512f"))) inline V8 GatherAvx512(const double* p, const int32_t* idx) {
-  const __m512d x =
-      _mm512_i32gather_pd(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx)), p, 8);
+  const __m512d x = _mm512_mask_i32gather_pd(
+      _mm512_setzero_pd(), 0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx)), p, 8);
   V8 v;
   std::memcpy(&v, &x, sizeof(x));
   return v;
