@@ -110,7 +110,7 @@ TEST(TpeJointMixtureTest, HintsAndKeptCacheGiveThePlainLogDensities) {
       for (double v : obs[p]) obs_t[p].push_back(domains[p].numeric() ? domains[p].ToT(v) : v);
     const std::vector<double> w = tpe::DefaultWeights(n);
     const tpe::JointHints hints = Hints(domains, obs_t);
-    const tpe::JointMixture plain(domains, obs_t, w, 1.0);
+    tpe::JointMixture plain(domains, obs_t, w, 1.0);
     kept.Trim();
     hinted.Fit(domains, obs_t, w, 1.0, false, &hints, &kept);
 

@@ -28,13 +28,6 @@ double NormalCdf(double z) { return 0.5 * std::erfc(-z / kSqrt2); }
 
 }  // namespace
 
-double RampWeight(int64_t pos, int64_t n) {
-  if (n <= kFlatWeights || pos >= n - kFlatWeights) return 1.0;
-  double inv = 1.0 / static_cast<double>(n);
-  if (n == kFlatWeights + 1) return inv;
-  return inv + (1.0 - inv) * static_cast<double>(pos) / static_cast<double>(n - kFlatWeights - 1);
-}
-
 std::vector<double> DefaultWeights(int64_t n) {
   std::vector<double> w(static_cast<size_t>(std::max<int64_t>(n, 0)));
   for (int64_t i = 0; i < n; ++i) w[i] = RampWeight(i, n);
@@ -578,56 +571,115 @@ int64_t LogIntSize(const Domain& d) {
   return std::llround(std::exp(d.hi) - 0.5) - std::llround(std::exp(d.lo) + 0.5) + 1;
 }
 
+// Of a function's variants (simd::Isa), the one for this machine, as target_clones' resolver
+// picks: AVX-512 (x86-64-v4), else AVX2 (x86-64-v3), else the baseline.
+template <class Fn>
+Fn PickVariant(
+#if HPO_SIMD_X86
+    Fn v4, Fn v3,
+#endif
+    Fn baseline) {
+#if HPO_SIMD_X86
+  if (__builtin_cpu_supports("x86-64-v4")) return v4;
+  if (__builtin_cpu_supports("x86-64-v3")) return v3;
+#endif
+  return baseline;
+}
+
+// Lanes of a running maximum kept per candidate by AccumulateGroup (the widest vector's).
+constexpr int kMaxLanes = 8;
+
+#if defined(__GNUC__)
+// The vectors of AccumulateGroup by instruction set: eight doubles, or for AVX2 four (its
+// registers' width: eight accumulators of four stay in the sixteen registers, four of eight do
+// not), with their load, store, categorical select and gather of by-key terms.
+template <simd::Isa G>
+struct KernelVec {
+  using T = simd::V8;
+  static constexpr int kWidth = 8;
+  static T Load(const double* p) { return simd::Load8(p); }
+  static void Store(double* p, T v) { simd::Store8(p, v); }
+  static T SelectEq(T x, T y, T a, T b) { return simd::SelectEq8<G>(x, y, a, b); }
+  static T Max(T a, T b) { return simd::Max8<G>(a, b); }
+  static T Gather(const double* p, const int32_t* idx) { return simd::Gather8<G>(p, idx); }
+};
+#if HPO_SIMD_X86
+template <>
+struct KernelVec<simd::Isa::kAvx2> {
+  using T = simd::V4;
+  static constexpr int kWidth = 4;
+  static T Load(const double* p) {
+    T v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+  static void Store(double* p, T v) { std::memcpy(p, &v, sizeof(v)); }
+  static T SelectEq(T x, T y, T a, T b) { return x == y ? a : b; }
+  static T Max(T a, T b) { return a > b ? a : b; }
+  static T Gather(const double* p, const int32_t* idx) { return simd::GatherAvx2x4(p, idx); }
+};
+#endif
+#endif
+
 // JointMixture::LogPdf's loop over the observations: acc[k] collects observation k's log kernel
 // value (the weight apart), log_c[k] plus each dimension's term in dimension order.
-// Candidates kC at a time, observations eight at a time: the C accumulators stay in registers
-// through all the dimensions, and each observation's constants are loaded once per C candidates.
-// Per (candidate, observation) the terms are added in the same order and with the same
-// operations as one dimension at a time (a Gaussian term: acc -= 0.5 * z * z).
-template <int C>
-inline __attribute__((always_inline)) void AccumulateGroup(double* const* acc, const double* log_c,
-                                                           const JointMixture::LogPdfDim* dims,
-                                                           size_t nd,
-                                                           const JointMixture::LogPdfCand* cand,
-                                                           int64_t k0, int64_t len) {
+// Candidates kC at a time, observations a vector (KernelVec) at a time: the C accumulators stay
+// in registers through all the dimensions, and each observation's constants are loaded once per
+// C candidates. Per (candidate, observation) the terms are added in the same order and with the
+// same operations as one dimension at a time (a Gaussian term: acc -= 0.5 * z * z), whatever the
+// vector width.
+// `G`: the instruction set (KernelVec); its callers are flattened (see AccumulateBlock), so that
+// no vector crosses a call.
+// maxes[c * 8, c * 8 + 8): a running maximum of the values written to acc[c] (in any of the
+// lanes), for WeightedLogSumExp.
+template <int C, simd::Isa G>
+inline void AccumulateGroup(double* const* acc, double* maxes, const double* log_c,
+                            const JointMixture::LogPdfDim* dims, size_t nd,
+                            const JointMixture::LogPdfCand* cand, int64_t k0, int64_t len) {
   int64_t k = 0;
 #if defined(__GNUC__)
-  using simd::V8;
-  for (; k + 8 <= len; k += 8) {
+  using Vec = KernelVec<G>;
+  using V = typename Vec::T;
+  constexpr int kW = Vec::kWidth;
+  for (; k + kW <= len; k += kW) {
     const int64_t o = k0 + k;
-    V8 a[C];
-    const V8 base = simd::Load8(log_c + o);
+    V a[C];
+    const V base = Vec::Load(log_c + o);
     for (int c = 0; c < C; ++c) a[c] = base;
     for (size_t di = 0; di < nd; ++di) {
       const JointMixture::LogPdfDim& x = dims[di];
       if (x.kind == JointMixture::LogPdfDim::kGaussian) {
-        const V8 mu = simd::Load8(x.a + o), inv = simd::Load8(x.b + o);
+        const V mu = Vec::Load(x.a + o), inv = Vec::Load(x.b + o);
         for (int c = 0; c < C; ++c) {
-          const V8 z = (cand[c * nd + di].v - mu) * inv;
+          const V z = (cand[c * nd + di].v - mu) * inv;
           a[c] -= 0.5 * z * z;
         }
       } else if (x.kind == JointMixture::LogPdfDim::kCategorical) {
-        const V8 idx = simd::Load8(x.a + o);
-        const V8 hit = V8{} + x.hit, miss = V8{} + x.miss;
-        for (int c = 0; c < C; ++c) a[c] += idx == cand[c * nd + di].v ? hit : miss;
+        const V idx = Vec::Load(x.a + o);
+        const V hit = V{} + x.hit, miss = V{} + x.miss;
+        for (int c = 0; c < C; ++c)
+          a[c] += Vec::SelectEq(idx, V{} + cand[c * nd + di].v, hit, miss);
       } else {
         // Candidates in one cell share a row of terms (LogPdf puts them next to each other):
         // one gather serves them.
         const int32_t* key = x.key + o;
-        V8 t{};
+        V t{};
         const double* last = nullptr;
         for (int c = 0; c < C; ++c) {
           const double* term = cand[c * nd + di].term;
           if (term != last) {
             last = term;
-            t = V8{term[key[0]], term[key[1]], term[key[2]], term[key[3]],
-                   term[key[4]], term[key[5]], term[key[6]], term[key[7]]};
+            t = Vec::Gather(term, key);
           }
           a[c] += t;
         }
       }
     }
-    for (int c = 0; c < C; ++c) simd::Store8(acc[c] + o, a[c]);
+    for (int c = 0; c < C; ++c) {
+      Vec::Store(acc[c] + o, a[c]);
+      double* m = maxes + c * kMaxLanes;
+      Vec::Store(m, Vec::Max(a[c], Vec::Load(m)));
+    }
   }
 #endif
   for (; k < len; ++k) {
@@ -647,55 +699,83 @@ inline __attribute__((always_inline)) void AccumulateGroup(double* const* acc, c
         }
       }
       acc[c][o] = s;
+      maxes[c * kMaxLanes] = std::max(maxes[c * kMaxLanes], s);
     }
   }
 }
 
-// acc[c][k] for every candidate c < nc and observation k in [k0, k0 + len).
-constexpr size_t kLogPdfGroup = 4;
-HPO_SIMD_CLONES void AccumulateBlock(double* const* acc, const double* log_c,
-                                     const JointMixture::LogPdfDim* dims, size_t nd,
-                                     const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0,
-                                     int64_t len) {
+// acc[c][k] for every candidate c < nc and observation k in [k0, k0 + len), kLogPdfGroup
+// candidates at a time: eight with AVX2's vectors of four (KernelVec), four otherwise (eight
+// showed no gain with AVX-512's vectors of eight).
+template <simd::Isa G, size_t kLogPdfGroup = G == simd::Isa::kAvx2 ? 8 : 4>
+inline void AccumulateBlockWith(double* const* acc, double* maxes, const double* log_c,
+                                const JointMixture::LogPdfDim* dims, size_t nd,
+                                const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0,
+                                int64_t len) {
   size_t c = 0;
   for (; c + kLogPdfGroup <= nc; c += kLogPdfGroup)
-    AccumulateGroup<kLogPdfGroup>(acc + c, log_c, dims, nd, cand + c * nd, k0, len);
-  for (; c < nc; ++c) AccumulateGroup<1>(acc + c, log_c, dims, nd, cand + c * nd, k0, len);
+    AccumulateGroup<kLogPdfGroup, G>(acc + c, maxes + c * kMaxLanes, log_c, dims, nd, cand + c * nd,
+                                     k0, len);
+  for (; c < nc; ++c)
+    AccumulateGroup<1, G>(acc + c, maxes + c * kMaxLanes, log_c, dims, nd, cand + c * nd, k0, len);
+}
+using AccumulateBlockFn = void (*)(double* const*, double*, const double*,
+                                   const JointMixture::LogPdfDim*, size_t,
+                                   const JointMixture::LogPdfCand*, size_t, int64_t, int64_t);
+// The variants of HPO_SIMD_CLONES, written out: the AVX2 and AVX-512 ones gather the by-key
+// terms with the gather instructions (simd::Gather8), which a target_clones function cannot use.
+#if HPO_SIMD_X86
+__attribute__((target("arch=x86-64-v4"), flatten)) void AccumulateBlockV4(
+    double* const* acc, double* maxes, const double* log_c, const JointMixture::LogPdfDim* dims,
+    size_t nd, const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
+  AccumulateBlockWith<simd::Isa::kAvx512>(acc, maxes, log_c, dims, nd, cand, nc, k0, len);
+}
+__attribute__((target("arch=x86-64-v3"), flatten)) void AccumulateBlockV3(
+    double* const* acc, double* maxes, const double* log_c, const JointMixture::LogPdfDim* dims,
+    size_t nd, const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
+  AccumulateBlockWith<simd::Isa::kAvx2>(acc, maxes, log_c, dims, nd, cand, nc, k0, len);
+}
+#endif
+__attribute__((flatten)) void AccumulateBlockBaseline(
+    double* const* acc, double* maxes, const double* log_c, const JointMixture::LogPdfDim* dims,
+    size_t nd, const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
+  AccumulateBlockWith<simd::Isa::kBaseline>(acc, maxes, log_c, dims, nd, cand, nc, k0, len);
+}
+void AccumulateBlock(double* const* acc, double* maxes, const double* log_c,
+                     const JointMixture::LogPdfDim* dims, size_t nd,
+                     const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
+  static const AccumulateBlockFn fn = PickVariant<AccumulateBlockFn>(
+#if HPO_SIMD_X86
+      AccumulateBlockV4, AccumulateBlockV3,
+#endif
+      AccumulateBlockBaseline);
+  fn(acc, maxes, log_c, dims, nd, cand, nc, k0, len);
 }
 
 // log(sum_k w[k] exp(acc[k]) + w_prior exp(prior)). Terms this far below the largest (relative
 // weight < 1e-23, and fewer than 1e7 of them) cannot change a double: they are left out, and a
 // block of eight without any other is skipped.
 constexpr double kNegligibleLog = -53.0;
-HPO_SIMD_CLONES double WeightedLogSumExp(const double* acc, const double* w, int64_t n,
-                                         double prior, double w_prior) {
+// `maxes`: kMaxLanes values whose maximum is that of acc[0, n) (AccumulateGroup's), or -inf.
+template <simd::Isa I>
+inline double WeightedLogSumExpWith(const double* acc, const double* w, int64_t n, double prior,
+                                    double w_prior, const double* maxes) {
   double mx = prior;
-  int64_t k = 0;
+  for (int j = 0; j < kMaxLanes; ++j) mx = std::max(mx, maxes[j]);
 #if defined(__GNUC__)
   using simd::U8;
   using simd::V8;
-  if (n >= 8) {
-    V8 m = simd::Load8(acc);
-    for (k = 8; k + 8 <= n; k += 8) {
-      const V8 a = simd::Load8(acc + k);
-      m = a > m ? a : m;
-    }
-    for (int j = 0; j < 8; ++j) mx = std::max(mx, m[j]);
-  }
 #endif
-  for (; k < n; ++k) mx = std::max(mx, acc[k]);
   const double floor = mx + kNegligibleLog;
   double sum = w_prior * std::exp(prior - mx);
-  k = 0;
+  int64_t k = 0;
 #if defined(__GNUC__)
   if (n >= 8) {
     V8 s = {};
     for (; k + 8 <= n; k += 8) {
       const V8 a = simd::Load8(acc + k);
-      const U8 live = std::bit_cast<U8>(a > floor);  // all ones where a > floor
-      if (((live[0] | live[1]) | (live[2] | live[3])) == 0 &&
-          ((live[4] | live[5]) | (live[6] | live[7])) == 0)
-        continue;
+      if (!simd::AnyGreater8<I>(a, floor)) continue;
+      const U8 live = simd::GreaterMask8<I>(a, floor);  // all ones where a > floor
       const V8 e = simd::Load8(w + k) * simd::ExpNeg<V8, U8>(mx - a);
       s += std::bit_cast<V8>(std::bit_cast<U8>(e) & live);
     }
@@ -705,6 +785,34 @@ HPO_SIMD_CLONES double WeightedLogSumExp(const double* acc, const double* w, int
   for (; k < n; ++k)
     if (acc[k] > floor) sum += w[k] * simd::ExpNeg<double, uint64_t>(mx - acc[k]);
   return mx + std::log(sum);
+}
+using WeightedLogSumExpFn = double (*)(const double*, const double*, int64_t, double, double,
+                                       const double*);
+#if HPO_SIMD_X86
+__attribute__((target("arch=x86-64-v4"), flatten)) double WeightedLogSumExpV4(
+    const double* acc, const double* w, int64_t n, double prior, double w_prior,
+    const double* maxes) {
+  return WeightedLogSumExpWith<simd::Isa::kAvx512>(acc, w, n, prior, w_prior, maxes);
+}
+__attribute__((target("arch=x86-64-v3"), flatten)) double WeightedLogSumExpV3(
+    const double* acc, const double* w, int64_t n, double prior, double w_prior,
+    const double* maxes) {
+  return WeightedLogSumExpWith<simd::Isa::kAvx2>(acc, w, n, prior, w_prior, maxes);
+}
+#endif
+__attribute__((flatten)) double WeightedLogSumExpBaseline(const double* acc, const double* w,
+                                                          int64_t n, double prior, double w_prior,
+                                                          const double* maxes) {
+  return WeightedLogSumExpWith<simd::Isa::kBaseline>(acc, w, n, prior, w_prior, maxes);
+}
+double WeightedLogSumExp(const double* acc, const double* w, int64_t n, double prior,
+                         double w_prior, const double* maxes) {
+  static const WeightedLogSumExpFn fn = PickVariant<WeightedLogSumExpFn>(
+#if HPO_SIMD_X86
+      WeightedLogSumExpV4, WeightedLogSumExpV3,
+#endif
+      WeightedLogSumExpBaseline);
+  return fn(acc, w, n, prior, w_prior, maxes);
 }
 
 }  // namespace
@@ -721,10 +829,8 @@ void JointMixture::Dim::Reset(const Domain& domain) {
   log_hit = log_miss = 0;
   rowsum = 1;
   cells = false;
-  for (std::vector<double>* v :
-       {&mu, &sigma, &inv_sigma, &idx_f, &key_mu, &key_sigma, &key_log_c, &sigmas})
-    v->clear();
-  for (std::vector<int32_t>* v : {&idx, &key, &key_idx, &key_class}) v->clear();
+  for (std::vector<double>* v : {&mu, &idx_f, &key_mu, &key_sigma, &key_log_c, &sigmas}) v->clear();
+  for (std::vector<int32_t>* v : {&key_idx, &key_class}) v->clear();
 }
 
 void JointMixture::Fit(const std::vector<Domain>& dims, const std::vector<std::vector<double>>& obs,
@@ -792,14 +898,17 @@ void JointMixture::Fit(const std::vector<Domain>& dims, const std::vector<std::v
         next.clear();
         const int64_t log_int_low = std::llround(std::exp(x.d.lo) + 0.5);  // grid index 0
         std::vector<CellMassCache::Table*> class_tables;  // where cached: by index in x.sigmas
+        // Grid index of observation k's kernel: a log int's integer counted from the low bound,
+        // the caller's hint, or the grid point nearest mu.
+        auto grid_index = [&](size_t k, double mu) -> int64_t {
+          if (x.d.round_int) return std::llround(std::exp(mu)) - log_int_low;
+          if (grid != nullptr) return grid[k];
+          return x.d.GridIndex(mu);
+        };
         x.key.resize(x.mu.size());
         for (size_t k = 0; k < x.mu.size(); ++k) {
           const double mu = x.mu[k], sigma = x.sigma[k];
-          const auto i = static_cast<int32_t>(
-              std::clamp<int64_t>(x.d.round_int     ? std::llround(std::exp(mu)) - log_int_low
-                                  : grid != nullptr ? grid[k]
-                                                    : x.d.GridIndex(mu),
-                                  0, size - 1));
+          const auto i = static_cast<int32_t>(std::clamp<int64_t>(grid_index(k, mu), 0, size - 1));
           int32_t j = dense ? first[static_cast<size_t>(i)] : -1;
           while (j >= 0 && x.key_sigma[static_cast<size_t>(j)] != sigma)
             j = next[static_cast<size_t>(j)];
@@ -858,30 +967,24 @@ void JointMixture::Fit(const std::vector<Domain>& dims, const std::vector<std::v
       x.rowsum = 1.0 + c * base;
       x.log_hit = std::log((base + 1.0) / x.rowsum);
       x.log_miss = std::log(base / x.rowsum);
-      if (grid != nullptr) {
-        x.idx.assign(grid, grid + n_);
-      } else {
-        x.idx.resize(obs[di].size());
-        for (size_t k = 0; k < obs[di].size(); ++k)
-          x.idx[k] = static_cast<int32_t>(x.d.GridIndex(obs[di][k]));
-      }
-      x.idx_f.assign(x.idx.begin(), x.idx.end());
+      x.idx_f.resize(obs[di].size());
+      for (size_t k = 0; k < obs[di].size(); ++k)
+        x.idx_f[k] = static_cast<double>(grid != nullptr ? grid[k] : x.d.GridIndex(obs[di][k]));
     }
     prior_.push_back(prior);
   }
 }
 
-std::vector<double> JointMixture::Sample(std::mt19937_64& rng) const {
+void JointMixture::Sample(std::mt19937_64& rng, double* out) const {
   const size_t k = DrawIndex(cumulative_, rng);
   const bool from_prior = static_cast<int64_t>(k) == n_;
-  std::vector<double> out(dims_.size());
   for (size_t di = 0; di < dims_.size(); ++di) {
     const Dim& x = dims_[di];
     if (!x.d.numeric()) {
       const double c = static_cast<double>(x.d.size);
       // A kernel row is base/rowsum on every choice plus 1/rowsum on the observed one.
       if (!from_prior && Uniform01(rng) * x.rowsum < 1.0) {
-        out[di] = static_cast<double>(x.idx[k]);
+        out[di] = x.idx_f[k];
       } else {
         out[di] = std::min(std::floor(Uniform01(rng) * c), c - 1.0);
       }
@@ -896,50 +999,144 @@ std::vector<double> JointMixture::Sample(std::mt19937_64& rng) const {
       out[di] = SampleKernel(x.d, kern, rng);
     }
   }
+}
+
+std::vector<double> JointMixture::Sample(std::mt19937_64& rng) const {
+  std::vector<double> out(dims_.size());
+  Sample(rng, out.data());
   return out;
 }
 
-std::vector<double> JointMixture::PriorLogPdf(const std::vector<std::vector<double>>& cands) const {
-  std::vector<double> out(cands.size(), 0.0);
-  for (size_t di = 0; di < dims_.size(); ++di) {
-    const Dim& x = dims_[di];
-    const Kernel& p = prior_[di];
-    if (!x.d.numeric()) {
-      const double log_p = -std::log(static_cast<double>(x.d.size));
-      for (double& o : out) o += log_p;
-    } else if (!x.cells) {
-      const double log_c = std::log(p.zinv * kInvSqrt2Pi / p.sigma);
-      for (size_t c = 0; c < cands.size(); ++c) {
-        const double z = (cands[c][di] - p.mu) / p.sigma;
-        out[c] += log_c - 0.5 * z * z;
-      }
-    } else {
-      // Candidates repeat grid points: a stepped dimension's values are memoised by grid index.
-      std::vector<double> memo;
-      if (!x.d.round_int && x.d.size <= kMaxJointMemo)
-        memo.assign(static_cast<size_t>(x.d.size), std::numeric_limits<double>::quiet_NaN());
-      for (size_t c = 0; c < cands.size(); ++c) {
-        const double v = cands[c][di];
-        double* slot = memo.empty() ? nullptr : &memo[static_cast<size_t>(x.d.GridIndex(v))];
-        if (slot == nullptr || std::isnan(*slot)) {
-          const double lp = std::log(KernelValue(x.d, p, v));
-          if (slot == nullptr) {
-            out[c] += lp;
-            continue;
-          }
-          *slot = lp;
+void JointCandidates::Assign(const std::vector<Domain>& dims, const double* values, size_t n) {
+  const size_t nd = dims.size();
+  dims_ = dims;
+  nc_ = n;
+  v_.assign(values, values + n * nd);
+  // Rows of equal values in the cell dimensions (stepped, log int).
+  constexpr int32_t kNoRow = -1;
+  row_.assign(n * nd, kNoRow);
+  distinct_.resize(nd);
+  for (size_t di = 0; di < nd; ++di) {
+    std::vector<double>& distinct = distinct_[di];
+    distinct.clear();
+    const Domain& d = dims[di];
+    if (d.kind != Domain::Kind::kDiscrete && !d.round_int) continue;
+    // Stepped dimensions: equal values share a grid point, so the distinct values are chained
+    // by grid point (bucket_first_, bucket_next_) and v is compared with those of its own only.
+    const bool buckets = d.kind == Domain::Kind::kDiscrete && d.size <= kMaxJointMemo;
+    if (buckets) bucket_first_.assign(static_cast<size_t>(d.size), -1);
+    bucket_next_.clear();
+    for (size_t c = 0; c < n; ++c) {
+      const double v = v_[c * nd + di];
+      int32_t r = -1;
+      if (buckets) {
+        int32_t& first = bucket_first_[static_cast<size_t>(d.GridIndex(v))];
+        r = first;
+        while (r >= 0 && !(distinct[static_cast<size_t>(r)] == v))
+          r = bucket_next_[static_cast<size_t>(r)];
+        if (r < 0) {
+          r = static_cast<int32_t>(distinct.size());
+          distinct.push_back(v);
+          bucket_next_.push_back(first);
+          first = r;
         }
-        out[c] += *slot;
+      } else {
+        r = 0;
+        while (static_cast<size_t>(r) < distinct.size() && !(distinct[static_cast<size_t>(r)] == v))
+          ++r;
+        if (static_cast<size_t>(r) == distinct.size()) distinct.push_back(v);
       }
+      row_[c * nd + di] = r;
     }
   }
+  order_.resize(n);
+  std::iota(order_.begin(), order_.end(), 0);
+  // Stable: equal rows keep the candidates' order (std::sort with that tie-break, which unlike
+  // std::stable_sort allocates no buffer).
+  std::sort(order_.begin(), order_.end(), [&](int32_t p, int32_t q) {
+    const auto rp = row_.begin() + p * static_cast<std::ptrdiff_t>(nd);
+    const auto rq = row_.begin() + q * static_cast<std::ptrdiff_t>(nd);
+    const auto [ip, iq] = std::mismatch(rp, rp + static_cast<std::ptrdiff_t>(nd), rq);
+    return ip != rp + static_cast<std::ptrdiff_t>(nd) ? *ip < *iq : p < q;
+  });
+  lv_.resize(n * nd);
+  for (size_t i = 0; i < n; ++i) {
+    const auto c = static_cast<size_t>(order_[i]);
+    for (size_t di = 0; di < nd; ++di) {
+      const double v = v_[c * nd + di];
+      lv_[i * nd + di] = dims[di].numeric() ? v : static_cast<double>(dims[di].GridIndex(v));
+    }
+  }
+  PriorLogPdf();
+}
+
+void JointCandidates::PriorLogPdf() {
+  const size_t nd = dims_.size();
+  prior_.assign(nc_, 0.0);
+  for (size_t di = 0; di < nd; ++di) {
+    const Domain& d = dims_[di];
+    if (!d.numeric()) {
+      const double log_p = -std::log(static_cast<double>(d.size));
+      for (double& o : prior_) o += log_p;
+      continue;
+    }
+    Kernel p;  // JointMixture's prior kernel
+    p.mu = d.prior_mu();
+    p.sigma = d.range();
+    p.zinv = 1.0 / TruncationMass(d, p.mu, p.sigma);
+    if (d.kind != Domain::Kind::kDiscrete && !d.round_int) {
+      const double log_c = std::log(p.zinv * kInvSqrt2Pi / p.sigma);
+      for (size_t c = 0; c < nc_; ++c) {
+        const double z = (v_[c * nd + di] - p.mu) / p.sigma;
+        prior_[c] += log_c - 0.5 * z * z;
+      }
+      continue;
+    }
+    // Candidates repeat grid points: a stepped dimension's values are memoised by grid index.
+    const bool memoised = !d.round_int && d.size <= kMaxJointMemo;
+    if (memoised)
+      memo_.assign(static_cast<size_t>(d.size), std::numeric_limits<double>::quiet_NaN());
+    for (size_t c = 0; c < nc_; ++c) {
+      const double v = v_[c * nd + di];
+      double* slot = memoised ? &memo_[static_cast<size_t>(d.GridIndex(v))] : nullptr;
+      if (slot == nullptr || std::isnan(*slot)) {
+        const double lp = std::log(KernelValue(d, p, v));
+        if (slot == nullptr) {
+          prior_[c] += lp;
+          continue;
+        }
+        *slot = lp;
+      }
+      prior_[c] += *slot;
+    }
+  }
+}
+
+std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>& cands) {
+  std::vector<Domain> dims;
+  for (const Dim& x : dims_) dims.push_back(x.d);
+  std::vector<double> values;
+  for (const std::vector<double>& c : cands) {
+    HPO_CHECK(c.size() == dims.size()) << "JointMixture::LogPdf: candidate of another size";
+    values.insert(values.end(), c.begin(), c.end());
+  }
+  JointCandidates points;
+  points.Assign(dims, values.data(), cands.size());
+  std::vector<double> out;
+  LogPdf(points, &out);
   return out;
 }
 
-std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>& cands) const {
+void JointMixture::LogPdf(const JointCandidates& cands, std::vector<double>* out) {
   const size_t nc = cands.size();
+  const size_t nd = dims_.size();
   const auto n = static_cast<size_t>(n_);
-  std::vector<double> out(nc);
+  HPO_CHECK(cands.n_dims() == nd) << "JointMixture::LogPdf: candidates of other dimensions";
+  for (size_t di = 0; di < nd; ++di)
+    HPO_CHECK(cands.dims_[di].kind == dims_[di].d.kind &&
+              cands.dims_[di].round_int == dims_[di].d.round_int)
+        << "JointMixture::LogPdf: candidates of other dimensions";
+  out->resize(nc);
   // A stepped dimension is translation invariant: the log mass of a key's kernel on the
   // candidate's cell depends only on (candidate index - key index, sigma), so one lazily filled
   // table per sigma serves every candidate (and, with the caller's cache, every ask), where it
@@ -947,38 +1144,29 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
   CellMassCache local_cache;
   CellMassCache* cache = cache_ != nullptr ? cache_ : &local_cache;
   std::vector<std::vector<double*>>& memo = memo_;
-  memo.resize(dims_.size());
+  memo.resize(nd);
   for (std::vector<double*>& tables : memo) tables.clear();
   // term_[term_base_[di] + r * n_keys + j]: the term of key j of cell dimension di for the r-th
-  // distinct value of the candidates there (cand_row_[c * n_dims + di]: candidate c's r).
-  term_base_.assign(dims_.size(), 0);
+  // distinct value of the candidates there (cands.row_[c * nd + di]: candidate c's r).
+  term_base_.assign(nd, 0);
   size_t n_terms = 0;
-  for (size_t di = 0; di < dims_.size(); ++di) {
+  for (size_t di = 0; di < nd; ++di) {
     const Dim& x = dims_[di];
     term_base_[di] = n_terms;
-    n_terms += x.key_idx.size() * nc;
+    n_terms += x.key_idx.size() * cands.distinct_[di].size();
     if (x.d.kind != Domain::Kind::kDiscrete || 2 * x.d.size - 1 > CellMassCache::kMaxOffsets)
       continue;
     for (double sigma : x.sigmas) memo[di].push_back(cache->Get(x.d, sigma).offset.data());
   }
   term_.resize(n_terms);
-  constexpr int32_t kNoRow = -1;
-  cand_row_.assign(nc * dims_.size(), kNoRow);
-  for (size_t di = 0; di < dims_.size(); ++di) {
+  for (size_t di = 0; di < nd; ++di) {
     const Dim& x = dims_[di];
     if (!x.cells) continue;
     const size_t n_keys = x.key_idx.size();
-    size_t n_rows = 0;
-    for (size_t c = 0; c < nc; ++c) {
-      const double v = cands[c][di];
-      size_t r = 0;
-      while (r < c && !(cand_row_[r * dims_.size() + di] != kNoRow && cands[r][di] == v)) ++r;
-      if (r < c) {  // the row of an earlier candidate with the same value
-        cand_row_[c * dims_.size() + di] = cand_row_[r * dims_.size() + di];
-        continue;
-      }
-      cand_row_[c * dims_.size() + di] = static_cast<int32_t>(n_rows);
-      double* term = term_.data() + term_base_[di] + n_rows++ * n_keys;
+    const std::vector<double>& distinct = cands.distinct_[di];
+    for (size_t r = 0; r < distinct.size(); ++r) {
+      const double v = distinct[r];
+      double* term = term_.data() + term_base_[di] + r * n_keys;
       if (!memo[di].empty()) {
         const int64_t offset = x.d.GridIndex(v) + x.d.size - 1;
         const double step = x.d.step;
@@ -1006,21 +1194,11 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
   }
   std::vector<JointMixture::LogPdfDim>& ldims = logpdf_dims_;
   std::vector<JointMixture::LogPdfCand>& lcands = logpdf_cands_;
-  const size_t nd = dims_.size();
   ldims.resize(nd);
   lcands.resize(nc * nd);
-  // The candidates are processed in the order of their rows of terms (dimension by dimension),
-  // so that candidates sharing a row are next to each other; each keeps its own output row.
-  std::vector<int32_t>& order = cand_order_;
-  order.resize(nc);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t p, int32_t q) {
-    return std::lexicographical_compare(
-        cand_row_.begin() + p * static_cast<std::ptrdiff_t>(nd),
-        cand_row_.begin() + (p + 1) * static_cast<std::ptrdiff_t>(nd),
-        cand_row_.begin() + q * static_cast<std::ptrdiff_t>(nd),
-        cand_row_.begin() + (q + 1) * static_cast<std::ptrdiff_t>(nd));
-  });
+  // The candidates are processed in cands.order_ (sorted by their rows of terms), so that
+  // candidates sharing a row are next to each other; each keeps its own output row.
+  const int32_t* order = cands.order_.data();
   for (size_t di = 0; di < nd; ++di) {
     const Dim& x = dims_[di];
     LogPdfDim& y = ldims[di];
@@ -1038,16 +1216,15 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
       y.kind = JointMixture::LogPdfDim::kByKey;
       y.key = x.key.data();
     }
+    const double* term = term_.data() + term_base_[di];
     for (size_t i = 0; i < nc; ++i) {
-      const auto c = static_cast<size_t>(order[i]);
-      const double v = cands[c][di];
       LogPdfCand& z = lcands[i * nd + di];
-      z.v = y.kind == JointMixture::LogPdfDim::kCategorical ? static_cast<double>(x.d.GridIndex(v))
-                                                            : v;
-      z.term = y.kind == JointMixture::LogPdfDim::kByKey
-                   ? term_.data() + term_base_[di] +
-                         static_cast<size_t>(cand_row_[c * nd + di]) * x.key_idx.size()
-                   : nullptr;
+      z.v = cands.lv_[i * nd + di];
+      z.term =
+          y.kind == JointMixture::LogPdfDim::kByKey
+              ? term + static_cast<size_t>(cands.row_[static_cast<size_t>(order[i]) * nd + di]) *
+                           x.key_idx.size()
+              : nullptr;
     }
   }
   // acc_[c * n + k]: observation k's log kernel value at candidate c (the weight apart). Filled
@@ -1056,15 +1233,17 @@ std::vector<double> JointMixture::LogPdf(const std::vector<std::vector<double>>&
   acc_.resize(nc * n);
   acc_rows_.resize(nc);
   for (size_t i = 0; i < nc; ++i) acc_rows_[i] = acc_.data() + static_cast<size_t>(order[i]) * n;
+  maxes_.assign(nc * kMaxLanes, -std::numeric_limits<double>::infinity());
   for (size_t k0 = 0; k0 < n; k0 += kLogPdfBlock) {
     const size_t len = std::min(kLogPdfBlock, n - k0);
-    AccumulateBlock(acc_rows_.data(), log_c_.data(), ldims.data(), nd, lcands.data(), nc,
-                    static_cast<int64_t>(k0), static_cast<int64_t>(len));
+    AccumulateBlock(acc_rows_.data(), maxes_.data(), log_c_.data(), ldims.data(), nd, lcands.data(),
+                    nc, static_cast<int64_t>(k0), static_cast<int64_t>(len));
   }
-  const std::vector<double> prior = PriorLogPdf(cands);
-  for (size_t c = 0; c < nc; ++c)
-    out[c] = WeightedLogSumExp(acc_.data() + c * n, weight_.data(), n_, prior[c], weight_prior_);
-  return out;
+  for (size_t i = 0; i < nc; ++i) {
+    const auto c = static_cast<size_t>(order[i]);
+    (*out)[c] = WeightedLogSumExp(acc_.data() + c * n, weight_.data(), n_, cands.prior_[c],
+                                  weight_prior_, maxes_.data() + i * kMaxLanes);
+  }
 }
 
 }  // namespace hpo::tpe

@@ -26,7 +26,13 @@ namespace hpo::tpe {
 // Optuna's `default_weights`: the newest kFlatWeights observations weigh 1, older ones ramp
 // linearly from 1/n (oldest) towards 1.
 inline constexpr int64_t kFlatWeights = 25;
-double RampWeight(int64_t pos, int64_t n);  // weight of the pos-th oldest of n observations
+// Weight of the pos-th oldest of n observations (inline: the samplers call it per observation).
+inline double RampWeight(int64_t pos, int64_t n) {
+  if (n <= kFlatWeights || pos >= n - kFlatWeights) return 1.0;
+  double inv = 1.0 / static_cast<double>(n);
+  if (n == kFlatWeights + 1) return inv;
+  return inv + (1.0 - inv) * static_cast<double>(pos) / static_cast<double>(n - kFlatWeights - 1);
+}
 std::vector<double> DefaultWeights(int64_t n);
 
 // Uniform double in [0, 1) and a standard normal draw, reproducible across standard libraries.
@@ -262,16 +268,54 @@ class CellMassCache {
   int64_t entries_ = 0;
 };
 
+// The candidates of an ask, at which the good and the bad group's JointMixtures are both
+// evaluated: what depends only on the candidates and the dimensions is computed once here, not
+// once per mixture (the product prior's log density, the grouping of equal values in stepped and
+// log int dimensions, the order in which JointMixture::LogPdf visits the candidates). Keep one
+// between asks so that its buffers are not reallocated. Thread safety: none.
+class JointCandidates {
+ public:
+  // Makes these the n candidates values[c * dims.size() + d] (snapped values in kernel space;
+  // categorical: the choice index) over the dimensions `dims`, which must be those of the
+  // mixtures it is given to.
+  void Assign(const std::vector<Domain>& dims, const double* values, size_t n);
+  size_t size() const { return nc_; }
+  size_t n_dims() const { return dims_.size(); }
+
+ private:
+  friend class JointMixture;
+  // The product prior's log density at each candidate (it is the same in every mixture).
+  void PriorLogPdf();
+
+  std::vector<Domain> dims_;
+  size_t nc_ = 0;
+  std::vector<double> v_;  // as given
+  // row_[c * n_dims + d]: in a stepped or log int dimension d, the index of candidate c's value
+  // among the distinct values there (first occurrences in candidate order, distinct_[d]); -1 in
+  // the other dimensions.
+  std::vector<int32_t> row_;
+  std::vector<std::vector<double>> distinct_;
+  // The candidates sorted by their rows (stable), so that those sharing rows are neighbours.
+  std::vector<int32_t> order_;
+  // lv_[i * n_dims + d]: the value of candidate order_[i] as LogPdf's kernel reads it
+  // (categorical: the choice index of its grid point).
+  std::vector<double> lv_;
+  std::vector<double> prior_;                        // per candidate
+  std::vector<double> memo_;                         // PriorLogPdf's, by grid index
+  std::vector<int32_t> bucket_first_, bucket_next_;  // Assign's, see there
+};
+
 // Optuna 5's multivariate Parzen estimator: one product kernel per observation, in every numeric
 // dimension with that dimension's univariate sigma (UnivariateKernels: neighbour distances and
 // the magic clip; optuna 4.x used 0.2 * n^(-1/(dims+4)) * range), plus the product prior.
 //
 // LogPdf is the cost of a multivariate ask (candidates x observations x dimensions): the
 // observations are kept as structure of arrays with their per-kernel constants folded into one
-// log term, and its loops are vectorised (HPO_SIMD_CLONES, simd.h) and run block of observations
-// by block, all candidates per block (kLogPdfBlock). In a stepped or log int dimension the
-// observations sharing a grid point and a sigma share one log cell mass per candidate (the
-// kernel of a stepped float is centred on the first such observation's value).
+// log term, and its loops are vectorised (simd.h: one variant each for AVX-512, AVX2 and the
+// baseline, picked at run time; by-key terms are read with the gather instructions) and run
+// block of observations by block, all candidates per block (kLogPdfBlock). In a stepped or log int
+// dimension the observations sharing a grid point and a sigma share one log cell mass per candidate
+// (the kernel of a stepped float is centred on the first such observation's value).
 class JointMixture {
  public:
   struct LogPdfDim {
@@ -303,9 +347,15 @@ class JointMixture {
   void Fit(const std::vector<Domain>& dims, const std::vector<std::vector<double>>& obs,
            const std::vector<double>& weights, double prior_weight, bool consider_endpoints,
            const JointHints* hints, CellMassCache* cache);
-  std::vector<double> Sample(std::mt19937_64& rng) const;  // kernel space, not snapped
-  // Log density of each candidate (cands[c][d], snapped values in kernel space).
-  std::vector<double> LogPdf(const std::vector<std::vector<double>>& cands) const;
+  // A draw in kernel space, not snapped: into out[0, dims) or as a vector.
+  void Sample(std::mt19937_64& rng, double* out) const;
+  std::vector<double> Sample(std::mt19937_64& rng) const;
+  // Log density of each candidate into *out (resized to cands.size()). `cands` must have been
+  // assigned with this mixture's dimensions. Not const: it reuses the mixture's work buffers and
+  // fills the cell mass cache given to Fit().
+  void LogPdf(const JointCandidates& cands, std::vector<double>* out);
+  // The same for cands[c][d] (snapped values in kernel space).
+  std::vector<double> LogPdf(const std::vector<std::vector<double>>& cands);
 
  private:
   struct Dim {
@@ -315,8 +365,7 @@ class JointMixture {
     // Categorical kernel.
     double log_hit = 0, log_miss = 0;
     double rowsum = 1;          // normaliser
-    std::vector<int32_t> idx;   // categorical: choice index per observation
-    std::vector<double> idx_f;  // the same as doubles (LogPdf compares them with a candidate's)
+    std::vector<double> idx_f;  // categorical: choice index per observation, as a double
     // Stepped and log int ("cell") dimensions: observation k's term is the log mass of its
     // key's kernel on the candidate's cell, plus the key's log_c.
     bool cells = false;
@@ -327,13 +376,12 @@ class JointMixture {
     std::vector<double> key_log_c;  // log(1 / truncation mass)
     std::vector<double> sigmas;     // the distinct sigmas of the keys
 
-    // Empties every per-observation and per-key vector (keeping their capacity) and resets the
-    // scalars, for the domain d.
+    // Empties the per-observation and per-key vectors (keeping their capacity) and resets the
+    // scalars, for the domain d; sigma, inv_sigma and key are left as they are, since Fit
+    // resizes and overwrites them wherever the domain uses them (emptied, each refit would
+    // zero-fill them first).
     void Reset(const Domain& domain);
   };
-  // Log density of each candidate under the product prior.
-  std::vector<double> PriorLogPdf(const std::vector<std::vector<double>>& cands) const;
-
   std::vector<Dim> dims_;
   CellMassCache* cache_ = nullptr;
   int64_t n_ = 0;
@@ -348,15 +396,15 @@ class JointMixture {
   static constexpr size_t kLogPdfBlock = 256;
   // Work buffers, kept between Fit()s and LogPdf()s: the key index of Fit (first key per grid
   // point, next key of the same point), and LogPdf's per-(candidate, observation) and
-  // per-(candidate, key) terms and per-dimension cell mass tables.
+  // per-(distinct value, key) terms and per-dimension cell mass tables.
   std::vector<int32_t> key_first_, key_next_;
-  mutable std::vector<double> acc_, term_;
-  mutable std::vector<size_t> term_base_;
-  mutable std::vector<std::vector<double*>> memo_;
-  mutable std::vector<LogPdfDim> logpdf_dims_;
-  mutable std::vector<LogPdfCand> logpdf_cands_;
-  mutable std::vector<int32_t> cand_row_, cand_order_;
-  mutable std::vector<double*> acc_rows_;
+  std::vector<double> acc_, term_;
+  std::vector<size_t> term_base_;
+  std::vector<std::vector<double*>> memo_;
+  std::vector<LogPdfDim> logpdf_dims_;
+  std::vector<LogPdfCand> logpdf_cands_;
+  std::vector<double*> acc_rows_;
+  std::vector<double> maxes_;  // per candidate (in evaluation order): the maximum of its acc_ row
 };
 
 }  // namespace hpo::tpe

@@ -37,6 +37,12 @@ double FixedValue(const Distribution& dist) {
   return dist.type() == Distribution::Type::kCategorical ? 0.0 : dist.Snap(dist.low());
 }
 
+// tpe::DefaultWeights(n) into *w, reusing its capacity.
+void DefaultWeightsInto(int64_t n, std::vector<double>* w) {
+  w->resize(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  for (int64_t i = 0; i < n; ++i) (*w)[static_cast<size_t>(i)] = tpe::RampWeight(i, n);
+}
+
 }  // namespace
 
 int64_t TpeDefaultGamma(int64_t n) { return std::min<int64_t>((n + 9) / 10, 25); }
@@ -78,6 +84,7 @@ void TpeSampler::Reset(const History& history) {
   trials_ = history.trials;
   direction_ = history.direction;
   info_.clear();
+  above_.clear();
   volatile_.clear();
   complete_.clear();
   pruned_.clear();
@@ -161,6 +168,7 @@ void TpeSampler::RegisterParams(int64_t i) {
 
 void TpeSampler::UpdateMembership(int64_t i) {
   const bool member = InAbove(i);
+  above_[static_cast<size_t>(i)] = member;
   for (const auto& [name, v] : (*trials_)[static_cast<size_t>(i)].params) {
     auto it = models_.find(name);
     if (it == models_.end()) continue;
@@ -262,6 +270,7 @@ void TpeSampler::Sync(const History& history) {
     changed.push_back(i);
   }
   UpdateBelow(volatile_ranked, n_pending, &changed);
+  above_.resize(info_.size(), 0);
   for (int64_t i : changed) UpdateMembership(i);
 }
 
@@ -381,11 +390,11 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
   for (int64_t i : below_)
     if (js.has_all[static_cast<size_t>(i)]) below_rows.push_back(i);
   for (size_t i = 0; i < n_trials; ++i)
-    if (js.has_all[i] && InAbove(static_cast<int64_t>(i)))
-      above_rows.push_back(static_cast<int64_t>(i));
+    if (js.has_all[i] & above_[i]) above_rows.push_back(static_cast<int64_t>(i));
   // The sorted orders of the bad group's rows change little between asks: kept, not re-sorted.
   UpdateJointOrder(models, above_rows);
-  std::vector<double> above_weights = tpe::DefaultWeights(std::ssize(above_rows));
+  std::vector<double>& above_weights = js.above_weights;
+  DefaultWeightsInto(std::ssize(above_rows), &above_weights);
   const int64_t cap = options_.max_joint_kernels();
   if (cap > 0 && std::ssize(above_rows) > cap) {
     // Systematic sample by weight: `cap` equally spaced points on the cumulative weight, from a
@@ -394,8 +403,10 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
     for (double w : above_weights) total += w;
     const double spacing = total / static_cast<double>(cap);
     double target = std::uniform_real_distribution<double>(0.0, spacing)(rng_);
-    std::vector<int64_t> rows;
-    std::vector<double> weights;
+    std::vector<int64_t>& rows = js.sampled_rows;
+    std::vector<double>& weights = js.sampled_weights;
+    rows.clear();
+    weights.clear();
     double cum = 0;
     int64_t picked = 0;
     for (size_t r = 0; r < above_rows.size() && picked < cap; ++r) {
@@ -407,8 +418,8 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
         weights.push_back(static_cast<double>(hits) * spacing);
       }
     }
-    above_rows = std::move(rows);
-    above_weights = std::move(weights);
+    std::swap(above_rows, rows);
+    std::swap(above_weights, weights);
   }
   tpe::JointHints& hints = js.hints;
   JointOrders(above_rows, &hints.orders);
@@ -418,29 +429,43 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
   std::vector<std::vector<double>>& obs_above = js.obs_above;
   obs_below.resize(n_dims);
   obs_above.resize(n_dims);
-  // Per dimension: the rows' slots, then each per-slot value read from the index's dense arrays.
-  std::vector<int32_t>& slots = js.slots;
+  // Per dimension, each row's value (and the bad group's hints) read from the index's dense
+  // arrays through the row's slot.
   for (size_t k = 0; k < n_dims; ++k) {
     const ParamModel& m = *models[k];
     const double* ts = m.above->ts();
-    for (const auto* rows : {&below_rows, &above_rows}) {
-      slots.resize(rows->size());
-      for (size_t r = 0; r < rows->size(); ++r) slots[r] = m.slot[static_cast<size_t>((*rows)[r])];
-      std::vector<double>& obs = (rows == &below_rows ? obs_below : obs_above)[k];
-      obs.resize(rows->size());
-      for (size_t r = 0; r < slots.size(); ++r) obs[r] = ts[slots[r]];
-    }
-    // `slots` now holds the bad group's.
-    hints.grid[k].clear();
-    hints.narrow_log_zinv[k].clear();
+    const int32_t* slot = m.slot.data();
+    obs_below[k].resize(below_rows.size());
+    double* ob = obs_below[k].data();
+    for (size_t r = 0; r < below_rows.size(); ++r)
+      ob[r] = ts[slot[static_cast<size_t>(below_rows[r])]];
+    obs_above[k].resize(above_rows.size());
+    double* oa = obs_above[k].data();
+    const size_t na = above_rows.size();
     if (m.above->has_grid_index()) {
       const int32_t* cells = m.above->grid_indices();
-      hints.grid[k].resize(slots.size());
-      for (size_t r = 0; r < slots.size(); ++r) hints.grid[k][r] = cells[slots[r]];
+      hints.narrow_log_zinv[k].clear();
+      hints.grid[k].resize(na);
+      int32_t* grid = hints.grid[k].data();
+      for (size_t r = 0; r < na; ++r) {
+        const int32_t s = slot[static_cast<size_t>(above_rows[r])];
+        oa[r] = ts[s];
+        grid[r] = cells[s];
+      }
     } else if (m.domain.kind == tpe::Domain::Kind::kContinuous && !m.domain.round_int) {
-      const double* narrow = m.above->narrow_log_zinvs();
-      hints.narrow_log_zinv[k].resize(slots.size());
-      for (size_t r = 0; r < slots.size(); ++r) hints.narrow_log_zinv[k][r] = narrow[slots[r]];
+      const double* narrow_log_zinvs = m.above->narrow_log_zinvs();
+      hints.grid[k].clear();
+      hints.narrow_log_zinv[k].resize(na);
+      double* narrow = hints.narrow_log_zinv[k].data();
+      for (size_t r = 0; r < na; ++r) {
+        const int32_t s = slot[static_cast<size_t>(above_rows[r])];
+        oa[r] = ts[s];
+        narrow[r] = narrow_log_zinvs[s];
+      }
+    } else {
+      hints.grid[k].clear();
+      hints.narrow_log_zinv[k].clear();
+      for (size_t r = 0; r < na; ++r) oa[r] = ts[slot[static_cast<size_t>(above_rows[r])]];
     }
   }
   const double pw = options_.prior_weight();
@@ -448,26 +473,34 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
   cell_cache_.Trim();
   tpe::JointMixture& l = js.below;
   tpe::JointMixture& g = js.above;
-  l.Fit(domains, obs_below, tpe::DefaultWeights(std::ssize(below_rows)), pw, ends, nullptr,
-        &cell_cache_);
+  DefaultWeightsInto(std::ssize(below_rows), &js.below_weights);
+  l.Fit(domains, obs_below, js.below_weights, pw, ends, nullptr, &cell_cache_);
   g.Fit(domains, obs_above, above_weights, pw, ends, &hints, &cell_cache_);
 
+  // Candidates: values[c * n_dims + k] (internal) and points (the same in kernel space).
   const auto nc = static_cast<size_t>(options_.n_ei_candidates());
-  std::vector<std::vector<double>> values(nc), points(nc);
+  std::vector<double>& values = js.values;
+  std::vector<double>& points = js.points;
+  values.resize(nc * n_dims);
+  points.resize(nc * n_dims);
   for (size_t c = 0; c < nc; ++c) {
-    std::vector<double> t = l.Sample(rng_);
-    values[c].resize(n_dims);
+    double* t = points.data() + c * n_dims;
+    double* v = values.data() + c * n_dims;
+    l.Sample(rng_, t);
     for (size_t k = 0; k < n_dims; ++k) {
-      values[c][k] = domains[k].ToInternal(t[k], models[k]->dist);
-      t[k] = domains[k].ToT(values[c][k]);
+      v[k] = domains[k].ToInternal(t[k], models[k]->dist);
+      t[k] = domains[k].ToT(v[k]);
     }
-    points[c] = std::move(t);
   }
-  const std::vector<double> ll = l.LogPdf(points), lg = g.LogPdf(points);
+  js.cands.Assign(domains, points.data(), nc);
+  std::vector<double>& ll = js.ll;
+  std::vector<double>& lg = js.lg;
+  l.LogPdf(js.cands, &ll);
+  g.LogPdf(js.cands, &lg);
   size_t best = 0;
   for (size_t c = 1; c < nc; ++c)
     if (ll[c] - lg[c] > ll[best] - lg[best]) best = c;
-  for (size_t k = 0; k < n_dims; ++k) out[specs[k]->name] = values[best][k];
+  for (size_t k = 0; k < n_dims; ++k) out[specs[k]->name] = values[best * n_dims + k];
   return out;
 }
 
@@ -494,11 +527,16 @@ void TpeSampler::UpdateJointOrder(const std::vector<ParamModel*>& models,
       if (static_cast<size_t>(i) >= jo.member.size() || !jo.member[static_cast<size_t>(i)])
         added.push_back(i);
   }
+  // Rows leave the bad group rarely (a trial joins the good group, or loses a parameter): the
+  // sorted orders are filtered only then.
+  const bool removed = !rebuild && jo.n_rows + added.size() != rows.size();
+  jo.n_rows = rows.size();
   for (size_t k = 0; k < n_dims; ++k) {
     const ParamModel& m = *models[k];
     if (!m.domain.numeric()) continue;
     auto& sorted = jo.sorted[k];
-    std::erase_if(sorted, [&](const auto& e) { return !now[static_cast<size_t>(e.second)]; });
+    if (removed)
+      std::erase_if(sorted, [&](const auto& e) { return !now[static_cast<size_t>(e.second)]; });
     if (added.size() <= kJointOrderInserts) {
       // The usual ask adds a trial or two: inserted in place (no merge buffer to allocate).
       for (int64_t i : added) {
@@ -525,8 +563,10 @@ void TpeSampler::JointOrders(const std::vector<int64_t>& rows,
   orders->resize(jo.sorted.size());
   for (size_t k = 0; k < jo.sorted.size(); ++k) {
     std::vector<int32_t>& out = (*orders)[k];
-    out.clear();
-    if (jo.sorted[k].empty()) continue;  // categorical, or no rows
+    if (jo.sorted[k].empty()) {  // categorical, or no rows
+      out.clear();
+      continue;
+    }
     // Branch-free filter: every position is written, and kept where the trial is a row.
     out.resize(jo.sorted[k].size() + 1);
     size_t w = 0;

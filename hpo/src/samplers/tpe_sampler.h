@@ -181,6 +181,7 @@ class TpeSampler : public Sampler {
   struct JointOrder {
     std::vector<uint64_t> serials;  // ParamModel serials of the dimensions
     std::vector<char> member;       // by trial index
+    size_t n_rows = 0;              // members
     std::vector<std::vector<std::pair<double, int64_t>>> sorted;  // per dimension
   };
 
@@ -210,6 +211,7 @@ class TpeSampler : public Sampler {
   const std::vector<FrozenTrial>* trials_ = nullptr;
   Direction direction_ = Direction::kMinimize;
   std::vector<TrialInfo> info_;          // by trial index (number)
+  std::vector<char> above_;              // by trial index: InAbove(i), kept by UpdateMembership
   std::vector<int64_t> volatile_;        // trials not in a final state
   std::set<RankKey> complete_, pruned_;  // finished ranked trials
   std::vector<int64_t> below_;           // the good group, by index
@@ -225,13 +227,18 @@ class TpeSampler : public Sampler {
     std::vector<char> has_all;  // by trial index
     std::vector<int32_t> pos;   // by trial index: position among JointOrders' rows, or -1
     std::vector<int64_t> below_rows, above_rows;  // trial indices
-    std::vector<int32_t> slots;
+    std::vector<double> below_weights, above_weights;
+    std::vector<int64_t> sampled_rows;  // max_joint_kernels' sample of above_rows
+    std::vector<double> sampled_weights;
     std::vector<uint64_t> serials;  // UpdateJointOrder's
     std::vector<char> member;       // UpdateJointOrder's next membership, by trial index
     std::vector<int64_t> added;     // UpdateJointOrder's new rows
     std::vector<std::vector<double>> obs_below, obs_above;  // per dimension
     tpe::JointHints hints;
     tpe::JointMixture below, above;
+    std::vector<double> values, points;  // candidates: internal, kernel space (by candidate)
+    tpe::JointCandidates cands;
+    std::vector<double> ll, lg;  // log l(x) and log g(x) of each candidate
   };
   JointScratch joint_scratch_;
   tpe::CellMassCache cell_cache_;  // for the joint mixtures of every ask
