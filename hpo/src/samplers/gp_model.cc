@@ -31,7 +31,7 @@ double Lml(const GpData& data, const Eigen::MatrixXd& xt, const KernelParams& pa
   if (!xt.allFinite() || !data.y.allFinite() || !params.inv_sq_lengthscales.allFinite() ||
       !std::isfinite(params.kernel_scale) || !std::isfinite(params.noise_var))
     return kNegInf;
-  work->resize(LmlWorkSize(n));
+  work->resize(LmlWorkSize(n, dims));
   if (grad_raw != nullptr) grad_raw->resize(dims + 2);
   return LogMarginalLikelihoodKernel(n, dims, xt.data(), data.is_categorical.data(), data.y.data(),
                                      params.inv_sq_lengthscales.data(), params.kernel_scale,
@@ -207,14 +207,14 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
     // C = K + noise I over all points; when it is not numerically positive definite, retry with
     // growing jitter (relative to the mean diagonal) on the diagonal.
     scratch_.resize(static_cast<size_t>(np) * np);
-    double* krow = scratch_.data();
+    double* panel = scratch_.data();
     const double diagonal = params.kernel_scale + params.noise_var;
     double jitter = 0;
     bool factorised = false;
     for (int attempt = 0; attempt < 9 && !factorised; ++attempt) {
       factorised = KernelCholesky(total, np, dims, train_padded_.data(), is_categorical_.data(),
                                   params.inv_sq_lengthscales.data(), params.kernel_scale,
-                                  diagonal + jitter, krow, chol_rows_.data(), inv_diag_.data());
+                                  diagonal + jitter, panel, chol_rows_.data(), inv_diag_.data());
       jitter = jitter == 0 ? 1e-10 * diagonal : jitter * 10;
     }
     if (!factorised) return false;
