@@ -27,7 +27,7 @@ constexpr int kR = kBatchRowPad;
 
 // The helpers below are templates over scalars and vectors, as those of simd.h, except the
 // factorisation and matrix-vector helpers (CholeskyInPlace, InverseFromCholeskyBlocked,
-// SymmetricTimesVector), which use simd.h's V8 only: like this file's attributes, they need
+// PackedSymmetricTimesVector), which use simd.h's V8 only: like this file's attributes, they need
 // GCC or Clang.
 
 // sqrt(x) for x >= 0 (std::sqrt's errno path keeps loops from vectorising): Newton steps for
@@ -266,52 +266,52 @@ inline __attribute__((always_inline)) void InverseFromCholeskyBlocked(int n, int
   }
 }
 
-// u[c .. c + 8 W - 1] = sum_{l < n} k[l] * a[l][c ..] (a row-major with `stride`): W vector
-// accumulators in registers, each row of a read once.
-template <int W>
-inline __attribute__((always_inline)) void AxpyRows(int n, int stride, const double* a,
-                                                    const double* k, int c, double* u) {
-  V8 acc[W] = {};
-  for (int l = 0; l < n; ++l) {
-    const double* al = a + static_cast<size_t>(l) * stride + c;
-    const double kl = k[l];
-    for (int w = 0; w < W; ++w) acc[w] += kl * Load8(al + 8 * w);
-  }
-  for (int w = 0; w < W; ++w) Store8(u + c + 8 * w, acc[w]);
+// Start of row i in the packed layout of PackSymmetric: the rows of block I = i / 8 hold
+// 8 (I + 1) entries each, after the 64 I (I + 1) / 2 entries of the blocks before.
+inline size_t PackedRow(int i) {
+  const size_t block = static_cast<size_t>(i >> 3), r = static_cast<size_t>(i & 7);
+  return 32 * block * (block + 1) + r * 8 * (block + 1);
 }
 
-// u = A k for A symmetric (n x n, row-major with `stride`, a multiple of 8) by rows of A, 64
-// entries of u at a time (the last 8 to 56 by one of AxpyRows' narrower forms); u is written
-// up to n rounded up to 8.
-inline __attribute__((always_inline)) void SymmetricTimesVector(int n, int stride, const double* a,
-                                                                const double* k, double* u) {
-  const int np = Pad8(n);
-  int c = 0;
-  for (; c + 64 <= np; c += 64) AxpyRows<8>(n, stride, a, k, c, u);
-  switch ((np - c) / 8) {
-    case 1:
-      AxpyRows<1>(n, stride, a, k, c, u);
-      break;
-    case 2:
-      AxpyRows<2>(n, stride, a, k, c, u);
-      break;
-    case 3:
-      AxpyRows<3>(n, stride, a, k, c, u);
-      break;
-    case 4:
-      AxpyRows<4>(n, stride, a, k, c, u);
-      break;
-    case 5:
-      AxpyRows<5>(n, stride, a, k, c, u);
-      break;
-    case 6:
-      AxpyRows<6>(n, stride, a, k, c, u);
-      break;
-    case 7:
-      AxpyRows<7>(n, stride, a, k, c, u);
-      break;
-    default:
-      break;
+// The sums of the lanes of t[0..7], as the lanes of one vector (a transposing reduction).
+inline __attribute__((always_inline)) V8 LaneSums8(const V8 t[8]) {
+  typedef int64_t M8 __attribute__((vector_size(64)));
+  V8 s[4], w[2];
+  for (int p = 0; p < 4; ++p)
+    s[p] = __builtin_shuffle(t[2 * p], t[2 * p + 1], M8{0, 8, 2, 10, 4, 12, 6, 14}) +
+           __builtin_shuffle(t[2 * p], t[2 * p + 1], M8{1, 9, 3, 11, 5, 13, 7, 15});
+  for (int q = 0; q < 2; ++q)
+    w[q] = __builtin_shuffle(s[2 * q], s[2 * q + 1], M8{0, 1, 8, 9, 4, 5, 12, 13}) +
+           __builtin_shuffle(s[2 * q], s[2 * q + 1], M8{2, 3, 10, 11, 6, 7, 14, 15});
+  return __builtin_shuffle(w[0], w[1], M8{0, 1, 2, 3, 8, 9, 10, 11}) +
+         __builtin_shuffle(w[0], w[1], M8{4, 5, 6, 7, 12, 13, 14, 15});
+}
+
+// u = A k for A symmetric in the packed layout of PackSymmetric (np = n rounded up to 8 rows,
+// k zero from n on): by blocks of 8 rows I, each entry of A's lower part read once for both
+// its products, u_J += A_IJ' k_I (along rows) and u_I += A_IJ k_J (as lane sums, LaneSums8),
+// then the whole diagonal block.
+inline __attribute__((always_inline)) void PackedSymmetricTimesVector(int np, const double* a,
+                                                                      const double* k, double* u) {
+  for (int ib = 0; ib < np; ib += 8) {
+    const double* rows = a + PackedRow(ib);
+    const int len = ib + 8;
+    double ki[8];
+    for (int r = 0; r < 8; ++r) ki[r] = k[ib + r];
+    V8 t[8] = {};
+    for (int jb = 0; jb < ib; jb += 8) {
+      const V8 kj = Load8(k + jb);
+      V8 uj = Load8(u + jb);
+      for (int r = 0; r < 8; ++r) {
+        const V8 c = Load8(rows + static_cast<size_t>(r) * len + jb);
+        uj += ki[r] * c;
+        t[r] += c * kj;
+      }
+      Store8(u + jb, uj);
+    }
+    V8 ui = LaneSums8(t);
+    for (int r = 0; r < 8; ++r) ui += ki[r] * Load8(rows + static_cast<size_t>(r) * len + ib);
+    Store8(u + ib, ui);
   }
 }
 
@@ -626,8 +626,8 @@ HPO_SIMD_CLONES void PosteriorPoint(const BatchModel& model, const double* x, do
   *mean = Dot(model.alpha, k, n);
   double* u = v;
   if (model.cinv != nullptr) {
-    // u = C^-1 k = sum_l k_l (row l of C^-1), vectorised along the rows; var = s - k'u.
-    SymmetricTimesVector(n, np, model.cinv, k, u);
+    // u = C^-1 k from C^-1's packed lower part (PackedSymmetricTimesVector); var = s - k'u.
+    PackedSymmetricTimesVector(np, model.cinv, k, u);
     *var = std::max(s - Dot(k, u, n), 0.0);
     if (dmean == nullptr || dvar == nullptr) return;
   } else {
@@ -666,6 +666,23 @@ HPO_SIMD_CLONES void PosteriorPoint(const BatchModel& model, const double* x, do
     const double* xd = model.train + static_cast<size_t>(d) * np;
     dmean[d] = model.lambda[d] * (x[d] * sum_a - Dot(k, xd, n));
     dvar[d] = -2.0 * model.lambda[d] * (x[d] * sum_b - Dot(coef, xd, n));
+  }
+}
+
+size_t PackedSymmetricSize(int n) {
+  const size_t blocks = static_cast<size_t>(Pad8(n) / 8);
+  return 32 * blocks * (blocks + 1);
+}
+
+void PackSymmetric(int n, const double* lower, int stride, double* packed) {
+  const int np = Pad8(n);
+  for (int i = 0; i < np; ++i) {
+    double* row = packed + PackedRow(i);
+    const int len = (i & ~7) + 8;
+    for (int j = 0; j < len; ++j) {
+      const int hi = std::max(i, j), lo = std::min(i, j);
+      row[j] = hi < n ? lower[static_cast<size_t>(hi) * stride + lo] : 0.0;
+    }
   }
 }
 

@@ -34,7 +34,7 @@ struct BatchModel {
   const double* alpha = nullptr;     // n_padded: C^-1 y (0 for pending and padding points)
   const double* chol = nullptr;      // n_padded x n_padded, row-major: L, lower triangular
   const double* chol_t = nullptr;    // the same for L' (upper triangular); set when cinv is not
-  const double* cinv = nullptr;      // C^-1 (n_padded x n_padded) or null; PosteriorPoint only
+  const double* cinv = nullptr;      // C^-1 packed (PackSymmetric) or null; PosteriorPoint only
   const double* inv_diag = nullptr;  // n_padded: 1 / L_ii
 };
 
@@ -48,11 +48,22 @@ void PosteriorBlock(const BatchModel& model, const double* cand, double* scratch
 // The posterior mean and variance at one point x (size dims), and with dmean and dvar (size
 // dims; both or neither) their gradients with respect to x (0 for categorical dimensions), for
 // the acquisition's local search: kernel values vectorised over the training points, then
-// C^-1 k when the model has C^-1 as sum_l k_l (row l of C^-1), vectorised along the rows with
-// the sums in registers (cheaper per point, but C^-1 costs n^3 / 3 to form), else L^-1 k and
-// L^-T L^-1 k by substitution along rows of L and L'. `work` holds 3 * n_padded doubles.
+// C^-1 k when the model has C^-1 (packed, PackSymmetric) by blocks of 8 rows, each entry of its
+// lower part read once for both products it enters (cheaper per point, but C^-1 costs n^3 / 3
+// to form), else L^-1 k and L^-T L^-1 k by substitution along rows of L and L'. `work` holds
+// 3 * n_padded doubles.
 void PosteriorPoint(const BatchModel& model, const double* x, double* work, double* mean,
                     double* var, double* dmean, double* dvar);
+
+// A symmetric n x n matrix in the layout PosteriorPoint reads C^-1 in: n rounded up to 8 rows,
+// in blocks of 8; row i holds entries 0 .. (i / 8) * 8 + 7 (the lower triangle with the whole
+// 8 x 8 diagonal blocks), the rows of block I = i / 8 each 8 (I + 1) long after the 64 I (I + 1)
+// / 2 entries of the blocks before; zero in rows and columns from n on. About half the square,
+// so half the memory traffic per prediction (and up to n of about 100, it fits a 48 KiB L1).
+size_t PackedSymmetricSize(int n);
+// Packs the matrix whose lower triangle (with the diagonal) is in `lower` (row-major, row stride
+// `stride`; entries above the diagonal are not read) into `packed` (PackedSymmetricSize(n)).
+void PackSymmetric(int n, const double* lower, int stride, double* packed);
 
 // From the lower Cholesky factor L of an n x n matrix C (row-major with row stride `stride`, a
 // multiple of 8, zero above the diagonal; 1 / L_ii in inv_diag), writes all of C^-1 to cinv

@@ -188,7 +188,7 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
   inv_diag_.assign(np, 1.0);  // padding rows keep zero, with 1 / L_ii = 1
   alpha_padded_.assign(np, 0.0);
   cinv_rows_.clear();
-  if (keep_inverse) cinv_rows_.assign(static_cast<size_t>(np) * np, 0.0);
+  if (keep_inverse) cinv_rows_.resize(PackedSymmetricSize(np));
 
   if (fit != nullptr && p == 0 && n > 0 && fit->HoldsFactorsFor(data, params)) {
     // The fit's last evaluation factorised this very C (no jitter was needed there).
@@ -196,13 +196,10 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
     for (int i = 0; i < n; ++i) {
       const size_t from = static_cast<size_t>(i) * f.stride, to = static_cast<size_t>(i) * np;
       std::copy(f.chol + from, f.chol + from + i + 1, chol_rows_.begin() + to);
-      if (keep_inverse) {
-        for (int l = 0; l <= i; ++l)  // the fit keeps the lower triangle; mirror it
-          cinv_rows_[to + l] = cinv_rows_[static_cast<size_t>(l) * np + i] = f.cinv[from + l];
-      }
       inv_diag_[i] = f.inv_diag[i];
       alpha_padded_[i] = f.alpha[i];
     }
+    if (keep_inverse) PackSymmetric(n, f.cinv, f.stride, cinv_rows_.data());  // its lower triangle
   } else {
     // C = K + noise I over all points; when it is not numerically positive definite, retry with
     // growing jitter (relative to the mean diagonal) on the diagonal.
@@ -233,9 +230,14 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
         acc -= chol_rows_[static_cast<size_t>(l) * np + i] * alpha_padded_[l];
       alpha_padded_[i] = acc * inv_diag_[i];
     }
-    if (keep_inverse)
-      InverseFromCholesky(total, np, chol_rows_.data(), inv_diag_.data(), scratch_.data(),
-                          cinv_rows_.data());
+    if (keep_inverse) {
+      // C^-1 into the second half of scratch_ (the first holds InverseFromCholesky's L^-1),
+      // then packed.
+      scratch_.resize(2 * static_cast<size_t>(np) * np);
+      double* full = scratch_.data() + static_cast<size_t>(np) * np;
+      InverseFromCholesky(total, np, chol_rows_.data(), inv_diag_.data(), scratch_.data(), full);
+      PackSymmetric(total, full, np, cinv_rows_.data());
+    }
   }
   for (int i = 0; i < n; ++i)
     if (!std::isfinite(alpha_padded_[i])) return false;

@@ -131,7 +131,8 @@ class GpPosterior {
   // In the padded layout of gp_batch.h (N rounded up to n_padded_, row-major, zero padding):
   // the points (D x n_padded_), the lower Cholesky factor L of C = K + noise I over all N points
   // and L' (n_padded_^2 each), 1 / L_ii, alpha = C^-1 y over the observed points (0 for pending
-  // ones), and C^-1 for small models (see Build), else empty.
+  // ones), and for small models (see Build) C^-1 in gp_batch.h's packed layout
+  // (PackSymmetric), else empty.
   int n_padded_ = 0;
   std::vector<double> train_padded_, chol_rows_, chol_t_rows_, inv_diag_, alpha_padded_;
   std::vector<double> cinv_rows_;
