@@ -14,8 +14,30 @@
 #pragma once
 
 #include <cstddef>
+#include <new>
+#include <vector>
 
 namespace hpo::gp {
+
+// An allocator of memory aligned to 64 bytes (a cache line, one AVX-512 vector), so that the
+// kernels' whole-vector loads do not straddle lines: malloc aligns to 16 bytes only (and large
+// blocks sit 16 bytes past a page), which cost a quarter of PosteriorPoint's time.
+template <class T>
+struct CacheAlignedAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t kAlignment{64};
+  CacheAlignedAllocator() = default;
+  template <class U>
+  CacheAlignedAllocator(const CacheAlignedAllocator<U>&) {}
+  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
+  void deallocate(T* p, size_t) { ::operator delete(p, kAlignment); }
+  template <class U>
+  bool operator==(const CacheAlignedAllocator<U>&) const {
+    return true;
+  }
+};
+// The buffers the kernels below read with whole-vector loads.
+using AlignedDoubles = std::vector<double, CacheAlignedAllocator<double>>;
 
 // Candidates per PosteriorBlock call, and the multiple to which the training points are padded.
 constexpr int kBatchBlock = 16;

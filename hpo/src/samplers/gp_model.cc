@@ -22,7 +22,7 @@ constexpr double kRawNoiseMin = -20, kRawNoiseMax = 3;
 // LogMarginalLikelihood with the points already transposed (xt: n x D, column-major, i.e.
 // one contiguous column per dimension) and a reusable workspace.
 double Lml(const GpData& data, const Eigen::MatrixXd& xt, const KernelParams& params,
-           std::vector<double>* work, Eigen::VectorXd* grad_raw) {
+           AlignedDoubles* work, Eigen::VectorXd* grad_raw) {
   const int n = data.size(), dims = data.dims();
   if (n == 0) {
     if (grad_raw != nullptr) grad_raw->setZero(dims + 2);
@@ -76,7 +76,7 @@ bool SameKernelParams(const KernelParams& a, const KernelParams& b) {
 double LogMarginalLikelihood(const GpData& data, const KernelParams& params,
                              Eigen::VectorXd* grad_raw) {
   const Eigen::MatrixXd xt = data.X.transpose();
-  std::vector<double> work;
+  AlignedDoubles work;
   return Lml(data, xt, params, &work, grad_raw);
 }
 
@@ -258,8 +258,8 @@ void GpPosterior::Predict(const double* x, double* mean, double* var, double* dm
   // Called hundreds of times per ask by the local search: scratch on the stack when it fits.
   constexpr size_t kStackDoubles = 3 * 512;
   const size_t need = 3 * static_cast<size_t>(n_padded_);
-  double stack[kStackDoubles];
-  std::vector<double> heap(need > kStackDoubles ? need : 0);
+  alignas(64) double stack[kStackDoubles];
+  AlignedDoubles heap(need > kStackDoubles ? need : 0);
   PosteriorPoint(model, x, need > kStackDoubles ? heap.data() : stack, mean, var, dmean, dvar);
 }
 
@@ -288,8 +288,8 @@ void GpPosterior::PredictBatch(const Eigen::MatrixXd& xs, Eigen::VectorXd* mean,
   mean->resize(m);
   var->resize(m);
   const BatchModel model = Model();
-  std::vector<double> cand(static_cast<size_t>(dims) * kBatchBlock);
-  std::vector<double> scratch(static_cast<size_t>(n_padded_) * kBatchBlock);
+  AlignedDoubles cand(static_cast<size_t>(dims) * kBatchBlock);
+  AlignedDoubles scratch(static_cast<size_t>(n_padded_) * kBatchBlock);
   double block_mean[kBatchBlock], block_quad[kBatchBlock];
   for (Eigen::Index start = 0; start < m; start += kBatchBlock) {
     const int b = static_cast<int>(std::min<Eigen::Index>(kBatchBlock, m - start));

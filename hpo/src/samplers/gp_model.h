@@ -81,7 +81,7 @@ struct FitOptions {
 // n points under `params`, which are the parameters the fit returned, and the data the fit ran
 // on (X, y, is_categorical), against which GpPosterior::Build checks its own.
 struct FitWorkspace {
-  std::vector<double> lml;
+  AlignedDoubles lml;
   int n = 0;
   KernelParams params;
   Eigen::MatrixXd X;
@@ -134,9 +134,9 @@ class GpPosterior {
   // ones), and for small models (see Build) C^-1 in gp_batch.h's packed layout
   // (PackSymmetric), else empty.
   int n_padded_ = 0;
-  std::vector<double> train_padded_, chol_rows_, chol_t_rows_, inv_diag_, alpha_padded_;
-  std::vector<double> cinv_rows_;
-  std::vector<double> scratch_;  // Build's, kept to spare allocations when rebuilt
+  AlignedDoubles train_padded_, chol_rows_, chol_t_rows_, inv_diag_, alpha_padded_;
+  AlignedDoubles cinv_rows_;
+  AlignedDoubles scratch_;  // Build's, kept to spare allocations when rebuilt
 
   // The padded layout for gp_batch.h's kernels (pointers into this object).
   BatchModel Model() const;
