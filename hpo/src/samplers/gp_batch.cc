@@ -25,7 +25,10 @@ using simd::V8;
 constexpr int kB = kBatchBlock;
 constexpr int kR = kBatchRowPad;
 
-// The helpers below are templates over scalars and vectors, as those of simd.h.
+// The helpers below are templates over scalars and vectors, as those of simd.h, except the
+// factorisation and matrix-vector helpers (CholeskyInPlace, InverseFromCholeskyBlocked,
+// PackedSymmetricTimesVector), which use simd.h's V8 only: like this file's attributes, they need
+// GCC or Clang.
 
 // sqrt(x) for x >= 0 (std::sqrt's errno path keeps loops from vectorising): Newton steps for
 // 1 / sqrt(x) from the classic bit-level estimate (relative error below 3.5%, then 2e-3, 5e-6,
@@ -75,74 +78,6 @@ inline __attribute__((always_inline)) double Dot(const double* a, const double* 
   return sum;
 }
 
-// out[q] = sum_k a[k] * b[q][k] over k < len, for the four rows b[0..3] (a is loaded once).
-inline __attribute__((always_inline)) void Dot4(const double* a, const double* const b[4], int len,
-                                                double out[4]) {
-  int k = 0;
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#if defined(__GNUC__)
-  if (len >= 8) {
-    V8 c0 = {}, c1 = {}, c2 = {}, c3 = {};
-    for (; k + 8 <= len; k += 8) {
-      const V8 av = Load8(a + k);
-      c0 += av * Load8(b[0] + k);
-      c1 += av * Load8(b[1] + k);
-      c2 += av * Load8(b[2] + k);
-      c3 += av * Load8(b[3] + k);
-    }
-    s0 = Sum8(c0);
-    s1 = Sum8(c1);
-    s2 = Sum8(c2);
-    s3 = Sum8(c3);
-  }
-#endif
-  for (; k < len; ++k) {
-    s0 += a[k] * b[0][k];
-    s1 += a[k] * b[1][k];
-    s2 += a[k] * b[2][k];
-    s3 += a[k] * b[3][k];
-  }
-  out[0] = s0;
-  out[1] = s1;
-  out[2] = s2;
-  out[3] = s3;
-}
-
-// out[r][q] = sum_k a[r][k] * b[q][k] over k < len, for the R rows a[0..R-1] and the four rows
-// b[0..3]: Dot4 for R rows a at once (each row of b is loaded once for all R, and the R x 4 sums
-// are independent chains), every entry rounding exactly as Dot4's (one vector accumulator over
-// blocks of 8, Sum8, then the tail).
-template <int R>
-inline __attribute__((always_inline)) void DotRx4(const double* const a[R],
-                                                  const double* const b[4], int len,
-                                                  double out[R][4]) {
-  int k = 0;
-  double s[R][4] = {};
-#if defined(__GNUC__)
-  if (len >= 8) {
-    V8 c[R][4] = {};
-    for (; k + 8 <= len; k += 8) {
-      const V8 b0 = Load8(b[0] + k), b1 = Load8(b[1] + k), b2 = Load8(b[2] + k),
-               b3 = Load8(b[3] + k);
-      for (int r = 0; r < R; ++r) {
-        const V8 av = Load8(a[r] + k);
-        c[r][0] += av * b0;
-        c[r][1] += av * b1;
-        c[r][2] += av * b2;
-        c[r][3] += av * b3;
-      }
-    }
-    for (int r = 0; r < R; ++r)
-      for (int q = 0; q < 4; ++q) s[r][q] = Sum8(c[r][q]);
-  }
-#endif
-  for (; k < len; ++k)
-    for (int r = 0; r < R; ++r)
-      for (int q = 0; q < 4; ++q) s[r][q] += a[r][k] * b[q][k];
-  for (int r = 0; r < R; ++r)
-    for (int q = 0; q < 4; ++q) out[r][q] = s[r][q];
-}
-
 // Squared scaled distances from point i to points j .. j + width - 1 (F holds width values).
 template <class F>
 inline __attribute__((always_inline)) F PairR2(int n, int dims, const double* x,
@@ -186,179 +121,197 @@ inline __attribute__((always_inline)) void AddPairGrad(int n, int dims, const do
 // n rounded up to a multiple of 8.
 inline int Pad8(int n) { return (n + 7) & ~7; }
 
-// Row i of the lower Cholesky factor L of C (row-major, `stride` a multiple of 8) from entry j0
-// on (a multiple of 4; entries 0 .. j0 - 1 of row i of lmat already computed, zero beyond): from
-// row i of C's lower triangle (krow) and rows 0 .. i - 1 of L (zero beyond their diagonal) into
-// row i of lmat, and 1 / L_ii into inv_diag[i]. Returns false when C is not numerically positive
-// definite.
-inline __attribute__((always_inline)) bool CholeskyRowFrom(int i, int j0, int stride,
-                                                           const double* krow, double* lmat,
-                                                           double* inv_diag) {
-  double* lrow = lmat + static_cast<size_t>(i) * stride;
-  auto lr = [&](int r) { return lmat + static_cast<size_t>(r) * stride; };
-  // L_ij = (C_ij - sum_{m < j} L_im L_jm) / L_jj, four j at a time: the common part (m < j) by
-  // Dot4, then the small triangle among the four. The row is zero beyond what is computed, so
-  // the dot products run to j rounded up to 8.
-  int j = j0;
-  for (; j + 4 <= i; j += 4) {
-    const double* b[4] = {lr(j), lr(j + 1), lr(j + 2), lr(j + 3)};
-    double dots[4];
-    Dot4(lrow, b, Pad8(j), dots);
-    for (int q = 0; q < 4; ++q) {
-      double v = krow[j + q] - dots[q];
-      for (int p = 0; p < q; ++p) v -= lrow[j + p] * lr(j + q)[j + p];
-      lrow[j + q] = v * inv_diag[j + q];
+// The likelihood's row stride: n rounded up to 8, plus 8 where that is a multiple of 32 (rows
+// 256 bytes apart or a multiple of it would fall into few cache sets, and the column-wise walks
+// of the factorisation would evict each other).
+inline int LmlStride(int n) {
+  const int s = Pad8(n);
+  return s % 32 == 0 ? s + 8 : s;
+}
+
+// The lower Cholesky factor of C in place, right-looking by panels of 8 columns: `a` (n rows
+// of `stride`, a multiple of 8, row-major) holds C's lower triangle on entry (what is above it
+// is ignored) and L on return, zero above the diagonal up to the stride; 1 / L_ii goes to
+// inv_diag. Each panel's diagonal block is factorised by scalar loops, the panel below it is
+// solved transposed (in `panel`, 8 rows of `stride`, vectorised over the rows of L), and the
+// trailing lower triangle is updated by rank-8 updates vectorised along its rows. Returns false
+// when C is not numerically positive definite or not finite.
+inline __attribute__((always_inline)) bool CholeskyInPlace(int n, int stride, double* a,
+                                                           double* inv_diag, double* panel) {
+  auto row = [&](int r) { return a + static_cast<size_t>(r) * stride; };
+  const int np = Pad8(n);
+  for (int kb = 0; kb < n; kb += 8) {
+    const int kw = std::min(8, n - kb);
+    for (int r = 0; r < kw; ++r) {  // the diagonal block
+      double* ri = row(kb + r);
+      for (int q = 0; q < r; ++q) {
+        const double* rq = row(kb + q);
+        double v = ri[kb + q];
+        for (int p = 0; p < q; ++p) v -= ri[kb + p] * rq[kb + p];
+        ri[kb + q] = v * inv_diag[kb + q];
+      }
+      double d = ri[kb + r];
+      for (int p = 0; p < r; ++p) d -= ri[kb + p] * ri[kb + p];
+      if (!(d > 0) || !std::isfinite(d)) return false;
+      ri[kb + r] = std::sqrt(d);
+      inv_diag[kb + r] = 1.0 / ri[kb + r];
+    }
+    const int i1 = kb + 8;
+    if (i1 >= n) break;
+    // The panel below, transposed: panel[q][i] = C_i,kb+q less the earlier panels' terms, then
+    // L_i,kb+q by forward substitution with the diagonal block (rows i >= n are zero).
+    for (int i = i1; i < np; ++i)
+      for (int q = 0; q < 8; ++q)
+        panel[static_cast<size_t>(q) * stride + i] = i < n ? row(i)[kb + q] : 0.0;
+    for (int q = 0; q < 8; ++q) {
+      double* pq = panel + static_cast<size_t>(q) * stride;
+      const double* lq = row(kb + q);
+      for (int i = i1; i < np; i += 8) {
+        V8 v = Load8(pq + i);
+        for (int p = 0; p < q; ++p)
+          v -= lq[kb + p] * Load8(panel + static_cast<size_t>(p) * stride + i);
+        Store8(pq + i, v * inv_diag[kb + q]);
+      }
+    }
+    for (int i = i1; i < n; ++i)
+      for (int q = 0; q < 8; ++q) row(i)[kb + q] = panel[static_cast<size_t>(q) * stride + i];
+    // Trailing update C_ij -= sum_q L_i,kb+q L_j,kb+q for i1 <= j <= i, eight j at a time (the
+    // last block of a row runs past the diagonal, into entries that are cleared at the end).
+    for (int i = i1; i < n; ++i) {
+      double* ri = row(i);
+      double c[8];
+      for (int q = 0; q < 8; ++q) c[q] = ri[kb + q];
+      for (int j = i1; j <= i; j += 8) {
+        V8 acc = Load8(ri + j);
+        for (int q = 0; q < 8; ++q)
+          acc -= c[q] * Load8(panel + static_cast<size_t>(q) * stride + j);
+        Store8(ri + j, acc);
+      }
     }
   }
-  for (; j < i; ++j) lrow[j] = (krow[j] - Dot(lrow, lr(j), Pad8(j))) * inv_diag[j];
-  const double d = krow[i] - Dot(lrow, lrow, Pad8(i));
-  if (!(d > 0) || !std::isfinite(d)) return false;
-  lrow[i] = std::sqrt(d);
-  inv_diag[i] = 1.0 / lrow[i];
+  for (int i = 0; i < n; ++i) std::fill(row(i) + i + 1, row(i) + stride, 0.0);
   return true;
 }
 
-// Rows i .. i + 3 of L (see CholeskyRowFrom), from rows i .. i + 3 of C's lower triangle (krows,
-// `kstride` apart), bit for bit what CholeskyRowFrom from 0 gives on each row in turn: the dot
-// products with the groups of four rows of L before i (all of a row's work but a few entries)
-// are formed for the four rows together by DotRx4, which loads each of those rows once for all
-// four; then each row is finished in turn by CholeskyRowFrom.
-inline __attribute__((always_inline)) bool CholeskyRows4(int i, int stride, const double* krows,
-                                                         size_t kstride, double* lmat,
-                                                         double* inv_diag) {
-  auto lr = [&](int r) { return lmat + static_cast<size_t>(r) * stride; };
-  double* lrows[4] = {lr(i), lr(i + 1), lr(i + 2), lr(i + 3)};
-  for (double* row : lrows) std::fill(row, row + stride, 0.0);
-  int j = 0;
-  for (; j + 4 <= i; j += 4) {
-    const double* b[4] = {lr(j), lr(j + 1), lr(j + 2), lr(j + 3)};
-    double dots[4][4];
-    DotRx4<4>(lrows, b, Pad8(j), dots);
+// Rows i0 .. i0 + rows - 1 (rows <= 4) of X' X, entries jb .. jb + 8 W - 1, into cinv: the sums
+// over k >= i0 of X_ki X_kj (X_ki = 0 for k < i), as 4 x W vector accumulators in registers.
+template <int W>
+inline __attribute__((always_inline)) void GramTile(int n, int stride, const double* xmat, int i0,
+                                                    int jb, int rows, double* cinv) {
+  V8 acc[4][W] = {};
+  for (int k = i0; k < n; ++k) {
+    const double* xk = xmat + static_cast<size_t>(k) * stride;
+    V8 v[W];
+    for (int w = 0; w < W; ++w) v[w] = Load8(xk + jb + 8 * w);
     for (int r = 0; r < 4; ++r) {
-      const double* krow = krows + r * kstride;
-      for (int q = 0; q < 4; ++q) {
-        double v = krow[j + q] - dots[r][q];
-        for (int p = 0; p < q; ++p) v -= lrows[r][j + p] * lr(j + q)[j + p];
-        lrows[r][j + q] = v * inv_diag[j + q];
-      }
+      const double a = xk[i0 + r];
+      for (int w = 0; w < W; ++w) acc[r][w] += a * v[w];
     }
   }
-  for (int r = 0; r < 4; ++r)
-    if (!CholeskyRowFrom(i + r, j, stride, krows + r * kstride, lmat, inv_diag)) return false;
-  return true;
+  for (int r = 0; r < rows; ++r)
+    for (int w = 0; w < W; ++w)
+      Store8(cinv + static_cast<size_t>(i0 + r) * stride + jb + 8 * w, acc[r][w]);
 }
 
-// Rows begin .. end - 1 of L (rows before begin already computed) from the same rows of C's
-// lower triangle (row i at krows + (i - begin) * kstride), four rows at a time (CholeskyRows4)
-// and the last few one by one. Returns false when C is not numerically positive definite.
-inline __attribute__((always_inline)) bool CholeskyRows(int begin, int end, int stride,
-                                                        const double* krows, size_t kstride,
-                                                        double* lmat, double* inv_diag) {
-  int i = begin;
-  for (; i + 4 <= end; i += 4)
-    if (!CholeskyRows4(i, stride, krows + (i - begin) * kstride, kstride, lmat, inv_diag))
-      return false;
-  for (; i < end; ++i) {
-    double* lrow = lmat + static_cast<size_t>(i) * stride;
-    std::fill(lrow, lrow + stride, 0.0);
-    if (!CholeskyRowFrom(i, 0, stride, krows + (i - begin) * kstride, lmat, inv_diag)) return false;
-  }
-  return true;
-}
-
-// See InverseFromCholesky in the header; here `mmat` receives M = L^-T (row c holds column c
-// of L^-1 from entry c on, zeros before) instead of L^-1, and only the lower triangle of C^-1 is
-// written. Every entry is a dot product of two row segments; `stride` must be a multiple of 8
-// and chol must be zero above the diagonal up to the stride, so that every dot product can run
-// over whole blocks of 8 (the extra terms are products with zeros).
-inline __attribute__((always_inline)) void InverseFromCholeskyImpl(int n, int stride,
-                                                                   const double* chol,
-                                                                   const double* inv_diag,
-                                                                   double* mmat, double* cinv) {
-  auto row = [&](const double* m, int r) { return m + static_cast<size_t>(r) * stride; };
-  // L^-1 e_c = x with x_c = 1 / L_cc and x_k = -(sum_{c <= m < k} L_km x_m) / L_kk; four k at
-  // a time: the common part (m < k) by Dot4, then the small triangle among the four. The dot
-  // products start at c rounded down to 8 (x is 0 before c) and end at k rounded up to 8 (x is
-  // still 0 from k on). Columns c and c + 4 with c % 8 < 4 share that start and, after column
-  // c's first group, the groups of k: those are done for the two together (DotRx4; the same
-  // rounding, two independent chains), the rest column by column.
-  auto group = [&](double* mrow, int k, const double* d) {
-    for (int q = 0; q < 4; ++q) {
-      double v = d[q];
-      for (int p = 0; p < q; ++p) v += row(chol, k + q)[k + p] * mrow[k + p];
-      mrow[k + q] = -v * inv_diag[k + q];
-    }
-  };
+// From the lower Cholesky factor L of C (as CholeskyInPlace leaves it, n <= stride rows), writes
+// X = L^-1 to xmat (row-major, zero above the diagonal and in rows from n on up to Pad8(n)) and
+// the lower triangle of C^-1 = X' X to cinv, each entry of a block of 8 that holds a lower
+// entry (the others of such a block hold the matching upper entries of C^-1). X by forward
+// substitution for the columns of the identity, eight columns and eight rows at a time and
+// vectorised along the rows of X; C^-1 by rank-1 updates, four rows and up to 32 columns at a time
+// (GramTile).
+inline __attribute__((always_inline)) void InverseFromCholeskyBlocked(int n, int stride,
+                                                                      const double* chol,
+                                                                      const double* inv_diag,
+                                                                      double* xmat, double* cinv) {
+  auto row = [&](auto* m, int r) { return m + static_cast<size_t>(r) * stride; };
+  std::fill(xmat, xmat + static_cast<size_t>(n) * stride, 0.0);
   for (int cb = 0; cb < n; cb += 8) {
-    for (int c = cb; c < std::min(cb + 4, n); ++c) {
-      const int c0 = cb;
-      const bool pair = c + 4 < n;
-      double* mrows[2] = {mmat + static_cast<size_t>(c) * stride,
-                          mmat + static_cast<size_t>(c + 4) * stride};
-      for (int r = 0; r < (pair ? 2 : 1); ++r) {
-        std::fill(mrows[r], mrows[r] + stride, 0.0);
-        mrows[r][c + 4 * r] = inv_diag[c + 4 * r];
+    for (int i0 = cb; i0 < n; i0 += 8) {
+      const int rows = std::min(8, n - i0);
+      V8 acc[8];
+      for (int r = 0; r < 8; ++r) {
+        acc[r] = V8{};
+        if (i0 == cb) acc[r][r] = 1.0;
       }
-      int k = c + 1;
-      if (pair) {  // column c's first group (k + 4 = c + 5 <= n), then both columns together
-        const double* b[4] = {row(chol, k) + c0, row(chol, k + 1) + c0, row(chol, k + 2) + c0,
-                              row(chol, k + 3) + c0};
-        double d[4];
-        Dot4(mrows[0] + c0, b, Pad8(k) - c0, d);
-        group(mrows[0], k, d);
-        const double* a2[2] = {mrows[0] + c0, mrows[1] + c0};
-        for (k += 4; k + 4 <= n; k += 4) {
-          const double* b2[4] = {row(chol, k) + c0, row(chol, k + 1) + c0, row(chol, k + 2) + c0,
-                                 row(chol, k + 3) + c0};
-          double d2[2][4];
-          DotRx4<2>(a2, b2, Pad8(k) - c0, d2);
-          group(mrows[0], k, d2[0]);
-          group(mrows[1], k, d2[1]);
-        }
-      } else {
-        for (; k + 4 <= n; k += 4) {
-          const double* b[4] = {row(chol, k) + c0, row(chol, k + 1) + c0, row(chol, k + 2) + c0,
-                                row(chol, k + 3) + c0};
-          double d[4];
-          Dot4(mrows[0] + c0, b, Pad8(k) - c0, d);
-          group(mrows[0], k, d);
-        }
+      for (int l = cb; l < i0; ++l) {
+        const V8 v = Load8(row(xmat, l) + cb);
+        for (int r = 0; r < 8; ++r) acc[r] -= row(chol, std::min(i0 + r, n - 1))[l] * v;
       }
-      for (int r = 0; r < (pair ? 2 : 1); ++r)
-        for (int kk = k; kk < n; ++kk)
-          mrows[r][kk] = -Dot(row(chol, kk) + c0, mrows[r] + c0, Pad8(kk) - c0) * inv_diag[kk];
+      for (int r = 0; r < rows; ++r) {
+        const double* lr = row(chol, i0 + r);
+        for (int q = 0; q < r; ++q) acc[r] -= lr[i0 + q] * acc[q];
+        acc[r] *= inv_diag[i0 + r];
+        Store8(row(xmat, i0 + r) + cb, acc[r]);
+      }
     }
   }
-  // C^-1_ij = sum_{k >= i} M_ik M_jk for j <= i (four j at a time, over the same segment; M_ik
-  // is 0 for k < i). The rows of an aligned group of four share i0 and the segment: for the j
-  // below the group, DotRx4 forms the four rows' products together (each entry rounding as
-  // Dot4's); the rest of each row as for a single row.
-  for (int ib = 0; ib < n; ib += 4) {
-    const int i0 = ib & ~7, len = Pad8(n) - i0;
-    const bool whole = ib + 4 <= n;
-    if (whole) {
-      const double* mi[4] = {row(mmat, ib) + i0, row(mmat, ib + 1) + i0, row(mmat, ib + 2) + i0,
-                             row(mmat, ib + 3) + i0};
-      for (int j = 0; j + 4 <= ib; j += 4) {
-        const double* b[4] = {row(mmat, j) + i0, row(mmat, j + 1) + i0, row(mmat, j + 2) + i0,
-                              row(mmat, j + 3) + i0};
-        double d[4][4];
-        DotRx4<4>(mi, b, len, d);
-        for (int r = 0; r < 4; ++r)
-          std::copy(d[r], d[r] + 4, cinv + static_cast<size_t>(ib + r) * stride + j);
-      }
+  for (int i0 = 0; i0 < n; i0 += 4) {
+    const int rows = std::min(4, n - i0), blocks = (i0 + rows - 1) / 8 + 1;
+    int b = 0;
+    for (; b + 4 <= blocks; b += 4) GramTile<4>(n, stride, xmat, i0, 8 * b, rows, cinv);
+    switch (blocks - b) {
+      case 1:
+        GramTile<1>(n, stride, xmat, i0, 8 * b, rows, cinv);
+        break;
+      case 2:
+        GramTile<2>(n, stride, xmat, i0, 8 * b, rows, cinv);
+        break;
+      case 3:
+        GramTile<3>(n, stride, xmat, i0, 8 * b, rows, cinv);
+        break;
+      default:
+        break;
     }
-    for (int i = ib; i < std::min(ib + 4, n); ++i) {
-      const double* mi = row(mmat, i) + i0;
-      double* crow = cinv + static_cast<size_t>(i) * stride;
-      int j = whole ? ib : 0;
-      for (; j + 4 <= i + 1; j += 4) {
-        const double* b[4] = {row(mmat, j) + i0, row(mmat, j + 1) + i0, row(mmat, j + 2) + i0,
-                              row(mmat, j + 3) + i0};
-        Dot4(mi, b, len, crow + j);
+  }
+}
+
+// Start of row i in the packed layout of PackSymmetric: the rows of block I = i / 8 hold
+// 8 (I + 1) entries each, after the 64 I (I + 1) / 2 entries of the blocks before.
+inline size_t PackedRow(int i) {
+  const size_t block = static_cast<size_t>(i >> 3), r = static_cast<size_t>(i & 7);
+  return 32 * block * (block + 1) + r * 8 * (block + 1);
+}
+
+// The sums of the lanes of t[0..7], as the lanes of one vector (a transposing reduction).
+inline __attribute__((always_inline)) V8 LaneSums8(const V8 t[8]) {
+  typedef int64_t M8 __attribute__((vector_size(64)));
+  V8 s[4], w[2];
+  for (int p = 0; p < 4; ++p)
+    s[p] = __builtin_shuffle(t[2 * p], t[2 * p + 1], M8{0, 8, 2, 10, 4, 12, 6, 14}) +
+           __builtin_shuffle(t[2 * p], t[2 * p + 1], M8{1, 9, 3, 11, 5, 13, 7, 15});
+  for (int q = 0; q < 2; ++q)
+    w[q] = __builtin_shuffle(s[2 * q], s[2 * q + 1], M8{0, 1, 8, 9, 4, 5, 12, 13}) +
+           __builtin_shuffle(s[2 * q], s[2 * q + 1], M8{2, 3, 10, 11, 6, 7, 14, 15});
+  return __builtin_shuffle(w[0], w[1], M8{0, 1, 2, 3, 8, 9, 10, 11}) +
+         __builtin_shuffle(w[0], w[1], M8{4, 5, 6, 7, 12, 13, 14, 15});
+}
+
+// u = A k for A symmetric in the packed layout of PackSymmetric (np = n rounded up to 8 rows,
+// k zero from n on): by blocks of 8 rows I, each entry of A's lower part read once for both
+// its products, u_J += A_IJ' k_I (along rows) and u_I += A_IJ k_J (as lane sums, LaneSums8),
+// then the whole diagonal block.
+inline __attribute__((always_inline)) void PackedSymmetricTimesVector(int np, const double* a,
+                                                                      const double* k, double* u) {
+  for (int ib = 0; ib < np; ib += 8) {
+    const double* rows = a + PackedRow(ib);
+    const int len = ib + 8;
+    double ki[8];
+    for (int r = 0; r < 8; ++r) ki[r] = k[ib + r];
+    V8 t[8] = {};
+    for (int jb = 0; jb < ib; jb += 8) {
+      const V8 kj = Load8(k + jb);
+      V8 uj = Load8(u + jb);
+      for (int r = 0; r < 8; ++r) {
+        const V8 c = Load8(rows + static_cast<size_t>(r) * len + jb);
+        uj += ki[r] * c;
+        t[r] += c * kj;
       }
-      for (; j <= i; ++j) crow[j] = Dot(mi, row(mmat, j) + i0, len);
+      Store8(u + jb, uj);
     }
+    V8 ui = LaneSums8(t);
+    for (int r = 0; r < 8; ++r) ui += ki[r] * Load8(rows + static_cast<size_t>(r) * len + ib);
+    Store8(u + ib, ui);
   }
 }
 
@@ -483,10 +436,12 @@ HPO_SIMD_CLONES void PosteriorBlock(const BatchModel& model, const double* cand,
 #endif
 }
 
-size_t LmlWorkSize(int n) { return (5 * static_cast<size_t>(n) + 3) * Pad8(n); }
+size_t LmlWorkSize(int n, int dims) {
+  return (5 * static_cast<size_t>(n) + 3 + static_cast<size_t>(dims)) * LmlStride(n);
+}
 
 LmlFactorsView LmlFactors(int n, const double* work) {
-  const int ns = Pad8(n);
+  const int ns = LmlStride(n);
   const size_t nn = static_cast<size_t>(n) * ns;
   return {ns, work + 2 * nn, work + 4 * nn, work + 5 * nn, work + 5 * nn + ns};
 }
@@ -498,7 +453,7 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
                                                    double* work, double* grad_raw) {
   constexpr double kNegInf = -std::numeric_limits<double>::infinity();
   const double s = kernel_scale;
-  const int ns = Pad8(n);  // row stride
+  const int ns = LmlStride(n);  // row stride
   const size_t nn = static_cast<size_t>(n) * ns;
   // Row-major n x n blocks: kernel values and derivatives (j < i), L, L^-T and C^-1 (the
   // layout LmlFactors reads).
@@ -511,16 +466,24 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
   double* alpha = inv_diag + ns;
   double* log_diag = alpha + ns;
 
-  // Kernel matrix, lower triangle.
+  // The points again, d-major with rows of ns (zero beyond n), so that the kernel matrix and
+  // the gradient can run over whole blocks of 8 up to the diagonal.
+  double* xp = log_diag + ns;
+  for (int d = 0; d < dims; ++d) {
+    std::copy(x + static_cast<size_t>(d) * n, x + static_cast<size_t>(d + 1) * n,
+              xp + static_cast<size_t>(d) * ns);
+    std::fill(xp + static_cast<size_t>(d) * ns + n, xp + static_cast<size_t>(d + 1) * ns, 0.0);
+  }
+  // Kernel matrix, lower triangle (the last block of a row runs past the diagonal).
   for (int i = 0; i < n; ++i) {
     double* krow = kmat + static_cast<size_t>(i) * ns;
     double* dkrow = dkmat + static_cast<size_t>(i) * ns;
     int j = 0;
 #if defined(__GNUC__)
-    for (; j + 8 <= i; j += 8) {
+    for (; j < i; j += 8) {
       V8 k, dk;
-      ScaledMatern52WithDerivative<V8, U8>(PairR2<V8>(n, dims, x, is_categorical, lambda, i, j), s,
-                                           &k, &dk);
+      ScaledMatern52WithDerivative<V8, U8>(PairR2<V8>(ns, dims, xp, is_categorical, lambda, i, j),
+                                           s, &k, &dk);
       Store8(krow + j, k);
       Store8(dkrow + j, dk);
     }
@@ -531,24 +494,31 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
     krow[i] = s + noise_var;
   }
 
-  // Cholesky C = L L' by rows.
-  if (!CholeskyRows(0, n, ns, kmat, ns, lmat, inv_diag)) return kNegInf;
-  for (int i = 0; i < n; ++i) log_diag[i] = std::log(lmat[static_cast<size_t>(i) * ns + i]);
-  // z = L^-1 y (over alpha, zero beyond what is computed).
-  std::fill(alpha, alpha + ns, 0.0);
-  for (int i = 0; i < n; ++i)
-    alpha[i] = (y[i] - Dot(lmat + static_cast<size_t>(i) * ns, alpha, Pad8(i))) * inv_diag[i];
-  // M = L^-T and the lower triangle of C^-1 (zero above) into their blocks.
-  std::fill(cinv, cinv + nn, 0.0);
-  InverseFromCholeskyImpl(n, ns, lmat, inv_diag, mmat, cinv);
-  // alpha = L^-T z = M z, in place (row i of M starts at entry i).
-  double y_alpha = 0, sum_log_diag = 0;
+  // C into lmat, then C = L L' in place (mmat as the panel scratch).
   for (int i = 0; i < n; ++i) {
-    const int i0 = i & ~7;  // M_ik = 0 for k < i; alpha is 0 beyond n
-    alpha[i] = Dot(mmat + static_cast<size_t>(i) * ns + i0, alpha + i0, ns - i0);
-    y_alpha += y[i] * alpha[i];
-    sum_log_diag += log_diag[i];
+    const double* krow = kmat + static_cast<size_t>(i) * ns;
+    double* lrow = lmat + static_cast<size_t>(i) * ns;
+    std::copy(krow, krow + i + 1, lrow);
+    std::fill(lrow + i + 1, lrow + ns, 0.0);
   }
+  if (!CholeskyInPlace(n, ns, lmat, inv_diag, mmat)) return kNegInf;
+  // z = L^-1 y (over log_diag, zero beyond what is computed).
+  double* z = log_diag;
+  std::fill(z, z + ns, 0.0);
+  double sum_log_diag = 0;
+  for (int i = 0; i < n; ++i) {
+    z[i] = (y[i] - Dot(lmat + static_cast<size_t>(i) * ns, z, Pad8(i))) * inv_diag[i];
+    sum_log_diag += std::log(lmat[static_cast<size_t>(i) * ns + i]);
+  }
+  // X = L^-1 and the lower triangle of C^-1 into their blocks; alpha = X' z by rows of X.
+  InverseFromCholeskyBlocked(n, ns, lmat, inv_diag, mmat, cinv);
+  std::fill(alpha, alpha + ns, 0.0);
+  for (int i = 0; i < n; ++i) {
+    const double* xrow = mmat + static_cast<size_t>(i) * ns;
+    for (int j = 0; j <= i; j += 8) Store8(alpha + j, Load8(alpha + j) + z[i] * Load8(xrow + j));
+  }
+  double y_alpha = 0;
+  for (int i = 0; i < n; ++i) y_alpha += y[i] * alpha[i];
   const double lml = -0.5 * y_alpha - sum_log_diag - 0.5 * n * std::log(2 * 3.14159265358979323846);
   if (!std::isfinite(lml)) return kNegInf;
   if (grad_raw == nullptr) return lml;
@@ -581,10 +551,12 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
     int j = 0;
 #if defined(__GNUC__)
     if (vector_grad) {
-      for (; j + 8 <= i; j += 8) {
-        const V8 w = ai * Load8(alpha + j) - Load8(crow + j);
+      const V8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+      for (; j < i; j += 8) {
+        V8 w = ai * Load8(alpha + j) - Load8(crow + j);
+        if (j + 8 > i) w = lane + j < i ? w : V8{};  // the block past the diagonal
         g_scale_v += w * Load8(krow + j);
-        AddPairGrad<V8>(n, dims, x, is_categorical, i, j, w * Load8(dkrow + j), g_small_v);
+        AddPairGrad<V8>(ns, dims, xp, is_categorical, i, j, w * Load8(dkrow + j), g_small_v);
       }
     }
 #endif
@@ -618,7 +590,9 @@ HPO_SIMD_CLONES void PosteriorPoint(const BatchModel& model, const double* x, do
   // Kernel values k_l and coef_l = 2 d k_l / d r2.
   int l = 0;
 #if defined(__GNUC__)
-  for (; l + 8 <= n; l += 8) {
+  // Whole blocks of 8 up to n rounded up (padding points have finite coordinates); the values
+  // of the padding points are cleared after.
+  for (; l < n; l += 8) {
     V8 r2 = {};
     for (int d = 0; d < dims; ++d) {
       const V8 diff = Load8(model.train + static_cast<size_t>(d) * np + l) - x[d];
@@ -646,21 +620,14 @@ HPO_SIMD_CLONES void PosteriorPoint(const BatchModel& model, const double* x, do
     ScaledMatern52WithDerivative<double, uint64_t>(r2, s, k + l, &dk);
     coef[l] = 2.0 * dk;
   }
+  std::fill(k + n, k + np, 0.0);
+  std::fill(coef + n, coef + np, 0.0);
 
   *mean = Dot(model.alpha, k, n);
   double* u = v;
   if (model.cinv != nullptr) {
-    // u = C^-1 k by rows of C^-1 (independent dot products, four at a time); var = s - k'u.
-    std::fill(k + n, k + np, 0.0);
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-      const double* b[4] = {model.cinv + static_cast<size_t>(i) * np,
-                            model.cinv + static_cast<size_t>(i + 1) * np,
-                            model.cinv + static_cast<size_t>(i + 2) * np,
-                            model.cinv + static_cast<size_t>(i + 3) * np};
-      Dot4(k, b, np, u + i);
-    }
-    for (; i < n; ++i) u[i] = Dot(model.cinv + static_cast<size_t>(i) * np, k, np);
+    // u = C^-1 k from C^-1's packed lower part (PackedSymmetricTimesVector); var = s - k'u.
+    PackedSymmetricTimesVector(np, model.cinv, k, u);
     *var = std::max(s - Dot(k, u, n), 0.0);
     if (dmean == nullptr || dvar == nullptr) return;
   } else {
@@ -702,9 +669,26 @@ HPO_SIMD_CLONES void PosteriorPoint(const BatchModel& model, const double* x, do
   }
 }
 
+size_t PackedSymmetricSize(int n) {
+  const size_t blocks = static_cast<size_t>(Pad8(n) / 8);
+  return 32 * blocks * (blocks + 1);
+}
+
+void PackSymmetric(int n, const double* lower, int stride, double* packed) {
+  const int np = Pad8(n);
+  for (int i = 0; i < np; ++i) {
+    double* row = packed + PackedRow(i);
+    const int len = (i & ~7) + 8;
+    for (int j = 0; j < len; ++j) {
+      const int hi = std::max(i, j), lo = std::min(i, j);
+      row[j] = hi < n ? lower[static_cast<size_t>(hi) * stride + lo] : 0.0;
+    }
+  }
+}
+
 HPO_SIMD_CLONES void InverseFromCholesky(int n, int stride, const double* chol,
                                          const double* inv_diag, double* work, double* cinv) {
-  InverseFromCholeskyImpl(n, stride, chol, inv_diag, work, cinv);
+  InverseFromCholeskyBlocked(n, stride, chol, inv_diag, work, cinv);
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < i; ++j)
       cinv[static_cast<size_t>(j) * stride + i] = cinv[static_cast<size_t>(i) * stride + j];
@@ -712,31 +696,21 @@ HPO_SIMD_CLONES void InverseFromCholesky(int n, int stride, const double* chol,
 
 HPO_SIMD_CLONES bool KernelCholesky(int n, int stride, int dims, const double* x,
                                     const char* is_categorical, const double* lambda,
-                                    double kernel_scale, double diagonal, double* krow,
+                                    double kernel_scale, double diagonal, double* panel,
                                     double* chol, double* inv_diag) {
-  // Four rows of C at a time into krow, then the same rows of L (CholeskyRows4).
-  for (int ib = 0; ib < n; ib += 4) {
-    const int rows = std::min(4, n - ib);
-    for (int r = 0; r < rows; ++r) {
-      const int i = ib + r;
-      double* kr = krow + static_cast<size_t>(r) * stride;
-      int j = 0;
-#if defined(__GNUC__)
-      for (; j + 8 <= i; j += 8)
-        Store8(kr + j,
-               ScaledMatern52<V8, U8>(PairR2<V8>(stride, dims, x, is_categorical, lambda, i, j),
-                                      kernel_scale));
-#endif
-      for (; j < i; ++j)
-        kr[j] = ScaledMatern52<double, uint64_t>(
-            PairR2<double>(stride, dims, x, is_categorical, lambda, i, j), kernel_scale);
-      kr[i] = diagonal;
-      for (j = 0; j < i; ++j)
-        if (!std::isfinite(kr[j])) return false;
-    }
-    if (!CholeskyRows(ib, ib + rows, stride, krow, stride, chol, inv_diag)) return false;
+  // C's lower triangle into chol, then L in place (CholeskyInPlace).
+  for (int i = 0; i < n; ++i) {
+    double* kr = chol + static_cast<size_t>(i) * stride;
+    // Whole blocks of 8 up to the diagonal's (the rows of x run to the stride); the entries
+    // past the diagonal are ignored by CholeskyInPlace.
+    for (int j = 0; j <= i; j += 8)
+      Store8(kr + j, ScaledMatern52<V8, U8>(
+                         PairR2<V8>(stride, dims, x, is_categorical, lambda, i, j), kernel_scale));
+    kr[i] = diagonal;
+    for (int j = 0; j < i; ++j)
+      if (!std::isfinite(kr[j])) return false;
   }
-  return true;
+  return CholeskyInPlace(n, stride, chol, inv_diag, panel);
 }
 
 }  // namespace hpo::gp

@@ -22,7 +22,7 @@ constexpr double kRawNoiseMin = -20, kRawNoiseMax = 3;
 // LogMarginalLikelihood with the points already transposed (xt: n x D, column-major, i.e.
 // one contiguous column per dimension) and a reusable workspace.
 double Lml(const GpData& data, const Eigen::MatrixXd& xt, const KernelParams& params,
-           std::vector<double>* work, Eigen::VectorXd* grad_raw) {
+           AlignedDoubles* work, Eigen::VectorXd* grad_raw) {
   const int n = data.size(), dims = data.dims();
   if (n == 0) {
     if (grad_raw != nullptr) grad_raw->setZero(dims + 2);
@@ -31,7 +31,7 @@ double Lml(const GpData& data, const Eigen::MatrixXd& xt, const KernelParams& pa
   if (!xt.allFinite() || !data.y.allFinite() || !params.inv_sq_lengthscales.allFinite() ||
       !std::isfinite(params.kernel_scale) || !std::isfinite(params.noise_var))
     return kNegInf;
-  work->resize(LmlWorkSize(n));
+  work->resize(LmlWorkSize(n, dims));
   if (grad_raw != nullptr) grad_raw->resize(dims + 2);
   return LogMarginalLikelihoodKernel(n, dims, xt.data(), data.is_categorical.data(), data.y.data(),
                                      params.inv_sq_lengthscales.data(), params.kernel_scale,
@@ -76,7 +76,7 @@ bool SameKernelParams(const KernelParams& a, const KernelParams& b) {
 double LogMarginalLikelihood(const GpData& data, const KernelParams& params,
                              Eigen::VectorXd* grad_raw) {
   const Eigen::MatrixXd xt = data.X.transpose();
-  std::vector<double> work;
+  AlignedDoubles work;
   return Lml(data, xt, params, &work, grad_raw);
 }
 
@@ -188,7 +188,7 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
   inv_diag_.assign(np, 1.0);  // padding rows keep zero, with 1 / L_ii = 1
   alpha_padded_.assign(np, 0.0);
   cinv_rows_.clear();
-  if (keep_inverse) cinv_rows_.assign(static_cast<size_t>(np) * np, 0.0);
+  if (keep_inverse) cinv_rows_.resize(PackedSymmetricSize(np));
 
   if (fit != nullptr && p == 0 && n > 0 && fit->HoldsFactorsFor(data, params)) {
     // The fit's last evaluation factorised this very C (no jitter was needed there).
@@ -196,25 +196,22 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
     for (int i = 0; i < n; ++i) {
       const size_t from = static_cast<size_t>(i) * f.stride, to = static_cast<size_t>(i) * np;
       std::copy(f.chol + from, f.chol + from + i + 1, chol_rows_.begin() + to);
-      if (keep_inverse) {
-        for (int l = 0; l <= i; ++l)  // the fit keeps the lower triangle; mirror it
-          cinv_rows_[to + l] = cinv_rows_[static_cast<size_t>(l) * np + i] = f.cinv[from + l];
-      }
       inv_diag_[i] = f.inv_diag[i];
       alpha_padded_[i] = f.alpha[i];
     }
+    if (keep_inverse) PackSymmetric(n, f.cinv, f.stride, cinv_rows_.data());  // its lower triangle
   } else {
     // C = K + noise I over all points; when it is not numerically positive definite, retry with
     // growing jitter (relative to the mean diagonal) on the diagonal.
     scratch_.resize(static_cast<size_t>(np) * np);
-    double* krow = scratch_.data();
+    double* panel = scratch_.data();
     const double diagonal = params.kernel_scale + params.noise_var;
     double jitter = 0;
     bool factorised = false;
     for (int attempt = 0; attempt < 9 && !factorised; ++attempt) {
       factorised = KernelCholesky(total, np, dims, train_padded_.data(), is_categorical_.data(),
                                   params.inv_sq_lengthscales.data(), params.kernel_scale,
-                                  diagonal + jitter, krow, chol_rows_.data(), inv_diag_.data());
+                                  diagonal + jitter, panel, chol_rows_.data(), inv_diag_.data());
       jitter = jitter == 0 ? 1e-10 * diagonal : jitter * 10;
     }
     if (!factorised) return false;
@@ -233,9 +230,14 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
         acc -= chol_rows_[static_cast<size_t>(l) * np + i] * alpha_padded_[l];
       alpha_padded_[i] = acc * inv_diag_[i];
     }
-    if (keep_inverse)
-      InverseFromCholesky(total, np, chol_rows_.data(), inv_diag_.data(), scratch_.data(),
-                          cinv_rows_.data());
+    if (keep_inverse) {
+      // C^-1 into the second half of scratch_ (the first holds InverseFromCholesky's L^-1),
+      // then packed.
+      scratch_.resize(2 * static_cast<size_t>(np) * np);
+      double* full = scratch_.data() + static_cast<size_t>(np) * np;
+      InverseFromCholesky(total, np, chol_rows_.data(), inv_diag_.data(), scratch_.data(), full);
+      PackSymmetric(total, full, np, cinv_rows_.data());
+    }
   }
   for (int i = 0; i < n; ++i)
     if (!std::isfinite(alpha_padded_[i])) return false;
@@ -256,8 +258,8 @@ void GpPosterior::Predict(const double* x, double* mean, double* var, double* dm
   // Called hundreds of times per ask by the local search: scratch on the stack when it fits.
   constexpr size_t kStackDoubles = 3 * 512;
   const size_t need = 3 * static_cast<size_t>(n_padded_);
-  double stack[kStackDoubles];
-  std::vector<double> heap(need > kStackDoubles ? need : 0);
+  alignas(64) double stack[kStackDoubles];
+  AlignedDoubles heap(need > kStackDoubles ? need : 0);
   PosteriorPoint(model, x, need > kStackDoubles ? heap.data() : stack, mean, var, dmean, dvar);
 }
 
@@ -286,8 +288,8 @@ void GpPosterior::PredictBatch(const Eigen::MatrixXd& xs, Eigen::VectorXd* mean,
   mean->resize(m);
   var->resize(m);
   const BatchModel model = Model();
-  std::vector<double> cand(static_cast<size_t>(dims) * kBatchBlock);
-  std::vector<double> scratch(static_cast<size_t>(n_padded_) * kBatchBlock);
+  AlignedDoubles cand(static_cast<size_t>(dims) * kBatchBlock);
+  AlignedDoubles scratch(static_cast<size_t>(n_padded_) * kBatchBlock);
   double block_mean[kBatchBlock], block_quad[kBatchBlock];
   for (Eigen::Index start = 0; start < m; start += kBatchBlock) {
     const int b = static_cast<int>(std::min<Eigen::Index>(kBatchBlock, m - start));

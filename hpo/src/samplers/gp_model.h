@@ -81,7 +81,7 @@ struct FitOptions {
 // n points under `params`, which are the parameters the fit returned, and the data the fit ran
 // on (X, y, is_categorical), against which GpPosterior::Build checks its own.
 struct FitWorkspace {
-  std::vector<double> lml;
+  AlignedDoubles lml;
   int n = 0;
   KernelParams params;
   Eigen::MatrixXd X;
@@ -131,11 +131,12 @@ class GpPosterior {
   // In the padded layout of gp_batch.h (N rounded up to n_padded_, row-major, zero padding):
   // the points (D x n_padded_), the lower Cholesky factor L of C = K + noise I over all N points
   // and L' (n_padded_^2 each), 1 / L_ii, alpha = C^-1 y over the observed points (0 for pending
-  // ones), and C^-1 for small models (see Build), else empty.
+  // ones), and for small models (see Build) C^-1 in gp_batch.h's packed layout
+  // (PackSymmetric), else empty.
   int n_padded_ = 0;
-  std::vector<double> train_padded_, chol_rows_, chol_t_rows_, inv_diag_, alpha_padded_;
-  std::vector<double> cinv_rows_;
-  std::vector<double> scratch_;  // Build's, kept to spare allocations when rebuilt
+  AlignedDoubles train_padded_, chol_rows_, chol_t_rows_, inv_diag_, alpha_padded_;
+  AlignedDoubles cinv_rows_;
+  AlignedDoubles scratch_;  // Build's, kept to spare allocations when rebuilt
 
   // The padded layout for gp_batch.h's kernels (pointers into this object).
   BatchModel Model() const;
