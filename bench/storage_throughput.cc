@@ -74,10 +74,18 @@ void Check(sqlite3* db, int rc, const char* what) {
 
 // The SQLite floor described at the top: `n_trials` x (INSERT; UPDATE), one transaction each.
 void RunSqliteFloor(const std::string& path, int64_t n_trials, bool exclusive) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK)
+  // The connection and its statements, finalised and closed however the run ends.
+  struct Connection {
+    sqlite3* db = nullptr;
+    std::vector<sqlite3_stmt*> stmts;
+    ~Connection() {
+      for (sqlite3_stmt* st : stmts) sqlite3_finalize(st);
+      sqlite3_close(db);
+    }
+  } conn;
+  if (sqlite3_open(path.c_str(), &conn.db) != SQLITE_OK)
     throw std::runtime_error("sqlite-floor: cannot open " + path);
-  std::unique_ptr<sqlite3, int (*)(sqlite3*)> close(db, sqlite3_close_v2);
+  sqlite3* db = conn.db;
   auto exec = [&](const char* sql) {
     Check(db, sqlite3_exec(db, sql, nullptr, nullptr, nullptr), sql);
   };
@@ -87,11 +95,10 @@ void RunSqliteFloor(const std::string& path, int64_t n_trials, bool exclusive) {
   exec("PRAGMA wal_autocheckpoint = 10000");
   if (exclusive) exec("PRAGMA locking_mode = EXCLUSIVE");
   exec("CREATE TABLE trials(id INTEGER PRIMARY KEY, state TEXT NOT NULL, value REAL)");
-  std::vector<sqlite3_stmt*> stmts;
   auto prepare = [&](const char* sql) {
     sqlite3_stmt* st = nullptr;
     Check(db, sqlite3_prepare_v2(db, sql, -1, &st, nullptr), sql);
-    stmts.push_back(st);
+    conn.stmts.push_back(st);
     return st;
   };
   sqlite3_stmt* begin = prepare("BEGIN IMMEDIATE");
@@ -113,7 +120,6 @@ void RunSqliteFloor(const std::string& path, int64_t n_trials, bool exclusive) {
     step(update);
     step(commit);
   }
-  for (sqlite3_stmt* st : stmts) sqlite3_finalize(st);
 }
 
 }  // namespace

@@ -18,10 +18,13 @@
 #include <vector>
 
 #include "hpo/check.h"
+#include "scheduler_test_util.h"
 #include "test_util.h"
 
 namespace hpo {
 namespace {
+
+using testing::RungOptions;
 
 StudyDefinition Def(const std::string& name, Direction direction) {
   StudyDefinition def;
@@ -39,23 +42,12 @@ SearchSpace XnSpace() {
   return s;
 }
 
-SchedulerOptions SchedOptions(const std::string& name, Direction direction, int64_t r = 1,
-                              int64_t R = 9) {
-  SchedulerOptions o;
-  o.name = name;
-  o.direction = direction;
-  o.min_resource = r;
-  o.max_resource = R;
-  o.reduction_factor = 3;
-  return o;
-}
-
 std::unique_ptr<Study> NewStudy(Direction direction, SearchSpace space,
                                 std::unique_ptr<Storage> storage, const std::string& scheduler,
                                 StudyOptions options = {}, const std::string& name = "study") {
   return std::make_unique<Study>(Def(name, direction), std::move(space), std::move(storage),
                                  MakeSampler({"random", 7}),
-                                 MakeScheduler(SchedOptions(scheduler, direction)), options);
+                                 MakeScheduler(RungOptions(scheduler, direction, 1, 9)), options);
 }
 
 // Asks three new trials of a maximising asha study (r = 1, eta = 3) and reports 0.1, 0.9 and 0.5
@@ -67,7 +59,7 @@ std::vector<Trial> PauseThreeAtRungOne(Study& study) {
     EXPECT_FALSE(t.resumed());
     // Report pauses the trial by itself before it returns.
     EXPECT_EQ(study.Report(t, 1, v), Decision::kPause);
-    EXPECT_EQ(study.GetTrial(t.id())->state, TrialState::kPaused);
+    EXPECT_EQ(study.GetTrial(t.id()).value().state, TrialState::kPaused);
     trials.push_back(t);
   }
   return trials;
@@ -540,10 +532,10 @@ TEST(StudySharedTest, TwoStudiesOnOneFileSeeEachOthersTrials) {
   auto a = NewStudy(Direction::kMinimize, XnSpace(), Storage::Open(path), "fifo");
   StudyOptions budget;
   budget.n_trials = 6;  // shared: a's trials count too
-  auto b =
-      std::make_unique<Study>(Def("study", Direction::kMinimize), XnSpace(), Storage::Open(path),
-                              std::make_unique<RecordingSampler>(&seen_b),
-                              MakeScheduler(SchedOptions("fifo", Direction::kMinimize)), budget);
+  auto b = std::make_unique<Study>(Def("study", Direction::kMinimize), XnSpace(),
+                                   Storage::Open(path), std::make_unique<RecordingSampler>(&seen_b),
+                                   MakeScheduler(RungOptions("fifo", Direction::kMinimize, 1, 9)),
+                                   budget);
 
   for (double v : {0.5, 0.25, 0.75}) a->Tell(*a->Ask(), v);
   Trial running_in_a = *a->Ask();
@@ -584,7 +576,7 @@ TEST(StudySharedTest, TwoStudiesOnOneFileSeeEachOthersTrials) {
 TEST(StudySharedTest, SchedulerRanksAgainstAnotherWritersReports) {
   hpo::testing::TempDir dir;
   const std::string path = dir.File("shared.db");
-  SchedulerOptions median = SchedOptions("median", Direction::kMinimize);
+  SchedulerOptions median = RungOptions("median", Direction::kMinimize, 1, 9);
   median.n_startup_trials = 1;
   auto make = [&] {
     return std::make_unique<Study>(Def("study", Direction::kMinimize), XnSpace(),

@@ -211,9 +211,8 @@ namespace {
 // as it would have); a second one fails it with the reason.
 TEST(StudyRunner, OutOfMemoryRequeuesOnceThenFails) {
   hpo::testing::TempDir dir;
-  std::string text = SmallStudy{.db = dir.File("o.db"), .trials = 3, .epochs = 3}.Yaml();
-  text.replace(text.find("trials_per_device: 2"), std::string("trials_per_device: 2").size(),
-               "trials_per_device: 1");
+  const std::string text =
+      SmallStudy{.db = dir.File("o.db"), .trials = 3, .epochs = 3, .trials_per_device = 1}.Yaml();
   std::atomic<int> ooms_for_trial0{0};
   trainer::RunOptions options;
   options.output_dir = dir.File("out");
@@ -237,8 +236,8 @@ TEST(StudyRunner, OutOfMemoryRequeuesOnceThenFails) {
   trainer::RunOptions plain;
   plain.output_dir = dir2.File("out");
   plain.quiet = true;
-  std::string text2 = text;
-  text2.replace(text2.find(dir.File("o.db")), dir.File("o.db").size(), dir2.File("o.db"));
+  const std::string text2 =
+      SmallStudy{.db = dir2.File("o.db"), .trials = 3, .epochs = 3, .trials_per_device = 1}.Yaml();
   trainer::StudyRunner reference(ParseStudy(text2), plain, out);
   reference.Prepare();
   reference.Run();
@@ -266,15 +265,16 @@ int64_t ResidentBytes() {
 // one dataset while they train (eight private copies would add eight datasets).
 TEST(StudyRunner, ConcurrentTrialsShareOneCopyOfTheData) {
   hpo::testing::TempDir dir;
-  std::string text = SmallStudy{.db = dir.File("m.db"), .trials = 8, .epochs = 1}.Yaml();
-  text.replace(text.find("trials_per_device: 2"), std::string("trials_per_device: 2").size(),
-               "trials_per_device: 8");
-  text.replace(text.find("synthetic_train: 400"), std::string("synthetic_train: 400").size(),
-               "synthetic_train: 100000");
-  text.replace(text.find("synthetic_features: 8"), std::string("synthetic_features: 8").size(),
-               "synthetic_features: 100");
-  text.replace(text.find("batch_size: 32"), std::string("batch_size: 32").size(),
-               "batch_size: 1000");
+  const std::string text =
+      SmallStudy{.db = dir.File("m.db"),
+                 .trials = 8,
+                 .epochs = 1,
+                 .trials_per_device = 8,
+                 .data =
+                     "synthetic_train: 100000, synthetic_val: 100, synthetic_features: 100, "
+                     "synthetic_classes: 3",
+                 .batch_size = 1000}
+          .Yaml();
   const int64_t dataset_bytes = int64_t{100000} * 100 * 4;
   std::atomic<int64_t> peak{0};
   trainer::RunOptions options;

@@ -89,9 +89,10 @@ inline __attribute__((always_inline)) double Sum8(V8 v) {
 }
 // Halves of four doubles, for the comparisons below (SelectEq8, Max8, GreaterMask8): GCC expands
 // a vector comparison (and ?:) wider than the target's vectors lane by lane with scalar compares
-// and branches (AVX2, baseline), while AVX2 compares and blends halves. The AVX-512 variants
-// compare all eight at once (given halves, GCC may keep two 256-bit compares and a shuffle).
-// The same values either way.
+// and branches, while on halves it compares and blends four at a time. The baseline variants
+// (and GreaterMask8's AVX2 one; the AVX2 kernels otherwise work on V4 directly) use halves; the
+// AVX-512 variants compare all eight at once (given halves, GCC may keep two 256-bit compares
+// and a shuffle). The same values either way.
 typedef double V4 __attribute__((vector_size(32)));
 inline __attribute__((always_inline)) V4 Lo4(V8 v) {
   return __builtin_shufflevector(v, v, 0, 1, 2, 3);
@@ -106,10 +107,22 @@ inline __attribute__((always_inline)) V8 Join8(V4 lo, V4 hi) {
 // Helpers written by instruction set: kBaseline in vector arithmetic only, kAvx2 and kAvx512
 // (HPO_SIMD_X86 only) with intrinsics that a target_clones function cannot use. Their callers
 // are built for the matching target explicitly (target attribute, flatten) and picked at run time
-// with __builtin_cpu_supports, as target_clones' resolver would pick its variant. The intrinsics
-// helpers are not always_inline (a target-specific callee cannot be forced into a baseline
-// caller); flatten inlines them. The three give the same values.
+// by ActiveIsa(), as target_clones' resolver would pick its variant. The intrinsics helpers are
+// not always_inline (a target-specific callee cannot be forced into a baseline caller); flatten
+// inlines them. The three agree to rounding (one unit in the last place on a few values in a
+// thousand: tests/hpo/tpe_mixture_test.cc checks every variant the machine has), so, as with
+// HPO_SIMD_CLONES, results are reproducible on one machine, not across instruction sets.
 enum class Isa { kBaseline, kAvx2, kAvx512 };
+
+// The variant the hand-dispatched kernels use: the best this CPU has (AVX-512 = x86-64-v4, else
+// AVX2 = x86-64-v3, else the baseline), at most LimitIsa's cap. Always the baseline where
+// HPO_SIMD_X86 is 0, and in builds without optimisation: GCC ignores flatten at -O0, and a
+// target-specific caller would then call the helpers out of line with another vector calling
+// convention (wrong values). Thread-safe.
+Isa ActiveIsa();
+// Caps ActiveIsa() at `cap` and returns the previous cap (kAvx512 at start: no cap). For tests
+// that run each variant; kernels running on other threads at the same time may use either.
+Isa LimitIsa(Isa cap);
 // x == y ? a : b, elementwise (see Lo4).
 template <Isa I>
 inline __attribute__((always_inline)) V8 SelectEq8(V8 x, V8 y, V8 a, V8 b) {
@@ -130,15 +143,6 @@ __attribute__((target("avx2"))) inline __m256d Avx2Gather4(const double* p, cons
                                   _mm_loadu_si128(reinterpret_cast<const __m128i*>(idx)),
                                   _mm256_castsi256_pd(_mm256_set1_epi64x(-1)), 8);
 }
-// p[idx[0]], ..., p[idx[7]] as eight doubles.
-__attribute__((target("avx2"))) inline V8 GatherAvx2(const double* p, const int32_t* idx) {
-  const __m256d lo = Avx2Gather4(p, idx);
-  const __m256d hi = Avx2Gather4(p, idx + 4);
-  V8 v;
-  std::memcpy(&v, &lo, sizeof(lo));
-  std::memcpy(reinterpret_cast<char*>(&v) + sizeof(lo), &hi, sizeof(hi));
-  return v;
-}
 // p[idx[0]], ..., p[idx[3]] as four doubles.
 __attribute__((target("avx2"))) inline V4 GatherAvx2x4(const double* p, const int32_t* idx) {
   const __m256d x = Avx2Gather4(p, idx);
@@ -154,13 +158,13 @@ __attribute__((target("avx512f"))) inline V8 GatherAvx512(const double* p, const
   return v;
 }
 #endif
-// p[idx[0]], ..., p[idx[7]] as eight doubles: with the gather instructions, or loaded one by one
-// and inserted into the vector.
+// p[idx[0]], ..., p[idx[7]] as eight doubles: with the gather instruction (AVX-512), or loaded
+// one by one and inserted into the vector (the AVX2 kernels gather four at a time instead,
+// GatherAvx2x4).
 template <Isa G>
 inline V8 Gather8(const double* p, const int32_t* idx) {
 #if HPO_SIMD_X86
   if constexpr (G == Isa::kAvx512) return GatherAvx512(p, idx);
-  if constexpr (G == Isa::kAvx2) return GatherAvx2(p, idx);
 #endif
   return V8{p[idx[0]], p[idx[1]], p[idx[2]], p[idx[3]], p[idx[4]], p[idx[5]], p[idx[6]], p[idx[7]]};
 }

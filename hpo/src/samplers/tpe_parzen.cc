@@ -28,9 +28,14 @@ double NormalCdf(double z) { return 0.5 * std::erfc(-z / kSqrt2); }
 
 }  // namespace
 
+void DefaultWeights(int64_t n, std::vector<double>* w) {
+  w->resize(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  for (int64_t i = 0; i < n; ++i) (*w)[static_cast<size_t>(i)] = RampWeight(i, n);
+}
+
 std::vector<double> DefaultWeights(int64_t n) {
-  std::vector<double> w(static_cast<size_t>(std::max<int64_t>(n, 0)));
-  for (int64_t i = 0; i < n; ++i) w[i] = RampWeight(i, n);
+  std::vector<double> w;
+  DefaultWeights(n, &w);
   return w;
 }
 
@@ -123,6 +128,15 @@ double TruncationMass(const Domain& d, double mu, double sigma) {
   return std::max(NormalMass((d.L() - mu) / sigma, (d.R() - mu) / sigma), 1e-300);
 }
 
+Kernel PriorKernel(const Domain& d, double weight) {
+  Kernel k;
+  k.mu = d.prior_mu();
+  k.sigma = d.range();
+  k.weight = weight;
+  k.zinv = 1.0 / TruncationMass(d, k.mu, k.sigma);
+  return k;
+}
+
 double KernelValue(const Domain& d, const Kernel& k, double t) {
   if (d.round_int) {
     const auto [a, b] = d.LogCell(t);
@@ -198,7 +212,6 @@ std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>
                                       bool consider_endpoints) {
   HPO_CHECK(mus.size() == weights.size());
   const size_t m = mus.size();
-  const double range = d.range();
   std::vector<Kernel> out;
   out.reserve(m + 1);
   std::vector<double> sigma;
@@ -211,12 +224,7 @@ std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>
     k.zinv = 1.0 / TruncationMass(d, k.mu, k.sigma);
     out.push_back(k);
   }
-  Kernel prior;
-  prior.mu = d.prior_mu();
-  prior.sigma = range;
-  prior.weight = prior_weight;
-  prior.zinv = 1.0 / TruncationMass(d, prior.mu, prior.sigma);
-  out.push_back(prior);
+  out.push_back(PriorKernel(d, prior_weight));
   return out;
 }
 
@@ -571,8 +579,7 @@ int64_t LogIntSize(const Domain& d) {
   return std::llround(std::exp(d.hi) - 0.5) - std::llround(std::exp(d.lo) + 0.5) + 1;
 }
 
-// Of a function's variants (simd::Isa), the one for this machine, as target_clones' resolver
-// picks: AVX-512 (x86-64-v4), else AVX2 (x86-64-v3), else the baseline.
+// Of a function's variants (simd::Isa), the one simd::ActiveIsa() names.
 template <class Fn>
 Fn PickVariant(
 #if HPO_SIMD_X86
@@ -580,8 +587,14 @@ Fn PickVariant(
 #endif
     Fn baseline) {
 #if HPO_SIMD_X86
-  if (__builtin_cpu_supports("x86-64-v4")) return v4;
-  if (__builtin_cpu_supports("x86-64-v3")) return v3;
+  switch (simd::ActiveIsa()) {
+    case simd::Isa::kAvx512:
+      return v4;
+    case simd::Isa::kAvx2:
+      return v3;
+    case simd::Isa::kBaseline:
+      break;
+  }
 #endif
   return baseline;
 }
@@ -630,8 +643,9 @@ struct KernelVec<simd::Isa::kAvx2> {
 // vector width.
 // `G`: the instruction set (KernelVec); its callers are flattened (see AccumulateBlock), so that
 // no vector crosses a call.
-// maxes[c * 8, c * 8 + 8): a running maximum of the values written to acc[c] (in any of the
-// lanes), for WeightedLogSumExp.
+// maxes[c * kMaxLanes, (c + 1) * kMaxLanes): a running maximum of the values written to acc[c]
+// (in any of the lanes), for WeightedLogSumExp: the AVX-512 and baseline kernels fill all eight
+// lanes, the AVX2 one the first four and the scalar tail the first; the others stay -inf.
 template <int C, simd::Isa G>
 inline void AccumulateGroup(double* const* acc, double* maxes, const double* log_c,
                             const JointMixture::LogPdfDim* dims, size_t nd,
@@ -723,7 +737,8 @@ using AccumulateBlockFn = void (*)(double* const*, double*, const double*,
                                    const JointMixture::LogPdfDim*, size_t,
                                    const JointMixture::LogPdfCand*, size_t, int64_t, int64_t);
 // The variants of HPO_SIMD_CLONES, written out: the AVX2 and AVX-512 ones gather the by-key
-// terms with the gather instructions (simd::Gather8), which a target_clones function cannot use.
+// terms with the gather instructions (KernelVec<G>::Gather: simd::GatherAvx512 or
+// simd::GatherAvx2x4), which a target_clones function cannot use.
 #if HPO_SIMD_X86
 __attribute__((target("arch=x86-64-v4"), flatten)) void AccumulateBlockV4(
     double* const* acc, double* maxes, const double* log_c, const JointMixture::LogPdfDim* dims,
@@ -744,7 +759,7 @@ __attribute__((flatten)) void AccumulateBlockBaseline(
 void AccumulateBlock(double* const* acc, double* maxes, const double* log_c,
                      const JointMixture::LogPdfDim* dims, size_t nd,
                      const JointMixture::LogPdfCand* cand, size_t nc, int64_t k0, int64_t len) {
-  static const AccumulateBlockFn fn = PickVariant<AccumulateBlockFn>(
+  const AccumulateBlockFn fn = PickVariant<AccumulateBlockFn>(
 #if HPO_SIMD_X86
       AccumulateBlockV4, AccumulateBlockV3,
 #endif
@@ -807,7 +822,7 @@ __attribute__((flatten)) double WeightedLogSumExpBaseline(const double* acc, con
 }
 double WeightedLogSumExp(const double* acc, const double* w, int64_t n, double prior,
                          double w_prior, const double* maxes) {
-  static const WeightedLogSumExpFn fn = PickVariant<WeightedLogSumExpFn>(
+  const WeightedLogSumExpFn fn = PickVariant<WeightedLogSumExpFn>(
 #if HPO_SIMD_X86
       WeightedLogSumExpV4, WeightedLogSumExpV3,
 #endif
@@ -871,9 +886,7 @@ void JointMixture::Fit(const std::vector<Domain>& dims, const std::vector<std::v
     if (x.d.numeric()) {
       x.mu.assign(obs[di].begin(), obs[di].end());
       const double range = x.d.range();
-      prior.mu = x.d.prior_mu();
-      prior.sigma = range;
-      prior.zinv = 1.0 / TruncationMass(x.d, prior.mu, prior.sigma);
+      prior = PriorKernel(x.d, 1.0);
       NeighbourSigmas(x.d, x.mu, consider_endpoints,
                       hints != nullptr ? &hints->orders[di] : nullptr, &x.sigma);
       // log(1 / truncation mass), 0 where the kernel lies well inside the bounds; `known`: that
@@ -1080,10 +1093,7 @@ void JointCandidates::PriorLogPdf() {
       for (double& o : prior_) o += log_p;
       continue;
     }
-    Kernel p;  // JointMixture's prior kernel
-    p.mu = d.prior_mu();
-    p.sigma = d.range();
-    p.zinv = 1.0 / TruncationMass(d, p.mu, p.sigma);
+    const Kernel p = PriorKernel(d, 1.0);  // JointMixture's
     if (d.kind != Domain::Kind::kDiscrete && !d.round_int) {
       const double log_c = std::log(p.zinv * kInvSqrt2Pi / p.sigma);
       for (size_t c = 0; c < nc_; ++c) {

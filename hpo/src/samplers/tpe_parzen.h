@@ -34,6 +34,8 @@ inline double RampWeight(int64_t pos, int64_t n) {
   return inv + (1.0 - inv) * static_cast<double>(pos) / static_cast<double>(n - kFlatWeights - 1);
 }
 std::vector<double> DefaultWeights(int64_t n);
+// The same into *w, reusing its capacity.
+void DefaultWeights(int64_t n, std::vector<double>* w);
 
 // Uniform double in [0, 1) and a standard normal draw, reproducible across standard libraries.
 double Uniform01(std::mt19937_64& rng);
@@ -78,6 +80,9 @@ struct Kernel {
 };
 // Mass of N(mu, sigma) inside the domain's truncation bounds.
 double TruncationMass(const Domain& d, double mu, double sigma);
+// The prior kernel of a numeric domain (Optuna's): centred on the range's middle, sigma the range,
+// with `weight`.
+Kernel PriorKernel(const Domain& d, double weight);
 // weight * (truncated density at t, or truncated mass of t's grid cell for a discrete or log int
 // domain).
 double KernelValue(const Domain& d, const Kernel& k, double t);
@@ -351,7 +356,8 @@ class JointMixture {
   void Sample(std::mt19937_64& rng, double* out) const;
   std::vector<double> Sample(std::mt19937_64& rng) const;
   // Log density of each candidate into *out (resized to cands.size()). `cands` must have been
-  // assigned with this mixture's dimensions. Not const: it reuses the mixture's work buffers and
+  // assigned with this mixture's dimensions (checked: their number, kinds and rounding; not
+  // their ranges). Not const: it reuses the mixture's work buffers and
   // fills the cell mass cache given to Fit().
   void LogPdf(const JointCandidates& cands, std::vector<double>* out);
   // The same for cands[c][d] (snapped values in kernel space).

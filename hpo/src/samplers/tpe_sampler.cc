@@ -37,12 +37,6 @@ double FixedValue(const Distribution& dist) {
   return dist.type() == Distribution::Type::kCategorical ? 0.0 : dist.Snap(dist.low());
 }
 
-// tpe::DefaultWeights(n) into *w, reusing its capacity.
-void DefaultWeightsInto(int64_t n, std::vector<double>* w) {
-  w->resize(static_cast<size_t>(std::max<int64_t>(n, 0)));
-  for (int64_t i = 0; i < n; ++i) (*w)[static_cast<size_t>(i)] = tpe::RampWeight(i, n);
-}
-
 }  // namespace
 
 int64_t TpeDefaultGamma(int64_t n) { return std::min<int64_t>((n + 9) / 10, 25); }
@@ -394,7 +388,7 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
   // The sorted orders of the bad group's rows change little between asks: kept, not re-sorted.
   UpdateJointOrder(models, above_rows);
   std::vector<double>& above_weights = js.above_weights;
-  DefaultWeightsInto(std::ssize(above_rows), &above_weights);
+  tpe::DefaultWeights(std::ssize(above_rows), &above_weights);
   const int64_t cap = options_.max_joint_kernels();
   if (cap > 0 && std::ssize(above_rows) > cap) {
     // Systematic sample by weight: `cap` equally spaced points on the cumulative weight, from a
@@ -473,7 +467,7 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
   cell_cache_.Trim();
   tpe::JointMixture& l = js.below;
   tpe::JointMixture& g = js.above;
-  DefaultWeightsInto(std::ssize(below_rows), &js.below_weights);
+  tpe::DefaultWeights(std::ssize(below_rows), &js.below_weights);
   l.Fit(domains, obs_below, js.below_weights, pw, ends, nullptr, &cell_cache_);
   g.Fit(domains, obs_above, above_weights, pw, ends, &hints, &cell_cache_);
 
