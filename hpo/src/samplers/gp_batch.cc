@@ -30,10 +30,10 @@ using simd::V8;
 constexpr int kB = kBatchBlock;
 constexpr int kR = kBatchRowPad;
 
-// The helpers below are templates over scalars and vectors, as those of simd.h, except the
-// factorisation and matrix-vector helpers (CholeskyInPlace, InverseFromCholeskyBlocked,
-// PackedSymmetricTimesVector), which use simd.h's V8 only: like this file's attributes, they need
-// GCC or Clang.
+// The kernel helpers (SqrtNonNegative, ScaledMatern52*, PairR2, AddPairGrad) are templates over
+// scalars and vectors, as those of simd.h (the scalar AddPairGrad serves the likelihood's gradient
+// beyond 64 dimensions); Dot, the factorisation and the matrix-vector helpers (CholeskyInPlace,
+// GramTile, InverseFromCholeskyBlocked, LaneSums8, PackedSymmetricTimesVector) use simd.h's V8.
 
 // sqrt(x) for x >= 0 (std::sqrt's errno path keeps loops from vectorising): Newton steps for
 // 1 / sqrt(x) from the classic bit-level estimate (relative error below 3.5%, then 2e-3, 5e-6,
@@ -217,7 +217,8 @@ inline __attribute__((always_inline)) void GramTile(int n, int stride, const dou
 }
 
 // From the lower Cholesky factor L of C (as CholeskyInPlace leaves it, n <= stride rows), writes
-// X = L^-1 to xmat (row-major, zero above the diagonal and in rows from n on up to Pad8(n)) and
+// X = L^-1 to xmat (n rows, row-major, zero above the diagonal up to the stride; rows from n on are
+// neither written nor read) and
 // the lower triangle of C^-1 = X' X to cinv, each entry of a block of 8 that holds a lower
 // entry (the others of such a block hold the matching upper entries of C^-1). X by forward
 // substitution for the columns of the identity, eight columns and eight rows at a time and
@@ -388,6 +389,8 @@ HPO_SIMD_CLONES void PosteriorBlock(const BatchModel& model, const double* cand,
   std::memcpy(quad, sq, sizeof(sq));
 }
 
+// Five blocks of n rows of LmlStride(n) (kernel values, derivatives, L, L^-1, C^-1), three rows
+// (1 / L_ii, alpha, z) and dims rows (the points); see LogMarginalLikelihoodKernel.
 size_t LmlWorkSize(int n, int dims) {
   return (5 * static_cast<size_t>(n) + 3 + static_cast<size_t>(dims)) * LmlStride(n);
 }
@@ -407,8 +410,10 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
   const double s = kernel_scale;
   const int ns = LmlStride(n);  // row stride
   const size_t nn = static_cast<size_t>(n) * ns;
-  // Row-major n x n blocks: kernel values and derivatives (j < i), L, L^-T and C^-1 (the
-  // layout LmlFactors reads).
+  // Row-major blocks of n rows of ns (LmlWorkSize): kernel values and derivatives (j < i, in whole
+  // blocks of 8, so the last block of a row runs past the diagonal), L, L^-1 (first the panel
+  // scratch of the factorisation) and C^-1's lower triangle; then rows of ns for 1 / L_ii, alpha
+  // and z = L^-1 y (the layout LmlFactors reads), and the points.
   double* kmat = work;
   double* dkmat = work + nn;
   double* lmat = work + 2 * nn;
@@ -416,11 +421,11 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
   double* cinv = work + 4 * nn;
   double* inv_diag = work + 5 * nn;
   double* alpha = inv_diag + ns;
-  double* log_diag = alpha + ns;
+  double* z = alpha + ns;
 
   // The points again, d-major with rows of ns (zero beyond n), so that the kernel matrix and
   // the gradient can run over whole blocks of 8 up to the diagonal.
-  double* xp = log_diag + ns;
+  double* xp = z + ns;
   for (int d = 0; d < dims; ++d) {
     std::copy(x + static_cast<size_t>(d) * n, x + static_cast<size_t>(d + 1) * n,
               xp + static_cast<size_t>(d) * ns);
@@ -448,8 +453,7 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
     std::fill(lrow + i + 1, lrow + ns, 0.0);
   }
   if (!CholeskyInPlace(n, ns, lmat, inv_diag, mmat)) return kNegInf;
-  // z = L^-1 y (over log_diag, zero beyond what is computed).
-  double* z = log_diag;
+  // z = L^-1 y (zero beyond what is computed, so that the dot products run over whole blocks).
   std::fill(z, z + ns, 0.0);
   double sum_log_diag = 0;
   for (int i = 0; i < n; ++i) {
