@@ -449,7 +449,10 @@ TEST(GpNumericsTest, PosteriorKernelsMatchDenseReference) {
   std::mt19937_64 rng(3);
   std::uniform_real_distribution<double> u(0.0, 1.0);
   const std::vector<char> categorical = {0, 0, 1};
-  for (int n_points : {41, 263}) {  // below and above the size where C^-1 is formed
+  // Below and above the size where C^-1 is formed (256 points), at and around multiples of the
+  // padding, and where the kernel fit's row stride (n rounded up to 8, plus 8 at multiples of
+  // 32) differs from the posterior's, so that kOnePointFromFit copies and packs across strides.
+  for (int n_points : {1, 7, 8, 9, 16, 30, 64, 129, 256, 263}) {
     std::vector<std::vector<double>> points, pending, queries;
     std::vector<double> y;
     for (int i = 0; i < n_points; ++i) {
@@ -459,7 +462,7 @@ TEST(GpNumericsTest, PosteriorKernelsMatchDenseReference) {
     }
     for (int i = 0; i < 2; ++i) pending.push_back({u(rng), u(rng), 1.0});
     for (int i = 0; i < 50; ++i) queries.push_back({u(rng), u(rng), std::floor(4 * u(rng))});
-    queries.push_back(points[7]);
+    queries.push_back(points[std::min(7, n_points - 1)]);
     queries.push_back(pending[1]);
     queries.push_back({40.0, -30.0, 9.0});
     for (const std::vector<std::vector<double>>& pend :

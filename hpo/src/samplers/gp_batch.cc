@@ -1,4 +1,11 @@
+// The kernels of gp_batch.h. They are written with GCC/Clang vector extensions (simd.h's V8:
+// vector_size, __builtin_shufflevector) and have no plain-C++ fallback, so other compilers are
+// refused here.
 #include "samplers/gp_batch.h"
+
+#if !defined(__GNUC__)
+#error "gp_batch.cc needs GCC or Clang vector extensions (simd.h's V8)"
+#endif
 
 #include <algorithm>
 #include <bit>
@@ -14,21 +21,19 @@ namespace hpo::gp {
 namespace {
 
 using simd::ExpNeg;
-#if defined(__GNUC__)
 using simd::Load8;
 using simd::Store8;
 using simd::Sum8;
 using simd::U8;
 using simd::V8;
-#endif
 
 constexpr int kB = kBatchBlock;
 constexpr int kR = kBatchRowPad;
 
-// The helpers below are templates over scalars and vectors, as those of simd.h, except the
-// factorisation and matrix-vector helpers (CholeskyInPlace, InverseFromCholeskyBlocked,
-// PackedSymmetricTimesVector), which use simd.h's V8 only: like this file's attributes, they need
-// GCC or Clang.
+// The kernel helpers (SqrtNonNegative, ScaledMatern52*, PairR2, AddPairGrad) are templates over
+// scalars and vectors, as those of simd.h (the scalar AddPairGrad serves the likelihood's gradient
+// beyond 64 dimensions); Dot, the factorisation and the matrix-vector helpers (CholeskyInPlace,
+// GramTile, InverseFromCholeskyBlocked, LaneSums8, PackedSymmetricTimesVector) use simd.h's V8.
 
 // sqrt(x) for x >= 0 (std::sqrt's errno path keeps loops from vectorising): Newton steps for
 // 1 / sqrt(x) from the classic bit-level estimate (relative error below 3.5%, then 2e-3, 5e-6,
@@ -63,7 +68,6 @@ inline __attribute__((always_inline)) void ScaledMatern52WithDerivative(F r2, do
 inline __attribute__((always_inline)) double Dot(const double* a, const double* b, int len) {
   int k = 0;
   double sum = 0;
-#if defined(__GNUC__)
   if (len >= 8) {
     V8 acc0 = {}, acc1 = {};
     for (; k + 16 <= len; k += 16) {
@@ -73,7 +77,6 @@ inline __attribute__((always_inline)) double Dot(const double* a, const double* 
     for (; k + 8 <= len; k += 8) acc0 += Load8(a + k) * Load8(b + k);
     sum = Sum8(acc0 + acc1);
   }
-#endif
   for (; k < len; ++k) sum += a[k] * b[k];
   return sum;
 }
@@ -214,7 +217,8 @@ inline __attribute__((always_inline)) void GramTile(int n, int stride, const dou
 }
 
 // From the lower Cholesky factor L of C (as CholeskyInPlace leaves it, n <= stride rows), writes
-// X = L^-1 to xmat (row-major, zero above the diagonal and in rows from n on up to Pad8(n)) and
+// X = L^-1 to xmat (n rows, row-major, zero above the diagonal up to the stride; rows from n on are
+// neither written nor read) and
 // the lower triangle of C^-1 = X' X to cinv, each entry of a block of 8 that holds a lower
 // entry (the others of such a block hold the matching upper entries of C^-1). X by forward
 // substitution for the columns of the identity, eight columns and eight rows at a time and
@@ -275,16 +279,15 @@ inline size_t PackedRow(int i) {
 
 // The sums of the lanes of t[0..7], as the lanes of one vector (a transposing reduction).
 inline __attribute__((always_inline)) V8 LaneSums8(const V8 t[8]) {
-  typedef int64_t M8 __attribute__((vector_size(64)));
   V8 s[4], w[2];
   for (int p = 0; p < 4; ++p)
-    s[p] = __builtin_shuffle(t[2 * p], t[2 * p + 1], M8{0, 8, 2, 10, 4, 12, 6, 14}) +
-           __builtin_shuffle(t[2 * p], t[2 * p + 1], M8{1, 9, 3, 11, 5, 13, 7, 15});
+    s[p] = __builtin_shufflevector(t[2 * p], t[2 * p + 1], 0, 8, 2, 10, 4, 12, 6, 14) +
+           __builtin_shufflevector(t[2 * p], t[2 * p + 1], 1, 9, 3, 11, 5, 13, 7, 15);
   for (int q = 0; q < 2; ++q)
-    w[q] = __builtin_shuffle(s[2 * q], s[2 * q + 1], M8{0, 1, 8, 9, 4, 5, 12, 13}) +
-           __builtin_shuffle(s[2 * q], s[2 * q + 1], M8{2, 3, 10, 11, 6, 7, 14, 15});
-  return __builtin_shuffle(w[0], w[1], M8{0, 1, 2, 3, 8, 9, 10, 11}) +
-         __builtin_shuffle(w[0], w[1], M8{4, 5, 6, 7, 12, 13, 14, 15});
+    w[q] = __builtin_shufflevector(s[2 * q], s[2 * q + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
+           __builtin_shufflevector(s[2 * q], s[2 * q + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+  return __builtin_shufflevector(w[0], w[1], 0, 1, 2, 3, 8, 9, 10, 11) +
+         __builtin_shufflevector(w[0], w[1], 4, 5, 6, 7, 12, 13, 14, 15);
 }
 
 // u = A k for A symmetric in the packed layout of PackSymmetric (np = n rounded up to 8 rows,
@@ -322,12 +325,9 @@ HPO_SIMD_CLONES void PosteriorBlock(const BatchModel& model, const double* cand,
   const int np = model.n_padded, dims = model.dims;
   const double s = model.kernel_scale;
 
-#if defined(__GNUC__)
   constexpr int kV = kB / 8;
-#endif
 
   // Kernel values, one row of kB candidates per training point; and the mean k' alpha.
-#if defined(__GNUC__)
   V8 m[kV] = {};
   for (int l = 0; l < np; ++l) {
     V8 r2[kV] = {};
@@ -354,32 +354,9 @@ HPO_SIMD_CLONES void PosteriorBlock(const BatchModel& model, const double* cand,
     }
   }
   std::memcpy(mean, m, sizeof(m));
-#else
-  double m[kB] = {};
-  for (int l = 0; l < np; ++l) {
-    double r2[kB] = {};
-    for (int d = 0; d < dims; ++d) {
-      const double t = model.train[static_cast<size_t>(d) * np + l], lam = model.lambda[d];
-      const double* xd = cand + static_cast<size_t>(d) * kB;
-      for (int c = 0; c < kB; ++c) {
-        const double diff = xd[c] - t;
-        r2[c] += model.is_categorical[d] ? (diff != 0.0 ? lam : 0.0) : lam * diff * diff;
-      }
-    }
-    double* row = scratch + static_cast<size_t>(l) * kB;
-    const double a = model.alpha[l];
-    const double scale = l < model.n ? s : 0.0;  // padding points: k = 0
-    for (int c = 0; c < kB; ++c) {
-      row[c] = ScaledMatern52<double, uint64_t>(r2[c], scale);
-      m[c] += a * row[c];
-    }
-  }
-  std::memcpy(mean, m, sizeof(m));
-#endif
 
   // v = L^-1 k by forward substitution, kR rows at a time (the products with the rows already
   // solved, then the kR x kR diagonal block), each v_i overwriting k_i; quad = |v|^2.
-#if defined(__GNUC__)
   V8 sq[kV] = {};
   for (int i0 = 0; i0 < np; i0 += kR) {
     V8 acc[kR][kV];
@@ -410,32 +387,10 @@ HPO_SIMD_CLONES void PosteriorBlock(const BatchModel& model, const double* cand,
         Store8(scratch + static_cast<size_t>(i0 + r) * kB + 8 * j, acc[r][j]);
   }
   std::memcpy(quad, sq, sizeof(sq));
-#else
-  double sq[kB] = {};
-  for (int i0 = 0; i0 < np; i0 += kR) {
-    double* acc = scratch + static_cast<size_t>(i0) * kB;  // kR rows of kB
-    for (int l = 0; l < i0; ++l) {
-      const double* v = scratch + static_cast<size_t>(l) * kB;
-      for (int r = 0; r < kR; ++r) {
-        const double a = model.chol[static_cast<size_t>(i0 + r) * np + l];
-        for (int c = 0; c < kB; ++c) acc[r * kB + c] -= a * v[c];
-      }
-    }
-    for (int r = 0; r < kR; ++r) {
-      for (int q = 0; q < r; ++q) {
-        const double a = model.chol[static_cast<size_t>(i0 + r) * np + i0 + q];
-        for (int c = 0; c < kB; ++c) acc[r * kB + c] -= a * acc[q * kB + c];
-      }
-      for (int c = 0; c < kB; ++c) {
-        acc[r * kB + c] *= model.inv_diag[i0 + r];
-        sq[c] += acc[r * kB + c] * acc[r * kB + c];
-      }
-    }
-  }
-  std::memcpy(quad, sq, sizeof(sq));
-#endif
 }
 
+// Five blocks of n rows of LmlStride(n) (kernel values, derivatives, L, L^-1, C^-1), three rows
+// (1 / L_ii, alpha, z) and dims rows (the points); see LogMarginalLikelihoodKernel.
 size_t LmlWorkSize(int n, int dims) {
   return (5 * static_cast<size_t>(n) + 3 + static_cast<size_t>(dims)) * LmlStride(n);
 }
@@ -455,8 +410,10 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
   const double s = kernel_scale;
   const int ns = LmlStride(n);  // row stride
   const size_t nn = static_cast<size_t>(n) * ns;
-  // Row-major n x n blocks: kernel values and derivatives (j < i), L, L^-T and C^-1 (the
-  // layout LmlFactors reads).
+  // Row-major blocks of n rows of ns (LmlWorkSize): kernel values and derivatives (j < i, in whole
+  // blocks of 8, so the last block of a row runs past the diagonal), L, L^-1 (first the panel
+  // scratch of the factorisation) and C^-1's lower triangle; then rows of ns for 1 / L_ii, alpha
+  // and z = L^-1 y (the layout LmlFactors reads), and the points.
   double* kmat = work;
   double* dkmat = work + nn;
   double* lmat = work + 2 * nn;
@@ -464,11 +421,11 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
   double* cinv = work + 4 * nn;
   double* inv_diag = work + 5 * nn;
   double* alpha = inv_diag + ns;
-  double* log_diag = alpha + ns;
+  double* z = alpha + ns;
 
   // The points again, d-major with rows of ns (zero beyond n), so that the kernel matrix and
   // the gradient can run over whole blocks of 8 up to the diagonal.
-  double* xp = log_diag + ns;
+  double* xp = z + ns;
   for (int d = 0; d < dims; ++d) {
     std::copy(x + static_cast<size_t>(d) * n, x + static_cast<size_t>(d + 1) * n,
               xp + static_cast<size_t>(d) * ns);
@@ -478,19 +435,13 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
   for (int i = 0; i < n; ++i) {
     double* krow = kmat + static_cast<size_t>(i) * ns;
     double* dkrow = dkmat + static_cast<size_t>(i) * ns;
-    int j = 0;
-#if defined(__GNUC__)
-    for (; j < i; j += 8) {
+    for (int j = 0; j < i; j += 8) {
       V8 k, dk;
       ScaledMatern52WithDerivative<V8, U8>(PairR2<V8>(ns, dims, xp, is_categorical, lambda, i, j),
                                            s, &k, &dk);
       Store8(krow + j, k);
       Store8(dkrow + j, dk);
     }
-#endif
-    for (; j < i; ++j)
-      ScaledMatern52WithDerivative<double, uint64_t>(
-          PairR2<double>(n, dims, x, is_categorical, lambda, i, j), s, krow + j, dkrow + j);
     krow[i] = s + noise_var;
   }
 
@@ -502,8 +453,7 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
     std::fill(lrow + i + 1, lrow + ns, 0.0);
   }
   if (!CholeskyInPlace(n, ns, lmat, inv_diag, mmat)) return kNegInf;
-  // z = L^-1 y (over log_diag, zero beyond what is computed).
-  double* z = log_diag;
+  // z = L^-1 y (zero beyond what is computed, so that the dot products run over whole blocks).
   std::fill(z, z + ns, 0.0);
   double sum_log_diag = 0;
   for (int i = 0; i < n; ++i) {
@@ -537,40 +487,34 @@ HPO_SIMD_CLONES double LogMarginalLikelihoodKernel(int n, int dims, const double
     g_large.assign(dims, 0.0);
     g_lambda = g_large.data();
   }
-#if defined(__GNUC__)
   V8 g_scale_v = {};
   V8 g_small_v[kMaxDims];
   const bool vector_grad = dims <= kMaxDims;
   if (vector_grad) std::fill(g_small_v, g_small_v + dims, V8{});
-#endif
   for (int i = 0; i < n; ++i) {
     const double* krow = kmat + static_cast<size_t>(i) * ns;
     const double* dkrow = dkmat + static_cast<size_t>(i) * ns;
     const double* crow = cinv + static_cast<size_t>(i) * ns;
     const double ai = alpha[i];
-    int j = 0;
-#if defined(__GNUC__)
     if (vector_grad) {
       const V8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
-      for (; j < i; j += 8) {
+      for (int j = 0; j < i; j += 8) {
         V8 w = ai * Load8(alpha + j) - Load8(crow + j);
         if (j + 8 > i) w = lane + j < i ? w : V8{};  // the block past the diagonal
         g_scale_v += w * Load8(krow + j);
         AddPairGrad<V8>(ns, dims, xp, is_categorical, i, j, w * Load8(dkrow + j), g_small_v);
       }
-    }
-#endif
-    for (; j < i; ++j) {
-      const double w = ai * alpha[j] - crow[j];
-      g_scale += w * krow[j];
-      AddPairGrad<double>(n, dims, x, is_categorical, i, j, w * dkrow[j], g_lambda);
+    } else {  // more dimensions than g_small_v holds: scalar
+      for (int j = 0; j < i; ++j) {
+        const double w = ai * alpha[j] - crow[j];
+        g_scale += w * krow[j];
+        AddPairGrad<double>(n, dims, x, is_categorical, i, j, w * dkrow[j], g_lambda);
+      }
     }
   }
-#if defined(__GNUC__)
   g_scale += Sum8(g_scale_v);
   if (vector_grad)
     for (int d = 0; d < dims; ++d) g_lambda[d] += Sum8(g_small_v[d]);
-#endif
   for (int d = 0; d < dims; ++d) grad_raw[d] = g_lambda[d] * lambda[d];
   grad_raw[dims] = g_scale;
   grad_raw[dims + 1] = 0.5 * trace_w * (noise_var - min_noise_var);
@@ -588,11 +532,9 @@ HPO_SIMD_CLONES void PosteriorPoint(const BatchModel& model, const double* x, do
   double* v = work + 2 * np;
 
   // Kernel values k_l and coef_l = 2 d k_l / d r2.
-  int l = 0;
-#if defined(__GNUC__)
   // Whole blocks of 8 up to n rounded up (padding points have finite coordinates); the values
   // of the padding points are cleared after.
-  for (; l < n; l += 8) {
+  for (int l = 0; l < n; l += 8) {
     V8 r2 = {};
     for (int d = 0; d < dims; ++d) {
       const V8 diff = Load8(model.train + static_cast<size_t>(d) * np + l) - x[d];
@@ -607,18 +549,6 @@ HPO_SIMD_CLONES void PosteriorPoint(const BatchModel& model, const double* x, do
     ScaledMatern52WithDerivative<V8, U8>(r2, s, &kv, &dk);
     Store8(k + l, kv);
     Store8(coef + l, 2.0 * dk);
-  }
-#endif
-  for (; l < n; ++l) {
-    double r2 = 0;
-    for (int d = 0; d < dims; ++d) {
-      const double diff = model.train[static_cast<size_t>(d) * np + l] - x[d];
-      r2 += model.is_categorical[d] ? (diff != 0.0 ? model.lambda[d] : 0.0)
-                                    : model.lambda[d] * diff * diff;
-    }
-    double dk;
-    ScaledMatern52WithDerivative<double, uint64_t>(r2, s, k + l, &dk);
-    coef[l] = 2.0 * dk;
   }
   std::fill(k + n, k + np, 0.0);
   std::fill(coef + n, coef + np, 0.0);

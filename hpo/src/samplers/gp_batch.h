@@ -88,10 +88,11 @@ size_t PackedSymmetricSize(int n);
 void PackSymmetric(int n, const double* lower, int stride, double* packed);
 
 // From the lower Cholesky factor L of an n x n matrix C (row-major with row stride `stride`, a
-// multiple of 8, zero above the diagonal; 1 / L_ii in inv_diag), writes all of C^-1 to cinv
-// (same layout), using `work` (n rows of `stride`) for X = L^-1: X by forward substitution for
-// eight columns of the identity at a time, then C^-1 = X' X by rank-1 updates of blocks of 8,
-// both vectorised along rows (no dot products).
+// multiple of 8, zero above the diagonal; 1 / L_ii in inv_diag), writes the n x n C^-1 to cinv
+// (same layout; zero in columns n .. Pad8(n) - 1 of its rows, the rest of the buffer untouched),
+// using `work` (n rows of `stride`) for X = L^-1: X by forward substitution for eight columns of
+// the identity at a time, then C^-1 = X' X by rank-1 updates of blocks of 8, both vectorised
+// along rows (no dot products).
 void InverseFromCholesky(int n, int stride, const double* chol, const double* inv_diag,
                          double* work, double* cinv);
 

@@ -180,8 +180,9 @@ bool GpPosterior::Build(const GpData& data, const KernelParams& params,
   for (int d = 0; d < dims; ++d)
     for (int l = 0; l < total; ++l) train_padded_[static_cast<size_t>(d) * np + l] = X_(d, l);
 
-  // C^-1 makes each one-point prediction of the local search cheaper (independent dot products
-  // instead of two substitutions) for an O(n^3) cost, which pays up to a few hundred points.
+  // C^-1 makes each one-point prediction of the local search cheaper (a packed symmetric
+  // matrix-vector product, PackedSymmetricTimesVector, instead of two substitutions) for an
+  // O(n^3) cost, which pays up to a few hundred points.
   constexpr int kMaxPointsForInverse = 256;
   const bool keep_inverse = total <= kMaxPointsForInverse;
   chol_rows_.assign(static_cast<size_t>(np) * np, 0.0);
