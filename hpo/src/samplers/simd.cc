@@ -9,7 +9,7 @@ namespace {
 std::atomic<Isa> cap{Isa::kAvx512};
 
 Isa MachineIsa() {
-#if HPO_SIMD_X86 && defined(__OPTIMIZE__)
+#if HPO_SIMD_X86
   if (__builtin_cpu_supports("x86-64-v4")) return Isa::kAvx512;
   if (__builtin_cpu_supports("x86-64-v3")) return Isa::kAvx2;
 #endif

@@ -3,8 +3,12 @@
 // HPO_SIMD_CLONES marks a function to be compiled for AVX-512, for AVX2 + FMA and for the
 // baseline, the loader picking the variant for the machine (GCC function multiversioning,
 // target_clones), where the compiler and loader support it (GCC on x86-64 ELF); elsewhere it is
-// empty and only the baseline is built. The variants round differently in the last bits, so
-// results are reproducible on one machine, not across machines with different instruction sets.
+// empty and only the baseline is built. Builds without optimisation (-O0) get only the baseline
+// too: there GCC calls every helper that is not always_inline (std::bit_cast, the ones flatten
+// would inline) out of line, and a call from an AVX variant to a plain function passes vectors
+// with another calling convention (wrong values, crashes). The variants round differently in
+// the last bits, so results are reproducible on one machine, not across machines with
+// different instruction sets.
 //
 // The helpers are templates over F = double (with I = uint64_t) and over GCC vectors of doubles
 // (with I the vector of uint64_t of the same width), written in arithmetic only, so that the same
@@ -21,7 +25,8 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__) && \
+    defined(__OPTIMIZE__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #define HPO_SIMD_CLONES \
   __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -116,9 +121,7 @@ enum class Isa { kBaseline, kAvx2, kAvx512 };
 
 // The variant the hand-dispatched kernels use: the best this CPU has (AVX-512 = x86-64-v4, else
 // AVX2 = x86-64-v3, else the baseline), at most LimitIsa's cap. Always the baseline where
-// HPO_SIMD_X86 is 0, and in builds without optimisation: GCC ignores flatten at -O0, and a
-// target-specific caller would then call the helpers out of line with another vector calling
-// convention (wrong values). Thread-safe.
+// HPO_SIMD_X86 is 0 (which includes builds without optimisation: see the top). Thread-safe.
 Isa ActiveIsa();
 // Caps ActiveIsa() at `cap` and returns the previous cap (kAvx512 at start: no cap). For tests
 // that run each variant; kernels running on other threads at the same time may use either.
