@@ -29,6 +29,7 @@ const torch::Device kGpu(torch::kCUDA, 0);
 
 using trainer::testing::MlpTrainingParams;
 using trainer::testing::ParseStudy;
+using trainer::testing::RaiseTo;
 using trainer::testing::SmallStudy;
 using trainer::testing::StoredTrials;
 
@@ -138,33 +139,29 @@ TEST(CudaStudy, FourTrialsPerGpuPromoteThroughAshaOnOneDataCopy) {
   SKIP_WITHOUT_CUDA();
   hpo::testing::TempDir dir;
   const std::string db = dir.File("g.db");
-  const std::string text = SmallStudy{.name = "gpu",
-                                      .db = db,
-                                      .scheduler = "asha",
-                                      .trials = 8,
-                                      .epochs = 4,
-                                      .devices = "cuda",
-                                      .trials_per_device = 4,
-                                      .data =
-                                          "synthetic_train: 1000000, synthetic_val: 2000, "
-                                          "synthetic_features: 100, synthetic_classes: 3",
-                                      .batch_size = 4096}
-                               .Yaml();
-  const int64_t dataset_bytes = int64_t{1000000} * 100 * 4;
+  const SmallStudy study{.name = "gpu",
+                         .db = db,
+                         .scheduler = "asha",
+                         .trials = 8,
+                         .epochs = 4,
+                         .devices = "cuda",
+                         .trials_per_device = 4,
+                         .train = 1000000,
+                         .val = 2000,
+                         .features = 100,
+                         .batch_size = 4096};
+  const int64_t dataset_bytes = study.TrainBytes();
   trainer::RunOptions options;
   options.output_dir = dir.File("out");
   options.quiet = true;
 #ifdef HPO_HAVE_CUDA
   std::atomic<int64_t> peak{0};
   options.before_epoch = [&](int64_t, int64_t) {
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(0);
-    int64_t now = stats.allocated_bytes[0].current, seen = peak.load();
-    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
-    }
+    RaiseTo(&peak, c10::cuda::CUDACachingAllocator::getDeviceStats(0).allocated_bytes[0].current);
   };
 #endif
   std::ostringstream out;
-  trainer::StudyRunner runner(ParseStudy(text), options, out);
+  trainer::StudyRunner runner(ParseStudy(study.Yaml()), options, out);
   runner.Prepare();
   EXPECT_EQ(runner.slot_count(), 4 * torch::cuda::device_count());
 #ifdef HPO_HAVE_CUDA
@@ -203,9 +200,8 @@ TEST(CudaStudy, ARealOutOfMemoryFailsThatTrialAloneAfterOneRetry) {
                                       .epochs = 3,
                                       .devices = "cuda",
                                       .trials_per_device = 2,
-                                      .data =
-                                          "synthetic_train: 2000, synthetic_val: 500, "
-                                          "synthetic_features: 8, synthetic_classes: 3",
+                                      .train = 2000,
+                                      .val = 500,
                                       .batch_size = 100}
                                .Yaml();
   std::atomic<int> attempts{0};

@@ -20,6 +20,7 @@
 namespace {
 
 using trainer::testing::ParseStudy;
+using trainer::testing::RaiseTo;
 using trainer::testing::SmallStudy;
 using trainer::testing::StoredTrials;
 
@@ -265,28 +266,21 @@ int64_t ResidentBytes() {
 // one dataset while they train (eight private copies would add eight datasets).
 TEST(StudyRunner, ConcurrentTrialsShareOneCopyOfTheData) {
   hpo::testing::TempDir dir;
-  const std::string text =
-      SmallStudy{.db = dir.File("m.db"),
-                 .trials = 8,
-                 .epochs = 1,
-                 .trials_per_device = 8,
-                 .data =
-                     "synthetic_train: 100000, synthetic_val: 100, synthetic_features: 100, "
-                     "synthetic_classes: 3",
-                 .batch_size = 1000}
-          .Yaml();
-  const int64_t dataset_bytes = int64_t{100000} * 100 * 4;
+  const SmallStudy study{.db = dir.File("m.db"),
+                         .trials = 8,
+                         .epochs = 1,
+                         .trials_per_device = 8,
+                         .train = 100000,
+                         .features = 100,
+                         .batch_size = 1000};
+  const int64_t dataset_bytes = study.TrainBytes();
   std::atomic<int64_t> peak{0};
   trainer::RunOptions options;
   options.output_dir = dir.File("out");
   options.quiet = true;
-  options.before_epoch = [&](int64_t, int64_t) {
-    int64_t now = ResidentBytes(), seen = peak.load();
-    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
-    }
-  };
+  options.before_epoch = [&](int64_t, int64_t) { RaiseTo(&peak, ResidentBytes()); };
   std::ostringstream out;
-  trainer::StudyRunner runner(ParseStudy(text), options, out);
+  trainer::StudyRunner runner(ParseStudy(study.Yaml()), options, out);
   runner.Prepare();
   const int64_t after_load = ResidentBytes();
   trainer::RunResult result = runner.Run();

@@ -2,6 +2,8 @@
 // hyperparameters of a small MLP trial, a small study file, and the trials a study stored.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -45,16 +47,17 @@ inline models::HParams MlpTrainingParams(const std::map<std::string, models::HVa
 // data (3 well-separated classes), maximising val_accuracy, scheduler r = 1 and eta = 2.
 struct SmallStudy {
   std::string name = "tiny";
-  std::string db;           // the study's storage
-  std::string extra_space;  // more search_space lines, each "  name: {...}\n"
+  std::string db;  // the study's storage
   std::string scheduler = "fifo";
   int trials = 2;
   int epochs = 2;
   std::string devices = "cpu";
   int trials_per_device = 2;
-  std::string data =
-      "synthetic_train: 400, synthetic_val: 100, synthetic_features: 8, synthetic_classes: 3";
+  int64_t train = 400, val = 100, features = 8;  // the synthetic data's sizes (3 classes)
   int batch_size = 32;
+
+  // Bytes of the training features (float32), the bulk of one copy of the data.
+  int64_t TrainBytes() const { return train * features * 4; }
 
   std::string Yaml() const {
     return "study: {name: " + name +
@@ -63,15 +66,24 @@ struct SmallStudy {
            ", max_epochs: " + std::to_string(epochs) +
            "}\nsearch_space:\n"
            "  lr: {type: float, low: 0.001, high: 0.01, log: true}\n"
-           "  hidden_units: {type: int, low: 8, high: 32}\n" +
-           extra_space + "sampler: random\nscheduler: {name: " + scheduler +
-           ", min_resource: 1, reduction_factor: 2}\nresources: {devices: " + devices +
+           "  hidden_units: {type: int, low: 8, high: 32}\n"
+           "sampler: random\nscheduler: {name: " +
+           scheduler + ", min_resource: 1, reduction_factor: 2}\nresources: {devices: " + devices +
            ", trials_per_device: " + std::to_string(trials_per_device) +
-           "}\ndata: {name: synthetic, " + data +
-           "}\nmodel: {name: mlp, layers: 1}\ntraining: {batch_size: " +
+           "}\ndata: {name: synthetic, synthetic_train: " + std::to_string(train) +
+           ", synthetic_val: " + std::to_string(val) +
+           ", synthetic_features: " + std::to_string(features) +
+           ", synthetic_classes: 3}\nmodel: {name: mlp, layers: 1}\ntraining: {batch_size: " +
            std::to_string(batch_size) + ", optimizer: adam}\n";
   }
 };
+
+// Raises *peak to `now` if `now` is larger (several threads may call it at once).
+inline void RaiseTo(std::atomic<int64_t>* peak, int64_t now) {
+  int64_t seen = peak->load();
+  while (now > seen && !peak->compare_exchange_weak(seen, now)) {
+  }
+}
 
 // A study file's text parsed against the trainer's schema.
 inline hpo::StudyConfig ParseStudy(const std::string& text) {

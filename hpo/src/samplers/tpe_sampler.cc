@@ -436,26 +436,22 @@ std::map<std::string, double> TpeSampler::SampleJoint(const SearchSpace& space) 
     obs_above[k].resize(above_rows.size());
     double* oa = obs_above[k].data();
     const size_t na = above_rows.size();
+    // Each above row's value into oa and its slot's hint (per_slot[s]) into *hint.
+    auto read_with_hint = [&](auto* hint, const auto* per_slot) {
+      hint->resize(na);
+      auto* h = hint->data();
+      for (size_t r = 0; r < na; ++r) {
+        const int32_t s = slot[static_cast<size_t>(above_rows[r])];
+        oa[r] = ts[s];
+        h[r] = per_slot[s];
+      }
+    };
     if (m.above->has_grid_index()) {
-      const int32_t* cells = m.above->grid_indices();
       hints.narrow_log_zinv[k].clear();
-      hints.grid[k].resize(na);
-      int32_t* grid = hints.grid[k].data();
-      for (size_t r = 0; r < na; ++r) {
-        const int32_t s = slot[static_cast<size_t>(above_rows[r])];
-        oa[r] = ts[s];
-        grid[r] = cells[s];
-      }
+      read_with_hint(&hints.grid[k], m.above->grid_indices());
     } else if (m.domain.kind == tpe::Domain::Kind::kContinuous && !m.domain.round_int) {
-      const double* narrow_log_zinvs = m.above->narrow_log_zinvs();
       hints.grid[k].clear();
-      hints.narrow_log_zinv[k].resize(na);
-      double* narrow = hints.narrow_log_zinv[k].data();
-      for (size_t r = 0; r < na; ++r) {
-        const int32_t s = slot[static_cast<size_t>(above_rows[r])];
-        oa[r] = ts[s];
-        narrow[r] = narrow_log_zinvs[s];
-      }
+      read_with_hint(&hints.narrow_log_zinv[k], m.above->narrow_log_zinvs());
     } else {
       hints.grid[k].clear();
       hints.narrow_log_zinv[k].clear();
