@@ -124,10 +124,8 @@ TEST(CudaTrainer, PauseAndResumeOnTheGpuMatchesTheRunWithoutAPause) {
     EXPECT_EQ(resumed.epochs_done(), 2);
     ExpectClose(resumed.RunEpoch().val_loss, losses[2], opt);
     ExpectClose(resumed.RunEpoch().val_loss, losses[3], opt);
-    auto pa = straight.model().parameters(), pb = resumed.model().parameters();
-    ASSERT_EQ(pa.size(), pb.size());
-    for (size_t i = 0; i < pa.size(); ++i)
-      EXPECT_TRUE(torch::allclose(pa[i], pb[i], /*rtol=*/1e-5, /*atol=*/1e-6)) << opt << " " << i;
+    SCOPED_TRACE(opt);
+    trainer::testing::ExpectSameParameters(straight, resumed, /*rtol=*/1e-5, /*atol=*/1e-6);
   }
 }
 

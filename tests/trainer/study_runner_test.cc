@@ -134,12 +134,10 @@ namespace {
 // next run of the same study resumes it, ending exactly as in an uninterrupted run.
 TEST(StudyRunner, AnInterruptedStudyResumesExactlyOnTheNextRun) {
   hpo::testing::TempDir dir;
-  const std::string text =
-      SmallStudy{.db = "DB", .trials = 3, .epochs = 3, .trials_per_device = 1}.Yaml();
   using Hook = std::function<void(trainer::StudyRunner*, int64_t, int64_t)>;
   auto run = [&](const std::string& db, Hook hook) {
-    std::string t = text;
-    t.replace(t.find("DB"), 2, db);
+    const std::string t =
+        SmallStudy{.db = db, .trials = 3, .epochs = 3, .trials_per_device = 1}.Yaml();
     trainer::RunOptions options;
     options.output_dir = db + ".out";
     options.quiet = true;

@@ -2,6 +2,9 @@
 // hyperparameters of a small MLP trial, a small study file, and the trials a study stored.
 #pragma once
 
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -13,6 +16,7 @@
 #include "hpo/storage.h"
 #include "models/hparams.h"
 #include "trainer/schema.h"
+#include "trainer/trial_trainer.h"
 
 namespace trainer::testing {
 
@@ -82,6 +86,20 @@ struct SmallStudy {
 inline void RaiseTo(std::atomic<int64_t>* peak, int64_t now) {
   int64_t seen = peak->load();
   while (now > seen && !peak->compare_exchange_weak(seen, now)) {
+  }
+}
+
+// Equal parameters, tensor by tensor: exactly, or within allclose(rtol, atol) when either is set.
+inline void ExpectSameParameters(TrialTrainer& a, TrialTrainer& b, double rtol = 0,
+                                 double atol = 0) {
+  auto pa = a.model().parameters(), pb = b.model().parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) {
+    if (rtol == 0 && atol == 0) {
+      EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+    } else {
+      EXPECT_TRUE(torch::allclose(pa[i], pb[i], rtol, atol)) << "parameter " << i;
+    }
   }
 }
 

@@ -62,11 +62,7 @@ TEST(TrialTrainer, BadHyperparametersThrow) {
 
 namespace {
 
-void ExpectSameParameters(trainer::TrialTrainer& a, trainer::TrialTrainer& b) {
-  auto pa = a.model().parameters(), pb = b.model().parameters();
-  ASSERT_EQ(pa.size(), pb.size());
-  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << i;
-}
+using trainer::testing::ExpectSameParameters;
 
 // Pausing at epoch k (saving the state, dropping the trainer) and resuming in a fresh trainer
 // ends bit-for-bit equal to the same trial run without a pause.

@@ -103,10 +103,7 @@ double EpochMetrics::Get(const std::string& metric) const {
 
 TrialTrainer::TrialTrainer(const models::HParams& hp, const data::Dataset& dataset,
                            torch::Device device, uint64_t seed, int64_t max_epochs)
-    : data_(dataset),
-      device_(device),
-      generator_(MakeGenerator(device, seed)),
-      max_epochs_(std::max<int64_t>(1, max_epochs)) {
+    : data_(dataset), device_(device), generator_(MakeGenerator(device, seed)) {
   {
     std::lock_guard<std::mutex> lock(InitMutex());
     torch::manual_seed(seed);
@@ -120,14 +117,18 @@ TrialTrainer::TrialTrainer(const models::HParams& hp, const data::Dataset& datas
   schedule_.warmup_epochs = hp.GetDouble("warmup_epochs");
   schedule_.step_epochs = hp.GetInt("lr_step_epochs");
   schedule_.gamma = hp.GetDouble("lr_gamma");
-  schedule_.max_epochs = max_epochs_;
+  schedule_.max_epochs = std::max<int64_t>(1, max_epochs);
+  schedule_.Validate();
   bf16_ = hp.GetString("precision") == "bf16" && device_.is_cuda();
-  if (schedule_.kind == "step" && schedule_.step_epochs < 1)
-    throw std::invalid_argument("lr_schedule step needs lr_step_epochs >= 1");
   batch_size_ = hp.GetInt("batch_size");
   eval_batch_size_ = hp.GetInt("eval_batch_size");
   grad_clip_ = hp.GetDouble("grad_clip");
   if (batch_size_ < 1) throw std::invalid_argument("batch_size must be >= 1");
+}
+
+void LrSchedule::Validate() const {
+  if (kind == "step" && step_epochs < 1)
+    throw std::invalid_argument("lr_schedule step needs lr_step_epochs >= 1");
 }
 
 double LrSchedule::At(double t) const {

@@ -53,6 +53,9 @@ struct LrSchedule {
   int64_t step_epochs = 0;
   double gamma = 0.1;
   int64_t max_epochs = 1;
+  // Throws std::invalid_argument where At() would be undefined (step with step_epochs < 1).
+  void Validate() const;
+  // The rate at `progress_epochs`; Validate() first.
   double At(double progress_epochs) const;
   bool varies() const { return kind != "constant" || warmup_epochs > 0; }
 };
@@ -93,7 +96,6 @@ class TrialTrainer {
   int64_t batch_size_ = 0;
   int64_t eval_batch_size_ = 0;
   double grad_clip_ = 0;
-  int64_t max_epochs_ = 1;
   int64_t epoch_ = 0;
 };
 
