@@ -64,12 +64,7 @@ StudyConfig Parse(const std::string& text) {
 
 // The message of the ConfigError that parsing `text` throws ("" when it does not throw).
 std::string ErrorOf(const std::string& text) {
-  try {
-    Parse(text);
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "";
+  return hpo::testing::ErrorOf<ConfigError>([&] { Parse(text); });
 }
 
 const char* kFullFile = R"(study:
@@ -261,6 +256,10 @@ sampler: {name: tpe, n_startup_trials: 3, n_ei_candidates: 48, multivariate: tru
               HasSubstr("f.yaml:3:"));
   EXPECT_THAT(ErrorOf("study: {name: s}\nbudget: {trials: 1, max_epochs: 1}\n"
                       "sampler: {name: tpe, n_ei_candidates: 0}\n"),
+              HasSubstr("f.yaml:3:"));
+  // A zero prior weight would leave a study without observations with no density at all.
+  EXPECT_THAT(ErrorOf("study: {name: s}\nbudget: {trials: 1, max_epochs: 1}\n"
+                      "sampler: {name: tpe, prior_weight: 0}\n"),
               HasSubstr("f.yaml:3:"));
 }
 

@@ -128,13 +128,17 @@ double TruncationMass(const Domain& d, double mu, double sigma) {
   return std::max(NormalMass((d.L() - mu) / sigma, (d.R() - mu) / sigma), 1e-300);
 }
 
-Kernel PriorKernel(const Domain& d, double weight) {
+Kernel MakeKernel(const Domain& d, double mu, double sigma, double weight) {
   Kernel k;
-  k.mu = d.prior_mu();
-  k.sigma = d.range();
+  k.mu = mu;
+  k.sigma = sigma;
   k.weight = weight;
-  k.zinv = 1.0 / TruncationMass(d, k.mu, k.sigma);
+  k.zinv = 1.0 / TruncationMass(d, mu, sigma);
   return k;
+}
+
+Kernel PriorKernel(const Domain& d, double weight) {
+  return MakeKernel(d, d.prior_mu(), d.range(), weight);
 }
 
 double KernelValue(const Domain& d, const Kernel& k, double t) {
@@ -217,12 +221,7 @@ std::vector<Kernel> UnivariateKernels(const Domain& d, const std::vector<double>
   std::vector<double> sigma;
   NeighbourSigmas(d, mus, consider_endpoints, nullptr, &sigma);
   for (size_t i = 0; i < m; ++i) {
-    Kernel k;
-    k.mu = mus[i];
-    k.sigma = sigma[i];
-    k.weight = weights[i];
-    k.zinv = 1.0 / TruncationMass(d, k.mu, k.sigma);
-    out.push_back(k);
+    out.push_back(MakeKernel(d, mus[i], sigma[i], weights[i]));
   }
   out.push_back(PriorKernel(d, prior_weight));
   return out;
@@ -459,12 +458,7 @@ void AboveIndex::Prepare(double prior_weight, bool force_exact) {
   const double range = d_.range();
   exact_.clear();
   auto add = [&](double mu, double sigma, double weight) {
-    Kernel k;
-    k.mu = mu;
-    k.sigma = sigma;
-    k.weight = weight;
-    k.zinv = 1.0 / TruncationMass(d_, mu, sigma);
-    exact_.push_back(k);
+    exact_.push_back(MakeKernel(d_, mu, sigma, weight));
   };
   double flat_weight = 0;
   for (auto s = static_cast<int32_t>(ramp_end_); s < n; ++s) {
@@ -474,7 +468,7 @@ void AboveIndex::Prepare(double prior_weight, bool force_exact) {
   }
   for (int32_t s : wide_)
     add(t_[s], std::min(RawSigma(slots_[s].it), range), a + b * static_cast<double>(s));
-  add(d_.prior_mu(), range, prior_weight);
+  exact_.push_back(PriorKernel(d_, prior_weight));
   total_weight_ =
       a * static_cast<double>(ramp_count_) + b * ramp_pos_sum_ + flat_weight + prior_weight;
 }

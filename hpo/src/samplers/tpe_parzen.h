@@ -80,6 +80,8 @@ struct Kernel {
 };
 // Mass of N(mu, sigma) inside the domain's truncation bounds.
 double TruncationMass(const Domain& d, double mu, double sigma);
+// A kernel at mu with sigma and weight, its truncation mass computed on d.
+Kernel MakeKernel(const Domain& d, double mu, double sigma, double weight);
 // The prior kernel of a numeric domain (Optuna's): centred on the range's middle, sigma the range,
 // with `weight`.
 Kernel PriorKernel(const Domain& d, double weight);

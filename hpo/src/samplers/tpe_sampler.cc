@@ -44,7 +44,6 @@ int64_t TpeDefaultGamma(int64_t n) { return std::min<int64_t>((n + 9) / 10, 25);
 std::function<int64_t(int64_t)> TpeGamma(double fraction) {
   if (!(fraction > 0 && fraction <= 1))
     throw std::invalid_argument("tpe gamma must be in (0, 1], got " + std::to_string(fraction));
-  if (fraction == 0.1) return TpeDefaultGamma;  // exact integer arithmetic for Optuna's rule
   return [fraction](int64_t n) {
     return std::min<int64_t>(static_cast<int64_t>(std::ceil(fraction * static_cast<double>(n))),
                              25);
