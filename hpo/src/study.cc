@@ -109,8 +109,8 @@ FrozenTrial& Study::Record(int64_t trial_id) {
 
 const FrozenTrial* Study::Find(int64_t trial_id) const {
   if (trial_id < 0) return nullptr;
-  const size_t* position = index_by_id_->Find(trial_id);
-  return position == nullptr || *position == 0 ? nullptr : &trials_[*position - 1];
+  const size_t position = index_by_id_->Get(trial_id);  // 0: not here
+  return position == 0 ? nullptr : &trials_[position - 1];
 }
 
 FrozenTrial* Study::Find(int64_t trial_id) {
@@ -168,7 +168,11 @@ void Study::RefreshLocked() {
 
 void Study::SetState(FrozenTrial& rec, TrialState state, std::optional<double> value,
                      const std::string& reason) {
-  TrialTimes times = storage_->SetTrialState(rec.id, state, value, reason);
+  Mirror(rec, state, value, reason, storage_->SetTrialState(rec.id, state, value, reason));
+}
+
+void Study::Mirror(FrozenTrial& rec, TrialState state, std::optional<double> value,
+                   const std::string& reason, const TrialTimes& times) {
   if (!foreign_.count(rec.id))
     running_ += (state == TrialState::kRunning) - (rec.state == TrialState::kRunning);
   rec.state = state;
@@ -185,10 +189,7 @@ std::optional<TrialTimes> Study::Claim(int64_t trial_id, TrialState from) {
 }
 
 void Study::MarkClaimed(FrozenTrial& rec, const TrialTimes& times) {
-  if (!foreign_.count(rec.id)) ++running_;
-  rec.state = TrialState::kRunning;
-  rec.start_time = times.start_time;
-  rec.complete_time = times.complete_time;
+  Mirror(rec, TrialState::kRunning, std::nullopt, "", times);
 }
 
 std::optional<Trial> Study::Ask() {
@@ -196,10 +197,17 @@ std::optional<Trial> Study::Ask() {
   RefreshLocked();
   Trial trial;
   trial.study_ = this;
+  // A paused trial this object has claimed, handed out again.
+  auto resumed = [&](int64_t id) {
+    const FrozenTrial& rec = Record(id);
+    trial.id_ = rec.id;
+    trial.number_ = rec.number;
+    trial.params_ = rec.params;
+    trial.resumed_ = true;
+    return trial;
+  };
   // Trials suspended by a stopping process resume first, then the scheduler's promotions.
-  std::optional<int64_t> resume;
-  bool claimed = false;
-  while (!resume && !suspended_.empty()) {
+  while (!suspended_.empty()) {
     const int64_t id = suspended_.front();
     suspended_.pop_front();
     // Another writer may have resumed it since: then it is theirs, and not ours to mark.
@@ -209,31 +217,21 @@ std::optional<Trial> Study::Ask() {
     MarkClaimed(Record(id), *times);
     storage_->SetUserAttr(id, kSuspendedAttr, "0");
     Record(id).user_attrs[kSuspendedAttr] = "0";
-    resume = id;
-    claimed = true;
+    return resumed(id);
   }
-  if (!resume) {
-    resume = scheduler_->NextJob().resume_trial;
-    // Another writer's paused trial is its own to resume (its state lives in that process).
-    while (resume && foreign_.count(*resume)) resume = scheduler_->NextJob().resume_trial;
-  }
+  std::optional<int64_t> resume = scheduler_->NextJob().resume_trial;
+  // Another writer's paused trial is its own to resume (its state lives in that process).
+  while (resume && foreign_.count(*resume)) resume = scheduler_->NextJob().resume_trial;
   // A promotion may name a trial that already left kPaused (a suspended trial resumed above,
   // in an earlier Ask, is still in its rung): then a new trial goes instead.
-  if (resume && !claimed && Record(*resume).state == TrialState::kPaused) {
+  if (resume && Record(*resume).state == TrialState::kPaused) {
     if (std::optional<TrialTimes> times = Claim(*resume, TrialState::kPaused)) {
       MarkClaimed(Record(*resume), *times);
-      claimed = true;
+      return resumed(*resume);
     }
   }
-  if (claimed) {
-    FrozenTrial& rec = Record(*resume);
-    trial.id_ = rec.id;
-    trial.number_ = rec.number;
-    trial.params_ = rec.params;
-    trial.resumed_ = true;
-    return trial;
-  }
-  if (options_.n_trials > 0 && new_trials_ >= options_.n_trials) return std::nullopt;
+  auto budget_spent = [&] { return options_.n_trials > 0 && new_trials_ >= options_.n_trials; };
+  if (budget_spent()) return std::nullopt;
   while (!queued_.empty()) {
     const int64_t id = queued_.front();
     HPO_CHECK(Record(id).state == TrialState::kQueued)
@@ -242,8 +240,9 @@ std::optional<Trial> Study::Ask() {
     // others read the change (it leaves their queue and counts toward the budget) and go on.
     std::optional<TrialTimes> times = Claim(id, TrialState::kQueued);
     if (!times) {
-      if (!queued_.empty() && queued_.front() == id) queued_.pop_front();
-      if (options_.n_trials > 0 && new_trials_ >= options_.n_trials) return std::nullopt;
+      // Claim's catch-up took it out of queued_ and counted it toward the budget.
+      HPO_CHECK(queued_.empty() || queued_.front() != id) << "lost claim of trial" << id;
+      if (budget_spent()) return std::nullopt;
       continue;
     }
     FrozenTrial& rec = Record(id);

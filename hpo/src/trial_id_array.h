@@ -31,6 +31,11 @@ class TrialIdArray {
   T* Find(int64_t trial_id) {
     return const_cast<T*>(static_cast<const TrialIdArray&>(*this).Find(trial_id));
   }
+  // The value of `trial_id`, or a value-initialised T where none was written.
+  T Get(int64_t trial_id) const {
+    const T* v = Find(trial_id);
+    return v == nullptr ? T{} : *v;
+  }
   // The value of `trial_id`, allocating its page.
   T& operator[](int64_t trial_id) {
     const size_t page = Page(trial_id);

@@ -306,11 +306,14 @@ TEST_P(StorageTest, UnknownIdsThrow) {
   EXPECT_THROW(s->CreateTrial(study + 1000, {}, TrialState::kRunning), StorageError);
   EXPECT_THROW(s->GetAllTrials(study + 1000), StorageError);
   EXPECT_THROW(s->FailStaleRunningTrials(study + 1000), StorageError);
-  try {
-    s->GetTrial(bad);
-  } catch (const StorageError& e) {
-    EXPECT_NE(std::string(e.what()).find(std::to_string(bad)), std::string::npos) << e.what();
-  }
+  // The error names the unknown id.
+  auto names = [](const std::function<void()>& fn, int64_t id) {
+    const std::string message = hpo::testing::ErrorOf<StorageError>(fn);
+    EXPECT_NE(message.find(std::to_string(id)), std::string::npos) << "'" << message << "'";
+  };
+  names([&] { s->RegisterParamDistribution(study + 1000, "x", "{}"); }, study + 1000);
+  names([&] { s->GetParamDistributions(study + 1000); }, study + 1000);
+  names([&] { s->GetTrial(bad); }, bad);
 }
 
 TEST_P(StorageTest, DefinitionMismatchNeedsAllowExtend) {

@@ -306,9 +306,11 @@ TEST(StudyTest, DefineByRunDistributionsAreStoredWithTheStudy) {
   double lr = 0;
   {
     auto study = NewStudy(Direction::kMinimize, SearchSpace(), Storage::Open(path), "fifo");
+    // Opened before "lr" exists: its Suggest learns the first writer's distribution from the
+    // storage, not from what it loaded when it opened.
+    auto writer = NewStudy(Direction::kMinimize, SearchSpace(), Storage::Open(path), "fifo");
     Trial t = *study->Ask();
     lr = t.SuggestFloat("lr", 1e-5, 1e-1, /*log=*/true);
-    auto writer = NewStudy(Direction::kMinimize, SearchSpace(), Storage::Open(path), "fifo");
     Trial w = *writer->Ask();
     EXPECT_THROW(w.SuggestFloat("lr", 0.0, 1.0), std::invalid_argument);
     EXPECT_EQ(*t.Get("lr"), Value(lr));

@@ -183,10 +183,14 @@ class Study {
   // Stores a state change and mirrors it (with the times the storage set) in `rec`; lock held.
   void SetState(FrozenTrial& rec, TrialState state, std::optional<double> value,
                 const std::string& reason);
+  // Mirrors a stored state change in `rec` (and running_); lock held.
+  void Mirror(FrozenTrial& rec, TrialState state, std::optional<double> value,
+              const std::string& reason, const TrialTimes& times);
   // Claims a queued or paused trial for this object (Storage::ClaimTrial): the storage's times,
   // or nullopt when another writer took it first, after reading the changes (RefreshLocked:
   // records may move). The record is not touched: MarkClaimed mirrors the claim. Lock held.
   std::optional<TrialTimes> Claim(int64_t trial_id, TrialState from);
+  // Mirrors a successful Claim in `rec`: running, no value or reason, the claim's times.
   void MarkClaimed(FrozenTrial& rec, const TrialTimes& times);
   void Finish(const Trial& trial, TrialState state, std::optional<double> value,
               const std::string& reason);

@@ -87,14 +87,9 @@ void AshaScheduler::StopWaiting(int64_t trial_id) {
       DropStaleWaiting(k);
 }
 
-int64_t AshaScheduler::Ticket(int64_t trial_id) const {
-  const int64_t* ticket = ticket_.Find(trial_id);
-  return ticket == nullptr ? 0 : *ticket;
-}
-
 void AshaScheduler::DropStaleWaiting(size_t k) {
   auto& waiting = rung_[k].waiting;
-  while (!waiting.empty() && Ticket(waiting.top().trial_id) != waiting.top().rank.order + 1)
+  while (!waiting.empty() && ticket_.Get(waiting.top().trial_id) != waiting.top().rank.order + 1)
     waiting.Pop();
 }
 

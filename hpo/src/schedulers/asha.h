@@ -102,8 +102,6 @@ class AshaScheduler : public Scheduler {
   void StopWaiting(int64_t trial_id);
   // Pops the roots of rung k's waiting heap whose trial no longer waits there.
   void DropStaleWaiting(size_t k);
-  // ticket_ of `trial_id` (0 when it never waited).
-  int64_t Ticket(int64_t trial_id) const;
 
   SchedulerOptions options_;
   bool promote_;

@@ -491,6 +491,7 @@ class SqliteStorage final : public Storage {
                                         const std::string& distribution) override {
     std::lock_guard<std::mutex> lock(mu_);
     return Transaction(/*write=*/true, [&] {
+      RequireStudy(study_id);  // before the insert, whose foreign key would fail unnamed
       Query insert = Prepare(
           "INSERT INTO param_distributions(study_id, name, distribution) VALUES (?, ?, ?) "
           "ON CONFLICT(study_id, name) DO NOTHING");
@@ -498,8 +499,7 @@ class SqliteStorage final : public Storage {
       Query q =
           Prepare("SELECT distribution FROM param_distributions WHERE study_id = ? AND name = ?");
       q.Bind(1, study_id).Bind(2, name);
-      if (!q.Step())
-        throw StorageError("SQLite storage: no study with id " + std::to_string(study_id));
+      if (!q.Step()) throw NoStudy(study_id);
       return q.Text(0);
     });
   }
@@ -507,6 +507,7 @@ class SqliteStorage final : public Storage {
   std::map<std::string, std::string> GetParamDistributions(int64_t study_id) override {
     std::lock_guard<std::mutex> lock(mu_);
     return Transaction(/*write=*/false, [&] {
+      RequireStudy(study_id);
       std::map<std::string, std::string> out;
       Query q = Prepare("SELECT name, distribution FROM param_distributions WHERE study_id = ?");
       q.Bind(1, study_id);
