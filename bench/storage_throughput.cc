@@ -73,6 +73,7 @@ void Check(sqlite3* db, int rc, const char* what) {
 }
 
 // The SQLite floor described at the top: `n_trials` x (INSERT; UPDATE), one transaction each.
+// Its pragmas must stay those of hpo/src/storage/sqlite_storage.cc (Open).
 void RunSqliteFloor(const std::string& path, int64_t n_trials, bool exclusive) {
   // The connection and its statements, finalised and closed however the run ends.
   struct Connection {
@@ -131,9 +132,9 @@ int main(int argc, char** argv) {
     std::string mode = args.Get("mode", "declarative");
     int64_t n_trials = args.GetInt("trials", 10000);
     std::string url = "memory";
+    const std::string path = args.Get("path", "bench_storage.db");
     const bool floor = storage == "sqlite-floor" || storage == "sqlite-floor-exclusive";
     if (storage == "sqlite" || floor) {
-      std::string path = args.Get("path", "bench_storage.db");
       for (const char* suffix : {"", "-wal", "-shm", "-journal"})
         std::filesystem::remove(path + suffix);
       url = "sqlite:" + path;
@@ -149,7 +150,7 @@ int main(int argc, char** argv) {
     const double cpu_start = CpuSeconds();
     hpo_bench::Clock::time_point start = hpo_bench::Clock::now();
     if (floor) {
-      RunSqliteFloor(url.substr(7), n_trials, storage == "sqlite-floor-exclusive");
+      RunSqliteFloor(path, n_trials, storage == "sqlite-floor-exclusive");
     } else {
       auto study = hpo_bench::MakeStudy(space, "random", /*seed=*/1, url);
       for (int64_t i = 0; i < n_trials; ++i) {
